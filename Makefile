@@ -1,0 +1,122 @@
+# pycompile-repro - plain Makefile.
+#
+#   make            library (build/libpycompile-repro.a) and the tool
+#                   (build/pycompile-repro)
+#   make deps       install missing Debian build/test dependencies (root)
+#   make test       build, then run every suite in the normal build and
+#                   again under ASan+UBSan; ends with "N passed, N failed"
+#   make sanitize   only the ASan+UBSan build (build-asan/)
+#   make valgrind   the unit and end-to-end suites under valgrind
+#   make example    compile the shipped example and run it from its .pyc
+#   make format     clang-format every C file
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PYTHON ?= /usr/bin/python3.11
+BUILD ?= build
+
+# Warning flags live apart so that a user's CFLAGS does not drop them.
+WARNFLAGS = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wundef
+CFLAGS ?= -O2 -g
+STD = -std=c11
+
+ifneq ($(shell $(PKG_CONFIG) --exists python3-embed && echo yes),yes)
+  ifeq ($(filter deps help,$(MAKECMDGOALS)),)
+    $(error python3-embed not found by pkg-config: run 'make deps' (Debian: libpython3-dev))
+  endif
+endif
+
+PY_CFLAGS := $(shell $(PKG_CONFIG) --cflags python3-embed 2>/dev/null)
+PY_LIBS := $(shell $(PKG_CONFIG) --libs python3-embed 2>/dev/null)
+# The prefix of the libpython we link: the embedded interpreter's home.
+PY_HOME := $(shell $(PKG_CONFIG) --variable=prefix python3-embed 2>/dev/null)
+
+ifeq ($(SANITIZE),1)
+  SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+             -fno-omit-frame-pointer
+  CFLAGS = -O1 -g
+endif
+
+ALL_CFLAGS = $(STD) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
+ALL_CPPFLAGS = -Iinclude $(CPPFLAGS)
+LDLIBS_ALL = $(PY_LIBS) -lpthread -lm $(LDLIBS)
+
+LIB_SRC := $(sort $(wildcard src/lib/*.c))
+CLI_SRC := $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/src/cli/main.o
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+
+LIB_A := $(BUILD)/libpycompile-repro.a
+BIN := $(BUILD)/pycompile-repro
+UNIT_BIN := $(BUILD)/unit-tests
+
+.PHONY: all deps test check unit sanitize valgrind example format clean
+
+all: $(BIN) $(LIB_A)
+
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(CLI_OBJ) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(CLI_OBJ) $(LIB_A) $(LDLIBS_ALL)
+
+# Only the files that talk to CPython see its headers.
+$(BUILD)/src/lib/interp.o $(BUILD)/src/lib/compile.o: EXTRA_CFLAGS = $(PY_CFLAGS) -DPCR_PYTHON_HOME='"$(PY_HOME)"'
+$(BUILD)/tests/unit/%.o: EXTRA_CFLAGS = -D_POSIX_C_SOURCE=200809L
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
+
+# Criterion's parameterised tests break in a PIE (see docs/design.md).
+$(UNIT_BIN): $(UNIT_OBJ) $(CLI_OBJ) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -no-pie -o $@ $(UNIT_OBJ) $(CLI_OBJ) $(LIB_A) \
+	    $(shell $(PKG_CONFIG) --libs criterion) $(LDLIBS_ALL)
+
+unit: $(UNIT_BIN)
+
+# The whole suite: normal build, then the sanitizer build.  tests/run.sh
+# prints one line per suite and a final "N passed, N failed".
+test check: all unit
+	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 all unit
+	PYTHON=$(PYTHON) tests/run.sh $(BUILD) build-asan
+
+sanitize:
+	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 all unit
+	PYTHON=$(PYTHON) tests/run.sh build-asan
+
+valgrind: all unit
+	PYTHON=$(PYTHON) PCR_VALGRIND=1 tests/run.sh $(BUILD)
+
+example: all
+	$(BIN) fixtures/example/greet.py fixtures/example/textstats.py
+	@ls -l fixtures/example/__pycache__
+	cd fixtures/example && $(PYTHON) -c 'import greet; greet.main()'
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) src/cli/main.c $(UNIT_SRC) \
+	    $(wildcard src/lib/*.h src/cli/*.h include/*.h tests/fuzz/*.c)
+
+# Debian packages needed to build and test; installs only what is missing.
+DEB_DEPS = gcc make pkg-config libpython3-dev python3.11 libarchive-dev \
+           libssl-dev libcriterion-dev valgrind
+deps:
+	@missing=$$(for p in $(DEB_DEPS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	        grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "build dependencies: all installed"; fi
+
+clean:
+	rm -rf build build-asan fixtures/example/__pycache__
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -1,0 +1,272 @@
+/*
+ * pycompile_repro.h - public interface of libpycompile-repro.
+ *
+ * The library byte-compiles Python sources into .pyc files whose bytes do
+ * not depend on the process, machine or build path that made them.  It
+ * embeds CPython (libpython3) for the compiler itself; callers of this
+ * header do not need CPython's headers.
+ *
+ * Conventions: every public symbol starts with pcr_ / PCR_.  Functions
+ * return a pcr_status and, on failure, fill the pcr_error the caller
+ * passed in; the library never prints and never exits.  Buffers and
+ * strings returned through out-parameters belong to the caller (free them
+ * with pcr_buf_free / free).
+ */
+#ifndef PYCOMPILE_REPRO_H
+#define PYCOMPILE_REPRO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PCR_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum pcr_status {
+    PCR_OK = 0,   /* success */
+    PCR_FAIL = 1, /* this item failed (bad source, unwritable target, ...) */
+    PCR_ENV = 2   /* environment trouble: the run cannot go on */
+} pcr_status;
+
+#define PCR_ERROR_MAX 4096
+
+typedef struct pcr_error {
+    char msg[PCR_ERROR_MAX]; /* human-readable, without the file name */
+} pcr_error;
+
+/* ---------------------------------------------------------------- buffers */
+
+typedef struct pcr_buf {
+    unsigned char *data;
+    size_t len;
+} pcr_buf;
+
+void pcr_buf_free(pcr_buf *buf);
+
+/* ------------------------------------------------- embedded interpreter */
+
+/*
+ * Start the embedded interpreter once per process, from an isolated
+ * configuration: PYTHON* variables ignored, no site, fixed hash seed, no
+ * bytecode written, no signal handlers, UTF-8 mode; every one-character
+ * latin-1 string is interned (see docs/design.md).  Returns PCR_ENV with a
+ * message if CPython cannot start.
+ */
+pcr_status pcr_runtime_init(pcr_error *err);
+/* Finalize; safe to call when not initialised. */
+pcr_status pcr_runtime_fini(pcr_error *err);
+int pcr_runtime_ready(void);
+
+/* Facts about the embedded CPython; valid after pcr_runtime_init. */
+const char *pcr_python_version(void); /* e.g. "3.11.2" */
+const char *pcr_python_build(void);   /* Py_GetVersion(), full text */
+const char *pcr_cache_tag(void);      /* e.g. "cpython-311" */
+uint32_t pcr_magic_number(void); /* first 4 header bytes, little-endian */
+
+/* ------------------------------------------------------------- compiling */
+
+typedef enum pcr_invalidation {
+    PCR_TIMESTAMP = 0,
+    PCR_CHECKED_HASH = 1,
+    PCR_UNCHECKED_HASH = 2
+} pcr_invalidation;
+
+/* py_compile's rule: CHECKED_HASH if SOURCE_DATE_EPOCH is set and
+ * non-empty, else TIMESTAMP. */
+pcr_invalidation pcr_default_invalidation(void);
+/* "timestamp", "checked-hash", "unchecked-hash" (also with '_' and upper
+ * case, as py_compile's enum names).  Returns -1 if unknown. */
+int pcr_invalidation_parse(const char *name);
+const char *pcr_invalidation_name(pcr_invalidation mode);
+
+/*
+ * Compile source bytes as compile(src, dfile, 'exec', dont_inherit=True,
+ * optimize=optimize) does, marshal the code object and return the
+ * canonical marshal data (see pcr_marshal_canonicalize).  A compile error
+ * is PCR_FAIL with CPython's own text in err->msg (for syntax errors the
+ * File/line/caret/message block).
+ */
+pcr_status pcr_compile_to_marshal(const unsigned char *src, size_t len,
+                                  const char *dfile, int optimize,
+                                  pcr_buf *out, pcr_error *err);
+
+/* CPython's own source hash (_imp.source_hash keyed with the magic). */
+pcr_status pcr_source_hash(const unsigned char *src, size_t len,
+                           unsigned char out[8], pcr_error *err);
+
+/* ---------------------------------------------------- PEP 552 header */
+
+#define PCR_HEADER_SIZE 16
+
+typedef struct pcr_header {
+    uint32_t magic;
+    uint32_t flags; /* bit 0: hash-based, bit 1: check_source */
+    /* TIMESTAMP: */
+    uint32_t mtime;
+    uint32_t size;
+    /* hash-based: */
+    unsigned char hash[8];
+} pcr_header;
+
+/* Header fields for a source; mtime/size are the source's stat values
+ * (truncated to 32 bits as importlib does); hash is only used in the hash
+ * modes. */
+void pcr_header_init(pcr_header *h, pcr_invalidation mode, uint32_t mtime,
+                     uint32_t size, const unsigned char hash[8]);
+void pcr_header_pack(const pcr_header *h, unsigned char out[16]);
+pcr_status pcr_header_unpack(const unsigned char *data, size_t len,
+                             pcr_header *h, pcr_error *err);
+/* importlib's truncation of an st_mtime (seconds + nanoseconds). */
+uint32_t pcr_mtime32(int64_t sec, long nsec);
+
+/* ------------------------------------------------------- marshal walker */
+
+/*
+ * The marshal stream walker reads marshal data (version 4, as CPython
+ * 3.7-3.13 write it) into a flat array of nodes.  It never trusts its
+ * input: lengths are checked against the data, nesting is limited,
+ * references must point to objects already registered, and unknown type
+ * codes are errors.
+ */
+#define PCR_NONE UINT32_MAX
+#define PCR_MARSHAL_MAX_DEPTH 2000
+
+typedef struct pcr_mnode {
+    uint32_t offset; /* offset of the type byte */
+    uint32_t end;    /* offset just past the object */
+    uint32_t parent; /* node index of the container, PCR_NONE at the root */
+    uint32_t ref;    /* registered object: its reference index; TYPE_REF:
+                        the index it points to; else PCR_NONE */
+    uint32_t nkids;  /* number of direct children */
+    uint16_t slot;   /* position in the parent (field or element number,
+                        saturating at 65535) */
+    uint8_t type;    /* type code without FLAG_REF */
+    uint8_t flagged; /* FLAG_REF was set on the type byte */
+} pcr_mnode;
+
+typedef struct pcr_mtree {
+    pcr_mnode *nodes; /* in stream (pre-)order; nodes[0] is the root */
+    uint32_t nnodes;
+    uint32_t *refs; /* reference index -> node index */
+    uint32_t nrefs;
+    uint32_t *ref_uses; /* reference index -> number of TYPE_REF to it */
+    const char *code_fields; /* layout used for code objects */
+} pcr_mtree;
+
+/* Code object layout, from the .pyc magic number; NULL if unknown.  The
+ * layout is a string of 'i' (int32) and 'o' (object) fields. */
+const char *pcr_code_layout(uint32_t magic);
+/* Name of field number i of a code object with this layout, or NULL. */
+const char *pcr_code_field_name(const char *layout, unsigned i);
+
+/* Parse one object filling the whole of data (trailing bytes are an
+ * error).  layout: pcr_code_layout() of the file's magic. */
+pcr_status pcr_mtree_parse(const unsigned char *data, size_t len,
+                           const char *layout, pcr_mtree *tree,
+                           pcr_error *err);
+void pcr_mtree_free(pcr_mtree *tree);
+/* Follow TYPE_REF nodes to the object they stand for. */
+uint32_t pcr_mtree_resolve(const pcr_mtree *tree, uint32_t node);
+/* Child number slot of a container node (after resolving), or PCR_NONE. */
+uint32_t pcr_mtree_child(const pcr_mtree *tree, uint32_t node,
+                         unsigned slot);
+/* The bytes of a string-like node (s t u a A z Z), resolved. */
+pcr_status pcr_mtree_string(const pcr_mtree *tree, const unsigned char *data,
+                            uint32_t node, const unsigned char **ptr,
+                            size_t *len);
+
+/*
+ * Rewrite marshal data, in place, into the canonical form: FLAG_REF kept
+ * only on objects that a TYPE_REF refers to, references renumbered in
+ * stream order.  The length never changes.  This is the form Fedora's
+ * marshalparser --fix produces.
+ */
+pcr_status pcr_marshal_canonicalize(unsigned char *data, size_t len,
+                                    const char *layout, pcr_error *err);
+
+/* ------------------------------------------------------------------ paths */
+
+/* importlib.util.cache_from_source(path, optimization=level or ''). */
+char *pcr_cache_path(const char *source, int optimize);
+
+/*
+ * The name recorded in the code objects (co_filename), as compileall
+ * computes it: ddir joined with relpath (the path of the source relative
+ * to the directory argument, or its base name for a file argument), then
+ * strip removed from the front of the path and prepend put before it.
+ * Any of ddir, strip, prepend may be NULL; with all NULL the result is the
+ * source path itself.  Returns NULL on allocation failure.
+ */
+char *pcr_record_name(const char *source, const char *relpath,
+                      const char *ddir, const char *strip,
+                      const char *prepend);
+
+/* ------------------------------------------------------------ file I/O */
+
+typedef struct pcr_source {
+    pcr_buf bytes;
+    int64_t mtime_sec;
+    long mtime_nsec;
+    uint64_t size;
+    mode_t mode;
+} pcr_source;
+
+/* Read a source file.  Only regular files are read (a FIFO, a directory
+ * or a device is refused without blocking). */
+pcr_status pcr_source_read(const char *path, pcr_source *src,
+                           pcr_error *err);
+void pcr_source_free(pcr_source *src);
+
+/*
+ * Write data to path atomically: a temporary file in the same directory,
+ * then rename.  Refuses (PCR_FAIL, nothing written) when path is a symlink
+ * or exists and is not a regular file.  mode is masked by the umask.  The
+ * parent directory is created (mode 0777 & ~umask) if missing.
+ */
+pcr_status pcr_write_atomic(const char *path, const unsigned char *data,
+                            size_t len, mode_t mode, pcr_error *err);
+
+/* -------------------------------------------------------- whole files */
+
+#define PCR_MAX_LEVELS 3
+
+typedef struct pcr_options {
+    int levels[PCR_MAX_LEVELS]; /* optimisation levels, sorted, unique */
+    int nlevels;                /* 0 means level 0 only */
+    pcr_invalidation mode;
+    const char *ddir;    /* -d */
+    const char *strip;   /* -s */
+    const char *prepend; /* -p */
+} pcr_options;
+
+void pcr_options_init(pcr_options *opt);
+/* Add an optimisation level (0, 1, 2); duplicates are ignored. */
+pcr_status pcr_options_add_level(pcr_options *opt, int level,
+                                 pcr_error *err);
+
+/*
+ * Build the complete .pyc bytes (header + canonical marshal) of a source
+ * already read, for one optimisation level.
+ */
+pcr_status pcr_build_pyc(const pcr_options *opt, const pcr_source *src,
+                         const char *record_name, int optimize, pcr_buf *out,
+                         pcr_error *err);
+
+/*
+ * Compile one source file to its cache file(s), one per requested level.
+ * relpath is as for pcr_record_name (NULL: base name).  Nothing is written
+ * for a source that fails to compile.
+ */
+pcr_status pcr_compile_file(const pcr_options *opt, const char *path,
+                            const char *relpath, pcr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PYCOMPILE_REPRO_H */

@@ -1,0 +1,34 @@
+/*
+ * cli.h - the pycompile-repro command line: option parsing and the input
+ * list, kept apart from main.c so that unit tests can call them.
+ */
+#ifndef PCR_CLI_H
+#define PCR_CLI_H
+
+#include <stdio.h>
+
+#include "pycompile_repro.h"
+
+typedef struct pcr_cli {
+    pcr_options opt;
+    int quiet;      /* -q: 1 hides the listing, 2 hides errors too */
+    int null_names; /* -0: names on stdin are NUL-separated */
+    int help;
+    int version;
+    char **files; /* operands, borrowed from argv */
+    int nfiles;
+} pcr_cli;
+
+/* Parse argv.  PCR_OK, or PCR_ENV with a message for a usage error. */
+pcr_status pcr_cli_parse(int argc, char **argv, pcr_cli *cli,
+                         pcr_error *err);
+void pcr_cli_usage(FILE *out);
+
+/* Read names separated by sep ('\n' or '\0') from in; empty names are
+ * skipped.  *names is a NULL-terminated array the caller frees with
+ * pcr_cli_free_names. */
+pcr_status pcr_cli_read_names(FILE *in, int sep, char ***names, size_t *n,
+                              pcr_error *err);
+void pcr_cli_free_names(char **names);
+
+#endif

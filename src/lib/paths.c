@@ -1,0 +1,137 @@
+/*
+ * paths.c - where a .pyc goes (PEP 3147/488) and which file name it
+ * records (compileall's -d/-s/-p).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pcr_private.h"
+
+/* importlib.util.cache_from_source(path, optimization=level or ''):
+ * head/__pycache__/BASE.TAG[.opt-N].pyc, where BASE is the name up to its
+ * last dot.  A name without a dot keeps importlib's quirk: "foo" gives
+ * "foocpython-311.pyc". */
+char *
+pcr_cache_path(const char *source, int optimize)
+{
+    const char *slash = strrchr(source, '/');
+    size_t headlen = slash ? (size_t)(slash - source) + 1 : 0;
+    const char *tail = source + headlen;
+    const char *dot = strrchr(tail, '.');
+    const char *base, *sep;
+    size_t baselen;
+    if (dot != NULL && dot != tail) {
+        base = tail;
+        baselen = (size_t)(dot - tail);
+        sep = ".";
+    } else if (dot != NULL) { /* ".name": rpartition gives base "" */
+        base = dot + 1;
+        baselen = strlen(base);
+        sep = ".";
+    } else {
+        base = tail;
+        baselen = strlen(tail);
+        sep = "";
+    }
+    char opt[16] = "";
+    if (optimize > 0) {
+        snprintf(opt, sizeof opt, ".opt-%d", optimize);
+    }
+    const char *tag = pcr_cache_tag();
+    size_t n = headlen + strlen("__pycache__/") + baselen + 1 + strlen(tag) +
+               strlen(opt) + strlen(".pyc") + 1;
+    char *out = malloc(n);
+    if (out == NULL) {
+        return NULL;
+    }
+    snprintf(out, n, "%.*s__pycache__/%.*s%s%s%s.pyc", (int)headlen, source,
+             (int)baselen, base, sep, tag, opt);
+    return out;
+}
+
+/* os.path.join(a, b) for two parts. */
+static char *
+join(const char *a, const char *b)
+{
+    if (b[0] == '/' || a[0] == '\0') {
+        return strdup(b);
+    }
+    size_t la = strlen(a);
+    int slash = a[la - 1] != '/';
+    char *out = malloc(la + (size_t)slash + strlen(b) + 1);
+    if (out != NULL) {
+        memcpy(out, a, la);
+        if (slash) {
+            out[la] = '/';
+        }
+        strcpy(out + la + (size_t)slash, b);
+    }
+    return out;
+}
+
+/* If path starts with the directory prefix (compared by components),
+ * return what follows it; else NULL. */
+static const char *
+after_prefix(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    while (n > 1 && prefix[n - 1] == '/') {
+        n--; /* "build/" and "build" are the same prefix */
+    }
+    if (strncmp(path, prefix, n) != 0) {
+        return NULL;
+    }
+    if (n == 1 && prefix[0] == '/') {
+        return path[0] == '/' ? path + 1 : NULL;
+    }
+    if (path[n] == '\0') {
+        return path + n;
+    }
+    if (path[n] != '/') {
+        return NULL; /* "/buildroot" is not a prefix of "/buildroot2/x" */
+    }
+    while (path[n] == '/') {
+        n++;
+    }
+    return path + n;
+}
+
+char *
+pcr_record_name(const char *source, const char *relpath, const char *ddir,
+                const char *strip, const char *prepend)
+{
+    char *name;
+    if (ddir != NULL) {
+        const char *rel = relpath;
+        if (rel == NULL) {
+            const char *slash = strrchr(source, '/');
+            rel = slash ? slash + 1 : source;
+        }
+        name = join(ddir, rel);
+    } else {
+        name = strdup(source);
+    }
+    if (name == NULL) {
+        return NULL;
+    }
+    if (strip != NULL) {
+        /* compileall strips from the full source path, even with -d. */
+        const char *rest = after_prefix(source, strip);
+        if (rest != NULL) {
+            char *s = strdup(rest);
+            free(name);
+            if (s == NULL) {
+                return NULL;
+            }
+            name = s;
+        }
+    }
+    if (prepend != NULL) {
+        char *p = join(prepend, name);
+        free(name);
+        name = p;
+    }
+    return name;
+}

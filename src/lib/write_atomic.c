@@ -1,0 +1,161 @@
+/*
+ * write_atomic.c - putting a file in place so that a reader, a crash or a
+ * kill never sees half of it: write a temporary file in the target's
+ * directory, then rename(2) over the target (importlib's _write_atomic).
+ * The usual termination signals are held back during the short window in
+ * which the temporary file exists, so an interrupted run leaves neither a
+ * truncated .pyc nor a stray temporary file (SIGKILL aside, which can at
+ * worst leave a temporary file, never a truncated .pyc).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pcr_private.h"
+
+static pcr_status
+check_target(const char *path, pcr_error *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT) {
+            return PCR_OK;
+        }
+        return pcr_set_errno(err, PCR_FAIL, errno, "cannot stat %s", path);
+    }
+    if (S_ISLNK(st.st_mode)) {
+        return pcr_set_error(err, PCR_FAIL,
+                             "%s is a symlink; refusing to replace it",
+                             path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return pcr_set_error(
+            err, PCR_FAIL,
+            "%s exists and is not a regular file; refusing to replace it",
+            path);
+    }
+    return PCR_OK;
+}
+
+static pcr_status
+ensure_dir(const char *path, pcr_error *err)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash == path) {
+        return PCR_OK;
+    }
+    size_t n = (size_t)(slash - path);
+    char *dir = strndup(path, n);
+    if (dir == NULL) {
+        return pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    pcr_status rc = PCR_OK;
+    struct stat st;
+    if (mkdir(dir, 0777) != 0) {
+        int e = errno;
+        if (e != EEXIST) {
+            rc = pcr_set_errno(err, PCR_FAIL, e, "cannot create %s", dir);
+        } else if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            rc = pcr_set_error(err, PCR_FAIL,
+                               "%s exists and is not a directory", dir);
+        }
+    }
+    free(dir);
+    return rc;
+}
+
+static int
+write_all(int fd, const unsigned char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+pcr_status
+pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
+                 mode_t mode, pcr_error *err)
+{
+    pcr_status rc = check_target(path, err);
+    if (rc == PCR_OK) {
+        rc = ensure_dir(path, err);
+    }
+    if (rc != PCR_OK) {
+        return rc;
+    }
+
+    sigset_t block, saved;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &block, &saved);
+
+    static unsigned long counter;
+    char tmp[PATH_MAX];
+    int fd = -1;
+    for (int tries = 0; tries < 100 && fd < 0; tries++) {
+        int n = snprintf(tmp, sizeof tmp, "%s.%ld.%lu.tmp", path,
+                         (long)getpid(), counter++);
+        if (n < 0 || (size_t)n >= sizeof tmp) {
+            rc = pcr_set_error(err, PCR_FAIL, "path too long: %s", path);
+            goto end;
+        }
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  mode & 0666);
+        if (fd < 0 && errno != EEXIST) {
+            rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot create %s",
+                               tmp);
+            goto end;
+        }
+    }
+    if (fd < 0) {
+        rc = pcr_set_error(err, PCR_FAIL, "cannot create a temporary file "
+                                          "beside %s",
+                           path);
+        goto end;
+    }
+    if (write_all(fd, data, len) != 0) {
+        rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot write %s", tmp);
+        close(fd);
+        unlink(tmp);
+        goto end;
+    }
+    if (close(fd) != 0) {
+        rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot write %s", tmp);
+        unlink(tmp);
+        goto end;
+    }
+    /* Check again just before the rename: the target may have been
+     * replaced by a symlink or a directory meanwhile. */
+    if ((rc = check_target(path, err)) != PCR_OK) {
+        unlink(tmp);
+        goto end;
+    }
+    if (rename(tmp, path) != 0) {
+        rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot rename to %s",
+                           path);
+        unlink(tmp);
+    }
+end:
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    return rc;
+}
