@@ -36,10 +36,6 @@ compile_error(pcr_error *err)
         rc = pcr_set_error(err, PCR_FAIL, "compile failed");
         goto end;
     }
-    if (PyErr_GivenExceptionMatches(type, PyExc_MemoryError)) {
-        rc = pcr_set_error(err, PCR_FAIL, "Sorry: MemoryError");
-        goto end;
-    }
     if (PyErr_GivenExceptionMatches(type, PyExc_SyntaxError)) {
         PyObject *tbmod = PyImport_ImportModule("traceback");
         if (tbmod != NULL) {

@@ -26,8 +26,8 @@ check_target(const char *path, pcr_error *err)
 {
     struct stat st;
     if (lstat(path, &st) != 0) {
-        if (errno == ENOENT) {
-            return PCR_OK;
+        if (errno == ENOENT || errno == ENOTDIR) {
+            return PCR_OK; /* ENOTDIR: ensure_dir explains it */
         }
         return pcr_set_errno(err, PCR_FAIL, errno, "cannot stat %s", path);
     }

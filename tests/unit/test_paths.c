@@ -1,0 +1,54 @@
+/* Unit tests: cache paths (importlib.util.cache_from_source) and recorded
+ * names (compileall's -d/-s/-p). */
+#include <stdlib.h>
+
+#include "unit.h"
+
+TestSuite(paths, .init = unit_start_python, .fini = unit_stop_python);
+
+static void
+check_cache(const char *src, int level, const char *want)
+{
+    char *got = pcr_cache_path(src, level);
+    cr_assert_not_null(got);
+    cr_expect_str_eq(got, want, "cache_from_source(%s, %d)", src, level);
+    free(got);
+}
+
+Test(paths, cache_from_source)
+{
+    check_cache("a/b/mod.py", 0, "a/b/__pycache__/mod.cpython-311.pyc");
+    check_cache("mod.py", 1, "__pycache__/mod.cpython-311.opt-1.pyc");
+    check_cache("/x/mod.py", 2, "/x/__pycache__/mod.cpython-311.opt-2.pyc");
+    check_cache("/x/a.b.py", 0, "/x/__pycache__/a.b.cpython-311.pyc");
+    /* importlib's quirks for names without a dot or with a leading one */
+    check_cache("/x/script", 0, "/x/__pycache__/scriptcpython-311.pyc");
+    check_cache("/x/.hidden", 0, "/x/__pycache__/hidden.cpython-311.pyc");
+}
+
+static void
+check_name(const char *src, const char *rel, const char *d, const char *s,
+           const char *p, const char *want)
+{
+    char *got = pcr_record_name(src, rel, d, s, p);
+    cr_assert_not_null(got);
+    cr_expect_str_eq(got, want);
+    free(got);
+}
+
+Test(paths, record_name)
+{
+    check_name("pkg/m.py", NULL, NULL, NULL, NULL, "pkg/m.py");
+    check_name("pkg/m.py", NULL, "/usr/lib/x", NULL, NULL,
+               "/usr/lib/x/m.py");
+    check_name("tree/sub/m.py", "sub/m.py", "/dest/", NULL, NULL,
+               "/dest/sub/m.py");
+    check_name("/build/root/usr/lib/m.py", NULL, NULL, "/build/root", "/",
+               "/usr/lib/m.py");
+    check_name("/build/root/usr/lib/m.py", NULL, NULL, "/build/root/", NULL,
+               "usr/lib/m.py");
+    /* not a component prefix: left alone */
+    check_name("/build/root2/m.py", NULL, NULL, "/build/root", NULL,
+               "/build/root2/m.py");
+    check_name("rel/m.py", NULL, NULL, NULL, "/opt", "/opt/rel/m.py");
+}
