@@ -161,8 +161,8 @@ typedef struct pcr_mtree {
 /* Code object layout, from the .pyc magic number; NULL if unknown.  The
  * layout is a string of 'i' (int32) and 'o' (object) fields. */
 const char *pcr_code_layout(uint32_t magic);
-/* Name of field number i of a code object with this layout, or NULL. */
-const char *pcr_code_field_name(const char *layout, unsigned i);
+/* Name of field number i of a code object for this magic, or NULL. */
+const char *pcr_code_field_name(uint32_t magic, unsigned i);
 
 /* Parse one object filling the whole of data (trailing bytes are an
  * error).  layout: pcr_code_layout() of the file's magic. */

@@ -51,10 +51,14 @@ static const struct layout layouts[] = {
 };
 
 static const struct layout *
-find(const char *fields)
+find(uint32_t magic)
 {
+    if ((magic >> 16) != 0x0a0d) {
+        return NULL;
+    }
+    uint16_t m = (uint16_t)(magic & 0xffff);
     for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
-        if (layouts[i].fields == fields) {
+        if (m >= layouts[i].first_magic && m <= layouts[i].last_magic) {
             return &layouts[i];
         }
     }
@@ -64,22 +68,14 @@ find(const char *fields)
 const char *
 pcr_code_layout(uint32_t magic)
 {
-    if ((magic >> 16) != 0x0a0d) {
-        return NULL;
-    }
-    uint16_t m = (uint16_t)(magic & 0xffff);
-    for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
-        if (m >= layouts[i].first_magic && m <= layouts[i].last_magic) {
-            return layouts[i].fields;
-        }
-    }
-    return NULL;
+    const struct layout *l = find(magic);
+    return l ? l->fields : NULL;
 }
 
 const char *
-pcr_code_field_name(const char *layout, unsigned i)
+pcr_code_field_name(uint32_t magic, unsigned i)
 {
-    const struct layout *l = find(layout);
+    const struct layout *l = find(magic);
     if (l == NULL) {
         return NULL;
     }
