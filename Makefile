@@ -67,7 +67,8 @@ $(BIN): $(MAIN_OBJ) $(CLI_OBJ) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(CLI_OBJ) $(LIB_A) $(LDLIBS_ALL)
 
 # Only the files that talk to CPython see its headers.
-$(BUILD)/src/lib/interp.o $(BUILD)/src/lib/compile.o: EXTRA_CFLAGS = $(PY_CFLAGS) -DPCR_PYTHON_HOME='"$(PY_HOME)"'
+PY_SRC = src/lib/interp.c src/lib/compile.c src/lib/regex.c
+$(PY_SRC:%.c=$(BUILD)/%.o): EXTRA_CFLAGS = $(PY_CFLAGS) -DPCR_PYTHON_HOME='"$(PY_HOME)"'
 $(BUILD)/tests/unit/%.o: EXTRA_CFLAGS = -D_POSIX_C_SOURCE=200809L
 
 $(BUILD)/%.o: %.c

@@ -158,6 +158,9 @@ typedef struct pcr_mtree {
     const char *code_fields; /* layout used for code objects */
 } pcr_mtree;
 
+/* Slot of co_filename in a 3.11-3.13 code object. */
+#define PCR_CODE_FILENAME_SLOT 10
+
 /* Code object layout, from the .pyc magic number; NULL if unknown.  The
  * layout is a string of 'i' (int32) and 'o' (object) fields. */
 const char *pcr_code_layout(uint32_t magic);
@@ -230,6 +233,10 @@ void pcr_source_free(pcr_source *src);
  */
 pcr_status pcr_write_atomic(const char *path, const unsigned char *data,
                             size_t len, mode_t mode, pcr_error *err);
+/* Make path a hard link to existing, atomically (link to a temporary name,
+ * then rename), with the same refusals as pcr_write_atomic. */
+pcr_status pcr_link_atomic(const char *existing, const char *path,
+                           pcr_error *err);
 
 /* -------------------------------------------------------- whole files */
 
@@ -242,7 +249,18 @@ typedef struct pcr_options {
     const char *ddir;    /* -d */
     const char *strip;   /* -s */
     const char *prepend; /* -p */
+    int force;           /* -f: compile even when up to date */
+    int legacy;          /* -b: write SOURCEc beside the source */
+    int hardlink_dupes;  /* hard-link equal files of successive levels */
 } pcr_options;
+
+/* What happened to one source. */
+typedef enum pcr_outcome {
+    PCR_COMPILED = 0,
+    PCR_UP_TO_DATE = 1, /* every .pyc already had the bytes' header and
+                           recorded name: nothing written */
+    PCR_SKIPPED = 2     /* filtered out (-x, -e, not a .py in a tree) */
+} pcr_outcome;
 
 void pcr_options_init(pcr_options *opt);
 /* Add an optimisation level (0, 1, 2); duplicates are ignored. */
@@ -257,13 +275,96 @@ pcr_status pcr_build_pyc(const pcr_options *opt, const pcr_source *src,
                          const char *record_name, int optimize, pcr_buf *out,
                          pcr_error *err);
 
+/* Where the .pyc for a level goes (cache path, or SOURCEc with -b). */
+char *pcr_output_path(const pcr_options *opt, const char *source,
+                      int optimize);
+
 /*
  * Compile one source file to its cache file(s), one per requested level.
- * relpath is as for pcr_record_name (NULL: base name).  Nothing is written
- * for a source that fails to compile.
+ * relpath is as for pcr_record_name (NULL: base name).  Unless opt->force,
+ * a source whose .pyc files all carry the header we would write (magic,
+ * flags, source hash or mtime and size) and record the same file name
+ * (the root code object's co_filename) is left alone: *outcome is
+ * PCR_UP_TO_DATE.  Nothing is written for a source that fails to compile.
  */
 pcr_status pcr_compile_file(const pcr_options *opt, const char *path,
-                            const char *relpath, pcr_error *err);
+                            const char *relpath, pcr_outcome *outcome,
+                            pcr_error *err);
+
+/* Is this .pyc (data, len) current for the source: same header bytes as
+ * we would write, and the same recorded name? */
+int pcr_pyc_is_current(const unsigned char *pyc, size_t len,
+                       const unsigned char header[16],
+                       const char *record_name);
+
+/* --------------------------------------------------------------- trees */
+
+/* A Python regular expression (re module semantics, as compileall -x),
+ * evaluated by the embedded interpreter. */
+typedef struct pcr_regex pcr_regex;
+pcr_status pcr_regex_compile(const char *pattern, pcr_regex **out,
+                             pcr_error *err);
+/* 1 if the pattern is found in text, 0 if not. */
+int pcr_regex_search(const pcr_regex *rx, const char *text);
+void pcr_regex_free(pcr_regex *rx);
+
+typedef struct pcr_job {
+    char *path;    /* as compileall builds it: os.path.join(dir, name) */
+    char *relpath; /* relative to the directory operand; NULL for a file
+                      named on the command line */
+    uint64_t size; /* for scheduling the largest first */
+    char *error;   /* the walk could not look at it (reported as failed) */
+    int skip;      /* filtered out by -x or -e: reported as skipped */
+} pcr_job;
+
+typedef struct pcr_jobs {
+    pcr_job *v;
+    size_t n, cap;
+} pcr_jobs;
+
+typedef struct pcr_walk_options {
+    int maxlevels;             /* directory depth (compileall -r); -l is 0 */
+    const char *limit_sl_dest; /* -e: ignore symlinks leading outside */
+    const pcr_regex *rx;       /* -x: skip paths where this is found */
+} pcr_walk_options;
+
+void pcr_walk_options_init(pcr_walk_options *wo);
+/*
+ * Add an operand: a file is one job (any name, as py_compile); a
+ * directory is walked as compileall does -- names sorted bytewise,
+ * __pycache__ skipped, symlinked directories not followed, only regular
+ * *.py files kept, subdirectories down to maxlevels.  A directory that
+ * cannot be listed, or a missing operand, becomes a job with an error.
+ */
+pcr_status pcr_jobs_add(pcr_jobs *jobs, const char *operand,
+                        const pcr_walk_options *wo, pcr_error *err);
+void pcr_jobs_free(pcr_jobs *jobs);
+
+/* ---------------------------------------------------------------- pool */
+
+/* The work done for one job, in whichever process runs it. */
+typedef pcr_status (*pcr_work_fn)(void *ctx, const pcr_job *job,
+                                  pcr_outcome *outcome, pcr_error *err);
+/* Called in the calling process, in job order, once per job. */
+typedef void (*pcr_result_fn)(void *ctx, size_t index, const pcr_job *job,
+                              pcr_status status, pcr_outcome outcome,
+                              const char *msg);
+/* Called in the calling process after each finished job. */
+typedef void (*pcr_progress_fn)(void *ctx, size_t done, size_t total);
+
+/*
+ * Run work over every job with `workers` processes forked from this one
+ * after the interpreter was started (0: one per online CPU; 1: in this
+ * process).  Jobs are handed out one at a time, largest first, so a few
+ * big files do not hold up the end; results are delivered in job order
+ * whatever the number of workers.  A worker that dies takes only its
+ * current job with it (reported as failed); another takes its place.
+ * Returns PCR_ENV if workers cannot be started.
+ */
+pcr_status pcr_pool_run(const pcr_jobs *jobs, int workers, pcr_work_fn work,
+                        void *work_ctx, pcr_result_fn result,
+                        pcr_progress_fn progress, void *report_ctx,
+                        pcr_error *err);
 
 #ifdef __cplusplus
 }

@@ -48,7 +48,7 @@ for build in "$@"; do
     fi
     wrapper=""
     if [ "${PCR_VALGRIND:-0}" = 1 ]; then
-        wrapper="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+        wrapper="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --suppressions=$PWD/tests/valgrind.supp"
         export PCR_DEBUG_RAW_MALLOC=1
     fi
 

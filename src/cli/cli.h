@@ -11,8 +11,13 @@
 
 typedef struct pcr_cli {
     pcr_options opt;
-    int quiet;      /* -q: 1 hides the listing, 2 hides errors too */
-    int null_names; /* -0: names on stdin are NUL-separated */
+    pcr_walk_options walk;
+    const char *regex; /* -x */
+    const char *list;  /* -i FILE, "-" for stdin */
+    int quiet;         /* -q count (compileall's levels) */
+    int verbose;       /* -v: listing and summary even for plain files */
+    int workers;       /* -j: 0 = one per CPU */
+    int null_names;    /* -0: names on stdin are NUL-separated */
     int help;
     int version;
     char **files; /* operands, borrowed from argv */
@@ -25,10 +30,11 @@ pcr_status pcr_cli_parse(int argc, char **argv, pcr_cli *cli,
 void pcr_cli_usage(FILE *out);
 
 /* Read names separated by sep ('\n' or '\0') from in; empty names are
- * skipped.  *names is a NULL-terminated array the caller frees with
+ * skipped; with trim, surrounding white space is removed (compileall's
+ * -i).  *names is a NULL-terminated array the caller frees with
  * pcr_cli_free_names. */
-pcr_status pcr_cli_read_names(FILE *in, int sep, char ***names, size_t *n,
-                              pcr_error *err);
+pcr_status pcr_cli_read_names(FILE *in, int sep, int trim, char ***names,
+                              size_t *n, pcr_error *err);
 void pcr_cli_free_names(char **names);
 
 #endif

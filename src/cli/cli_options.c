@@ -1,23 +1,29 @@
-/* cli_options.c - command-line options of pycompile-repro. */
+/* cli_options.c - command-line options of pycompile-repro: py_compile's
+ * and compileall's, with the same letters. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../lib/pcr_private.h"
 #include "cli.h"
 
-enum { OPT_INVALIDATION = 256 };
+enum { OPT_INVALIDATION = 256, OPT_HARDLINK };
 
 /* Kept sorted by long name. */
 static const struct option long_options[] = {
+    {"force", no_argument, NULL, 'f'},
+    {"hardlink-dupes", no_argument, NULL, OPT_HARDLINK},
     {"help", no_argument, NULL, 'h'},
     {"invalidation-mode", required_argument, NULL, OPT_INVALIDATION},
     {"null", no_argument, NULL, '0'},
     {"optimize", required_argument, NULL, 'o'},
     {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
     {"version", no_argument, NULL, 'V'},
+    {"workers", required_argument, NULL, 'j'},
     {NULL, 0, NULL, 0},
 };
 
@@ -25,48 +31,105 @@ void
 pcr_cli_usage(FILE *out)
 {
     fputs(
-        "usage: pycompile-repro [OPTIONS] FILE...\n"
-        "       pycompile-repro [OPTIONS] -      (file names on stdin)\n"
+        "usage: pycompile-repro [OPTIONS] FILE|DIR...\n"
+        "       pycompile-repro [OPTIONS] -      (names on stdin)\n"
         "\n"
         "Byte-compile Python sources into reproducible .pyc files\n"
         "(DIR/__pycache__/NAME.TAG[.opt-N].pyc), bit for bit the same on\n"
-        "every run, machine and build path.\n"
+        "every run, machine and build path.  Directories are walked as\n"
+        "compileall does.\n"
         "\n"
+        "What to compile:\n"
+        "  -                        read names from stdin, one a line\n"
+        "  -0, --null               with -: names are NUL-separated\n"
+        "  -i LIST                  also the files and directories named\n"
+        "                           in LIST, one a line (- for stdin)\n"
+        "  -l                       do not recurse into subdirectories\n"
+        "  -r N                     recurse N levels deep (default 1000)\n"
+        "  -x REGEX                 skip paths where the Python regular\n"
+        "                           expression REGEX is found\n"
+        "  -e DIR                   skip symlinks that lead outside DIR\n"
+        "  -f, --force              compile even files that are up to date\n"
+        "\n"
+        "What to write:\n"
         "  -o, --optimize LEVEL     optimisation level 0, 1 or 2; repeat\n"
         "                           for one .pyc per level (default 0)\n"
         "  --invalidation-mode MODE timestamp, checked-hash or\n"
         "                           unchecked-hash (default: checked-hash\n"
         "                           if SOURCE_DATE_EPOCH is set, else\n"
         "                           timestamp)\n"
-        "  -d DIR                   record DIR/NAME as the file name in\n"
-        "                           the code objects and tracebacks\n"
+        "  -d DIR                   record DIR/NAME (DIR/RELPATH in a\n"
+        "                           tree) as the file name in the code\n"
         "  -s PREFIX                strip PREFIX from the recorded name\n"
         "  -p PREFIX                prepend PREFIX to the recorded name\n"
         "                           (after -s); -d excludes -s and -p\n"
-        "  -                        read file names from stdin, one a line\n"
-        "  -0, --null               with -: names are NUL-separated\n"
-        "  -q, --quiet              no error messages (exit status only)\n"
+        "  -b                       legacy layout: SOURCE.pyc beside the\n"
+        "                           source instead of __pycache__\n"
+        "  --hardlink-dupes         hard-link the .pyc of successive\n"
+        "                           levels when their bytes are equal\n"
+        "\n"
+        "How:\n"
+        "  -j, --workers N          N worker processes (0: one per CPU)\n"
+        "  -q, --quiet              with directories: -q hides the\n"
+        "                           listing, -qq the errors too; with\n"
+        "                           files: -q hides the errors\n"
+        "  -v, --verbose            list compiled files and print the\n"
+        "                           summary for plain files too\n"
         "  -h, --help               this help\n"
         "  -V, --version            versions of the tool and of the\n"
         "                           embedded CPython\n"
         "\n"
         "Every file is compiled even after a failure.  Exit status: 0 all\n"
-        "compiled, 1 some file failed, 2 usage or environment trouble.\n",
+        "compiled or up to date, 1 some file failed, 2 usage or\n"
+        "environment trouble.\n",
         out);
 }
 
 static pcr_status
-parse_level(const char *s, int *level, pcr_error *err)
+parse_int(const char *s, long lo, long hi, const char *what, long *out,
+          pcr_error *err)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 2) {
-        return pcr_set_error(err, PCR_ENV,
-                             "invalid optimisation level '%s' (0, 1 or 2)",
-                             s);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
+        return pcr_set_error(err, PCR_ENV, "invalid %s '%s' (%ld to %ld)",
+                             what, s, lo, hi);
     }
-    *level = (int)v;
+    *out = v;
+    return PCR_OK;
+}
+
+static pcr_status
+check(const pcr_cli *cli, pcr_error *err)
+{
+    if (cli->opt.ddir != NULL &&
+        (cli->opt.strip != NULL || cli->opt.prepend != NULL)) {
+        return pcr_set_error(err, PCR_ENV,
+                             "-d cannot be combined with -s or -p");
+    }
+    if (cli->opt.hardlink_dupes && cli->opt.nlevels < 2) {
+        return pcr_set_error(err, PCR_ENV,
+                             "--hardlink-dupes needs at least two "
+                             "optimisation levels (-o)");
+    }
+    if (cli->nfiles == 0 && cli->list == NULL) {
+        return pcr_set_error(err, PCR_ENV, "no files to compile");
+    }
+    int dash = 0;
+    for (int i = 0; i < cli->nfiles; i++) {
+        dash += strcmp(cli->files[i], "-") == 0;
+    }
+    if (cli->list != NULL && strcmp(cli->list, "-") == 0) {
+        dash++;
+    }
+    if (dash > 1) {
+        return pcr_set_error(err, PCR_ENV, "stdin can be read only once");
+    }
+    if (cli->null_names && !dash) {
+        return pcr_set_error(err, PCR_ENV,
+                             "-0 only applies to names read from stdin");
+    }
     return PCR_OK;
 }
 
@@ -75,28 +138,52 @@ pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
 {
     memset(cli, 0, sizeof *cli);
     pcr_options_init(&cli->opt);
-    int mode = -1;
+    pcr_walk_options_init(&cli->walk);
+    cli->workers = 1;
+    int mode = -1, recursion = -1, no_recurse = 0;
     int c;
+    long v = 0;
     optind = 0; /* full reset, so tests may parse several times */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":0d:ho:p:qs:V", long_options,
-                            NULL)) != -1) {
-        int level = 0;
+    while ((c = getopt_long(argc, argv, ":0bd:e:fhi:j:lo:p:qr:s:vVx:",
+                            long_options, NULL)) != -1) {
         switch (c) {
         case '0':
             cli->null_names = 1;
             break;
+        case 'b':
+            cli->opt.legacy = 1;
+            break;
         case 'd':
             cli->opt.ddir = optarg;
+            break;
+        case 'e':
+            /* compileall treats -e "" as no limit */
+            cli->walk.limit_sl_dest = optarg[0] ? optarg : NULL;
+            break;
+        case 'f':
+            cli->opt.force = 1;
             break;
         case 'h':
             cli->help = 1;
             break;
-        case 'o':
-            if (parse_level(optarg, &level, err) != PCR_OK) {
+        case 'i':
+            cli->list = optarg;
+            break;
+        case 'j':
+            if (parse_int(optarg, 0, 1024, "number of workers", &v, err)) {
                 return PCR_ENV;
             }
-            pcr_options_add_level(&cli->opt, level, err);
+            cli->workers = (int)v;
+            break;
+        case 'l':
+            no_recurse = 1;
+            break;
+        case 'o':
+            if (parse_int(optarg, 0, 2, "optimisation level", &v, err)) {
+                return PCR_ENV;
+            }
+            pcr_options_add_level(&cli->opt, (int)v, err);
             break;
         case 'p':
             cli->opt.prepend = optarg;
@@ -104,11 +191,26 @@ pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
         case 'q':
             cli->quiet++;
             break;
+        case 'r':
+            if (parse_int(optarg, 0, INT_MAX, "recursion depth", &v, err)) {
+                return PCR_ENV;
+            }
+            recursion = (int)v;
+            break;
         case 's':
             cli->opt.strip = optarg;
             break;
+        case 'v':
+            cli->verbose = 1;
+            break;
         case 'V':
             cli->version = 1;
+            break;
+        case 'x':
+            cli->regex = optarg;
+            break;
+        case OPT_HARDLINK:
+            cli->opt.hardlink_dupes = 1;
             break;
         case OPT_INVALIDATION:
             mode = pcr_invalidation_parse(optarg);
@@ -135,29 +237,16 @@ pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
     if (mode >= 0) {
         cli->opt.mode = (pcr_invalidation)mode;
     }
+    /* compileall: -r takes precedence over -l */
+    if (recursion >= 0) {
+        cli->walk.maxlevels = recursion;
+    } else if (no_recurse) {
+        cli->walk.maxlevels = 0;
+    }
     cli->files = argv + optind;
     cli->nfiles = argc - optind;
     if (cli->help || cli->version) {
         return PCR_OK;
     }
-    if (cli->opt.ddir != NULL &&
-        (cli->opt.strip != NULL || cli->opt.prepend != NULL)) {
-        return pcr_set_error(err, PCR_ENV,
-                             "-d cannot be combined with -s or -p");
-    }
-    if (cli->nfiles == 0) {
-        return pcr_set_error(err, PCR_ENV, "no files to compile");
-    }
-    if (cli->null_names) {
-        int dash = 0;
-        for (int i = 0; i < cli->nfiles; i++) {
-            dash |= strcmp(cli->files[i], "-") == 0;
-        }
-        if (!dash) {
-            return pcr_set_error(err, PCR_ENV,
-                                 "-0 only applies to names read from "
-                                 "stdin ('-')");
-        }
-    }
-    return PCR_OK;
+    return check(cli, err);
 }

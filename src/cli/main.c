@@ -1,8 +1,10 @@
 /*
  * main.c - pycompile-repro: a thin layer over the library.  It parses
- * the options, starts the embedded interpreter once, compiles every file
- * (going on after a failure) and reports errors as
- * "pycompile-repro: FILE: what went wrong".
+ * the options, starts the embedded interpreter once, turns the operands
+ * into jobs, runs them (in worker processes with -j) and reports, in job
+ * order: "pycompile-repro: FILE: what went wrong" for errors, compileall's
+ * "Compiling 'FILE'..." listing for trees, a progress line on a terminal
+ * and a summary line.
  *
  * Exit status: 0 all good, 1 a file failed, 2 usage or environment.
  */
@@ -10,25 +12,105 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "../lib/pcr_private.h"
 #include "cli.h"
 
 #define PROG "pycompile-repro"
 
-static void
-report(const pcr_cli *cli, const char *file, const char *msg)
+struct run {
+    const pcr_cli *cli;
+    int listing;     /* print "Compiling '...'" lines */
+    int show_errors; /* print per-file errors */
+    int summary;     /* print the summary line */
+    int progress;    /* stderr is a terminal: progress line */
+    size_t compiled, current, failed, skipped;
+    int env_trouble;
+    double start, last_progress;
+};
+
+static double
+now(void)
 {
-    if (cli->quiet >= 1 && file != NULL) {
-        return; /* -q silences per-file errors (py_compile's -q) */
-    }
-    if (file == NULL) {
-        fprintf(stderr, PROG ": %s\n", msg);
-    } else if (strchr(msg, '\n') != NULL) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+print_error(const char *file, const char *msg)
+{
+    if (strchr(msg, '\n') != NULL) {
         /* CPython's File/line/caret block, as python prints it. */
         fprintf(stderr, PROG ": %s: cannot compile:\n%s\n", file, msg);
     } else {
         fprintf(stderr, PROG ": %s: %s\n", file, msg);
     }
+}
+
+static void
+clear_progress(struct run *r)
+{
+    if (r->progress) {
+        fputs("\r\033[K", stderr);
+    }
+}
+
+static void
+on_progress(void *ctx, size_t done, size_t total)
+{
+    struct run *r = ctx;
+    double t = now();
+    if (!r->progress || (t - r->last_progress < 0.1 && done < total)) {
+        return;
+    }
+    r->last_progress = t;
+    double secs = t - r->start;
+    fprintf(stderr, "\r\033[K%zu/%zu files, %.0f files/s", done, total,
+            secs > 0 ? (double)done / secs : 0.0);
+}
+
+static void
+on_result(void *ctx, size_t index, const pcr_job *job, pcr_status status,
+          pcr_outcome outcome, const char *msg)
+{
+    struct run *r = ctx;
+    (void)index;
+    if (status == PCR_OK) {
+        if (outcome == PCR_COMPILED) {
+            r->compiled++;
+            if (r->listing) {
+                clear_progress(r);
+                printf("Compiling '%s'...\n", job->path);
+            }
+        } else if (outcome == PCR_UP_TO_DATE) {
+            r->current++;
+        } else {
+            r->skipped++;
+        }
+        return;
+    }
+    r->failed++;
+    if (status == PCR_ENV) {
+        r->env_trouble = 1;
+    }
+    if (r->show_errors || status == PCR_ENV) {
+        clear_progress(r);
+        fflush(stdout);
+        print_error(job->path, msg);
+    }
+}
+
+static pcr_status
+compile_job(void *ctx, const pcr_job *job, pcr_outcome *outcome,
+            pcr_error *err)
+{
+    const pcr_cli *cli = ctx;
+    return pcr_compile_file(&cli->opt, job->path, job->relpath, outcome,
+                            err);
 }
 
 static void
@@ -43,42 +125,107 @@ print_version(void)
            (m >> 16) & 0xff, m >> 24, pcr_cache_tag());
 }
 
-/* Compile one file; returns 0 on success, 1 on a per-file failure, 2 when
- * the run cannot go on. */
-static int
-compile_one(const pcr_cli *cli, const char *path)
+/* Add each name read from a stream as an operand. */
+static pcr_status
+add_names(pcr_jobs *jobs, const pcr_cli *cli, FILE *in, int sep, int trim,
+          int *tree, pcr_error *err)
 {
-    pcr_error err;
-    pcr_status rc = pcr_compile_file(&cli->opt, path, NULL, &err);
-    if (rc == PCR_OK) {
-        return 0;
+    char **names;
+    size_t n;
+    pcr_status rc = pcr_cli_read_names(in, sep, trim, &names, &n, err);
+    if (rc != PCR_OK) {
+        return rc;
     }
-    if (rc == PCR_ENV) {
-        report(cli, NULL, err.msg);
-        return 2;
+    for (size_t i = 0; i < n && rc == PCR_OK; i++) {
+        struct stat st;
+        *tree |= stat(names[i], &st) == 0 && S_ISDIR(st.st_mode);
+        rc = pcr_jobs_add(jobs, names[i], &cli->walk, err);
     }
-    report(cli, path, err.msg);
-    return 1;
+    pcr_cli_free_names(names);
+    return rc;
+}
+
+static pcr_status
+collect(const pcr_cli *cli, pcr_jobs *jobs, int *tree, pcr_error *err)
+{
+    pcr_status rc = PCR_OK;
+    for (int i = 0; i < cli->nfiles && rc == PCR_OK; i++) {
+        const char *op = cli->files[i];
+        if (strcmp(op, "-") == 0) {
+            rc = add_names(jobs, cli, stdin, cli->null_names ? '\0' : '\n', 0,
+                           tree, err);
+            continue;
+        }
+        struct stat st;
+        *tree |= stat(op, &st) == 0 && S_ISDIR(st.st_mode);
+        rc = pcr_jobs_add(jobs, op, &cli->walk, err);
+    }
+    if (rc == PCR_OK && cli->list != NULL) {
+        /* compileall -i: one name a line, white space stripped */
+        *tree = 1;
+        int from_stdin = strcmp(cli->list, "-") == 0;
+        FILE *in = from_stdin ? stdin : fopen(cli->list, "r");
+        if (in == NULL) {
+            return pcr_set_error(err, PCR_ENV, "cannot read %s", cli->list);
+        }
+        rc = add_names(jobs, cli, in, cli->null_names ? '\0' : '\n', 1, tree,
+                       err);
+        if (!from_stdin) {
+            fclose(in);
+        }
+    }
+    return rc;
 }
 
 static int
-compile_stdin(const pcr_cli *cli, int *failed)
+run(const pcr_cli *cli)
 {
     pcr_error err;
-    char **names;
-    size_t n;
-    if (pcr_cli_read_names(stdin, cli->null_names ? '\0' : '\n', &names, &n,
-                           &err) != PCR_OK) {
-        report(cli, NULL, err.msg);
-        return 2;
+    pcr_jobs jobs = {0};
+    pcr_regex *rx = NULL;
+    int tree = 0;
+    struct run r = {.cli = cli, .start = now()};
+    int status = 0;
+
+    if (cli->regex != NULL) {
+        if (pcr_regex_compile(cli->regex, &rx, &err) != PCR_OK) {
+            fprintf(stderr, PROG ": -x %s: %s\n", cli->regex, err.msg);
+            return 2;
+        }
+        ((pcr_cli *)cli)->walk.rx = rx;
     }
-    int rc = 0;
-    for (size_t i = 0; i < n && rc < 2; i++) {
-        rc = compile_one(cli, names[i]);
-        *failed += rc == 1;
+    if (collect(cli, &jobs, &tree, &err) != PCR_OK) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        status = 2;
+        goto end;
     }
-    pcr_cli_free_names(names);
-    return rc == 2 ? 2 : 0;
+    /* compileall's levels for trees, py_compile's for plain files */
+    int verbose = tree || cli->verbose;
+    r.listing = verbose && cli->quiet == 0;
+    r.show_errors = verbose ? cli->quiet < 2 : cli->quiet == 0;
+    r.summary = verbose && cli->quiet < 2;
+    r.progress = cli->quiet < 2 && isatty(STDERR_FILENO);
+    if (pcr_pool_run(&jobs, cli->workers, compile_job, (void *)cli,
+                     on_result, on_progress, &r, &err) != PCR_OK) {
+        clear_progress(&r);
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        status = 2;
+        goto end;
+    }
+    clear_progress(&r);
+    if (r.summary) {
+        fflush(stdout);
+        fprintf(stderr,
+                PROG ": %zu files: %zu compiled, %zu up to date, %zu failed"
+                     " in %.2f s\n",
+                jobs.n - r.skipped, r.compiled, r.current, r.failed,
+                now() - r.start);
+    }
+    status = r.env_trouble ? 2 : r.failed > 0 ? 1 : 0;
+end:
+    pcr_jobs_free(&jobs);
+    pcr_regex_free(rx);
+    return status;
 }
 
 int
@@ -99,29 +246,18 @@ main(int argc, char **argv)
         fprintf(stderr, PROG ": %s\n", err.msg);
         return 2;
     }
-    int status = 0, failed = 0;
+    int status = 0;
     if (cli.version) {
         print_version();
     } else {
-        for (int i = 0; i < cli.nfiles && status < 2; i++) {
-            int rc = strcmp(cli.files[i], "-") == 0
-                         ? compile_stdin(&cli, &failed)
-                         : compile_one(&cli, cli.files[i]);
-            if (rc == 2) {
-                status = 2;
-            }
-            failed += rc == 1;
-        }
+        status = run(&cli);
     }
-    if (fflush(stdout) != 0) {
+    if (fflush(stdout) != 0 && status == 0) {
         status = 2;
     }
     if (pcr_runtime_fini(&err) != PCR_OK) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         status = 2;
-    }
-    if (status == 0 && failed > 0) {
-        status = 1;
     }
     return status;
 }

@@ -1,5 +1,6 @@
 /* name_list.c - file names read from standard input ('-'). */
 #define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 #include "cli.h"
 
 pcr_status
-pcr_cli_read_names(FILE *in, int sep, char ***names, size_t *n,
+pcr_cli_read_names(FILE *in, int sep, int trim, char ***names, size_t *n,
                    pcr_error *err)
 {
     char **list = NULL;
@@ -21,6 +22,16 @@ pcr_cli_read_names(FILE *in, int sep, char ***names, size_t *n,
     while ((len = getdelim(&line, &linecap, sep, in)) >= 0) {
         if (len > 0 && line[len - 1] == (char)sep) {
             line[--len] = '\0';
+        }
+        char *start = line;
+        if (trim) {
+            while (len > 0 && isspace((unsigned char)start[len - 1])) {
+                start[--len] = '\0';
+            }
+            while (len > 0 && isspace((unsigned char)*start)) {
+                start++;
+                len--;
+            }
         }
         if (len == 0) {
             continue;
@@ -35,7 +46,7 @@ pcr_cli_read_names(FILE *in, int sep, char ***names, size_t *n,
             list = nl;
             cap = ncap;
         }
-        list[count] = strndup(line, (size_t)len);
+        list[count] = strndup(start, (size_t)len);
         if (list[count] == NULL) {
             rc = pcr_set_error(err, PCR_ENV, "out of memory");
             goto end;

@@ -261,3 +261,23 @@ pcr_py_magic_key(void)
 {
     return magic_key;
 }
+
+void
+pcr_runtime_before_fork(void)
+{
+    if (ready) {
+        PyOS_BeforeFork();
+    }
+}
+
+void
+pcr_runtime_after_fork(int child)
+{
+    if (ready) {
+        if (child) {
+            PyOS_AfterFork_Child();
+        } else {
+            PyOS_AfterFork_Parent();
+        }
+    }
+}

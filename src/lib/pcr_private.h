@@ -20,6 +20,10 @@ pcr_status pcr_set_error(pcr_error *err, pcr_status status, const char *fmt,
 pcr_status pcr_set_errno(pcr_error *err, pcr_status status, int errnum,
                          const char *fmt, ...) PCR_PRINTF(4, 5);
 
+/* Keep the embedded interpreter consistent across fork(2) (interp.c). */
+void pcr_runtime_before_fork(void);
+void pcr_runtime_after_fork(int child);
+
 /* Little-endian helpers used by the header and the marshal walker. */
 static inline uint32_t
 pcr_le32(const unsigned char *p)

@@ -37,20 +37,38 @@ pcr_options_add_level(pcr_options *opt, int level, pcr_error *err)
     return PCR_OK;
 }
 
+/* The header bytes we would write for this source. */
+static pcr_status
+expected_header(const pcr_options *opt, const pcr_source *src,
+                unsigned char out[16], pcr_error *err)
+{
+    unsigned char hash[8] = {0};
+    if (opt->mode != PCR_TIMESTAMP) {
+        pcr_status rc =
+            pcr_source_hash(src->bytes.data, src->bytes.len, hash, err);
+        if (rc != PCR_OK) {
+            return rc;
+        }
+    }
+    pcr_header h;
+    pcr_header_init(&h, opt->mode,
+                    pcr_mtime32(src->mtime_sec, src->mtime_nsec),
+                    (uint32_t)(src->size & 0xffffffffu), hash);
+    pcr_header_pack(&h, out);
+    return PCR_OK;
+}
+
 pcr_status
 pcr_build_pyc(const pcr_options *opt, const pcr_source *src,
               const char *record_name, int optimize, pcr_buf *out,
               pcr_error *err)
 {
-    unsigned char hash[8] = {0};
-    pcr_status rc;
+    unsigned char header[PCR_HEADER_SIZE];
     out->data = NULL;
     out->len = 0;
-    if (opt->mode != PCR_TIMESTAMP) {
-        rc = pcr_source_hash(src->bytes.data, src->bytes.len, hash, err);
-        if (rc != PCR_OK) {
-            return rc;
-        }
+    pcr_status rc = expected_header(opt, src, header, err);
+    if (rc != PCR_OK) {
+        return rc;
     }
     pcr_buf body;
     rc = pcr_compile_to_marshal(src->bytes.data, src->bytes.len,
@@ -58,29 +76,105 @@ pcr_build_pyc(const pcr_options *opt, const pcr_source *src,
     if (rc != PCR_OK) {
         return rc;
     }
-    pcr_header h;
-    pcr_header_init(&h, opt->mode,
-                    pcr_mtime32(src->mtime_sec, src->mtime_nsec),
-                    (uint32_t)(src->size & 0xffffffffu), hash);
     out->data = malloc(PCR_HEADER_SIZE + body.len);
     if (out->data == NULL) {
         pcr_buf_free(&body);
         return pcr_set_error(err, PCR_ENV, "out of memory");
     }
-    pcr_header_pack(&h, out->data);
+    memcpy(out->data, header, PCR_HEADER_SIZE);
     memcpy(out->data + PCR_HEADER_SIZE, body.data, body.len);
     out->len = PCR_HEADER_SIZE + body.len;
     pcr_buf_free(&body);
     return PCR_OK;
 }
 
+char *
+pcr_output_path(const pcr_options *opt, const char *source, int optimize)
+{
+    if (opt->legacy) {
+        /* compileall -b: fullname + 'c', whatever the level */
+        size_t n = strlen(source);
+        char *out = malloc(n + 2);
+        if (out != NULL) {
+            memcpy(out, source, n);
+            out[n] = 'c';
+            out[n + 1] = '\0';
+        }
+        return out;
+    }
+    return pcr_cache_path(source, optimize);
+}
+
+int
+pcr_pyc_is_current(const unsigned char *pyc, size_t len,
+                   const unsigned char header[16], const char *record_name)
+{
+    if (len < PCR_HEADER_SIZE || memcmp(pyc, header, PCR_HEADER_SIZE) != 0) {
+        return 0;
+    }
+    /* compileall stops at the header (gh-117204): we also make sure the
+     * file records the name we would record (-d, -s, -p). */
+    const char *layout = pcr_code_layout(pcr_le32(pyc));
+    pcr_mtree tree;
+    if (layout == NULL ||
+        pcr_mtree_parse(pyc + PCR_HEADER_SIZE, len - PCR_HEADER_SIZE, layout,
+                        &tree, NULL) != PCR_OK) {
+        return 0;
+    }
+    int current = 0;
+    const unsigned char *name;
+    size_t n;
+    uint32_t fn = tree.nodes[0].type == 'c'
+                      ? pcr_mtree_child(&tree, 0, PCR_CODE_FILENAME_SLOT)
+                      : PCR_NONE;
+    if (fn != PCR_NONE &&
+        pcr_mtree_string(&tree, pyc + PCR_HEADER_SIZE, fn, &name, &n) ==
+            PCR_OK) {
+        current = n == strlen(record_name) && memcmp(name, record_name, n) == 0;
+    }
+    pcr_mtree_free(&tree);
+    return current;
+}
+
+/* Read an existing output file, if it is a regular file of sane size. */
+static int
+read_existing(const char *path, pcr_buf *out)
+{
+    pcr_source s;
+    if (pcr_source_read(path, &s, NULL) != PCR_OK) {
+        return 0;
+    }
+    *out = s.bytes;
+    return 1;
+}
+
+static int
+all_current(const pcr_options *opt, const char *path,
+            const unsigned char header[16], const char *record,
+            const int *levels, int nlevels)
+{
+    for (int i = 0; i < nlevels; i++) {
+        char *cpath = pcr_output_path(opt, path, levels[i]);
+        pcr_buf old = {0};
+        int ok = cpath != NULL && read_existing(cpath, &old) &&
+                 pcr_pyc_is_current(old.data, old.len, header, record);
+        pcr_buf_free(&old);
+        free(cpath);
+        if (!ok) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 pcr_status
 pcr_compile_file(const pcr_options *opt, const char *path,
-                 const char *relpath, pcr_error *err)
+                 const char *relpath, pcr_outcome *outcome, pcr_error *err)
 {
     static const int level0[1] = {0};
     const int *levels = opt->nlevels ? opt->levels : level0;
     int nlevels = opt->nlevels ? opt->nlevels : 1;
+    *outcome = PCR_COMPILED;
     pcr_source src;
     pcr_status rc = pcr_source_read(path, &src, err);
     if (rc != PCR_OK) {
@@ -92,25 +186,42 @@ pcr_compile_file(const pcr_options *opt, const char *path,
         pcr_source_free(&src);
         return pcr_set_error(err, PCR_ENV, "out of memory");
     }
+    pcr_buf pyc[PCR_MAX_LEVELS] = {{0}};
+    char *cpath[PCR_MAX_LEVELS] = {0};
+    unsigned char header[PCR_HEADER_SIZE];
+
+    /* Hashing the source costs far less than compiling it. */
+    if (!opt->force) {
+        rc = expected_header(opt, &src, header, err);
+        if (rc == PCR_OK &&
+            all_current(opt, path, header, record, levels, nlevels)) {
+            *outcome = PCR_UP_TO_DATE;
+            goto end;
+        }
+    }
     /* Compile every level before writing any, so that a source that
      * fails leaves all its existing .pyc files as they were. */
-    pcr_buf pyc[PCR_MAX_LEVELS] = {{0}};
     for (int i = 0; i < nlevels && rc == PCR_OK; i++) {
         rc = pcr_build_pyc(opt, &src, record, levels[i], &pyc[i], err);
+        if (rc == PCR_OK && (cpath[i] = pcr_output_path(opt, path,
+                                                        levels[i])) == NULL) {
+            rc = pcr_set_error(err, PCR_ENV, "out of memory");
+        }
     }
     /* importlib's _calc_mode: the source's mode, owner-writable. */
     mode_t mode = (src.mode | 0200) & 0666;
     for (int i = 0; i < nlevels && rc == PCR_OK; i++) {
-        char *cpath = pcr_cache_path(path, levels[i]);
-        if (cpath == NULL) {
-            rc = pcr_set_error(err, PCR_ENV, "out of memory");
-            break;
-        }
-        rc = pcr_write_atomic(cpath, pyc[i].data, pyc[i].len, mode, err);
-        free(cpath);
+        int dupe = i > 0 && opt->hardlink_dupes && !opt->legacy &&
+                   pyc[i].len == pyc[i - 1].len &&
+                   memcmp(pyc[i].data, pyc[i - 1].data, pyc[i].len) == 0;
+        rc = dupe ? pcr_link_atomic(cpath[i - 1], cpath[i], err)
+                  : pcr_write_atomic(cpath[i], pyc[i].data, pyc[i].len, mode,
+                                     err);
     }
+end:
     for (int i = 0; i < nlevels; i++) {
         pcr_buf_free(&pyc[i]);
+        free(cpath[i]);
     }
     free(record);
     pcr_source_free(&src);

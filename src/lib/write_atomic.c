@@ -89,6 +89,44 @@ write_all(int fd, const unsigned char *data, size_t len)
     return 0;
 }
 
+/* Hold back the termination signals while a temporary file exists. */
+static void
+block_signals(sigset_t *saved)
+{
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &block, saved);
+}
+
+static int
+temp_name(char *tmp, size_t size, const char *path)
+{
+    static unsigned long counter;
+    int n = snprintf(tmp, size, "%s.%ld.%lu.tmp", path, (long)getpid(),
+                     counter++);
+    return n >= 0 && (size_t)n < size;
+}
+
+/* Final step shared by both writers: re-check the target (it may have
+ * been replaced by a symlink or a directory meanwhile), then rename. */
+static pcr_status
+put_in_place(const char *tmp, const char *path, pcr_error *err)
+{
+    pcr_status rc = check_target(path, err);
+    if (rc == PCR_OK && rename(tmp, path) != 0) {
+        rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot rename to %s",
+                           path);
+    }
+    if (rc != PCR_OK) {
+        unlink(tmp);
+    }
+    return rc;
+}
+
 pcr_status
 pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
                  mode_t mode, pcr_error *err)
@@ -100,22 +138,12 @@ pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
     if (rc != PCR_OK) {
         return rc;
     }
-
-    sigset_t block, saved;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGHUP);
-    sigaddset(&block, SIGQUIT);
-    pthread_sigmask(SIG_BLOCK, &block, &saved);
-
-    static unsigned long counter;
+    sigset_t saved;
+    block_signals(&saved);
     char tmp[PATH_MAX];
     int fd = -1;
     for (int tries = 0; tries < 100 && fd < 0; tries++) {
-        int n = snprintf(tmp, sizeof tmp, "%s.%ld.%lu.tmp", path,
-                         (long)getpid(), counter++);
-        if (n < 0 || (size_t)n >= sizeof tmp) {
+        if (!temp_name(tmp, sizeof tmp, path)) {
             rc = pcr_set_error(err, PCR_FAIL, "path too long: %s", path);
             goto end;
         }
@@ -128,9 +156,8 @@ pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
         }
     }
     if (fd < 0) {
-        rc = pcr_set_error(err, PCR_FAIL, "cannot create a temporary file "
-                                          "beside %s",
-                           path);
+        rc = pcr_set_error(err, PCR_FAIL,
+                           "cannot create a temporary file beside %s", path);
         goto end;
     }
     if (write_all(fd, data, len) != 0) {
@@ -144,17 +171,40 @@ pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
         unlink(tmp);
         goto end;
     }
-    /* Check again just before the rename: the target may have been
-     * replaced by a symlink or a directory meanwhile. */
-    if ((rc = check_target(path, err)) != PCR_OK) {
-        unlink(tmp);
-        goto end;
+    rc = put_in_place(tmp, path, err);
+end:
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    return rc;
+}
+
+pcr_status
+pcr_link_atomic(const char *existing, const char *path, pcr_error *err)
+{
+    pcr_status rc = check_target(path, err);
+    if (rc != PCR_OK) {
+        return rc;
     }
-    if (rename(tmp, path) != 0) {
-        rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot rename to %s",
-                           path);
-        unlink(tmp);
+    sigset_t saved;
+    block_signals(&saved);
+    char tmp[PATH_MAX];
+    int done = 0;
+    for (int tries = 0; tries < 100 && !done; tries++) {
+        if (!temp_name(tmp, sizeof tmp, path)) {
+            rc = pcr_set_error(err, PCR_FAIL, "path too long: %s", path);
+            goto end;
+        }
+        if (link(existing, tmp) == 0) {
+            done = 1;
+        } else if (errno != EEXIST) {
+            rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot link %s to %s",
+                               tmp, existing);
+            goto end;
+        }
     }
+    rc = done ? put_in_place(tmp, path, err)
+              : pcr_set_error(err, PCR_FAIL,
+                              "cannot create a temporary link beside %s",
+                              path);
 end:
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     return rc;

@@ -84,7 +84,7 @@ Test(options, names_from_stream)
     char **names;
     size_t n;
     pcr_error err;
-    cr_assert_eq(pcr_cli_read_names(in, '\n', &names, &n, &err), PCR_OK);
+    cr_assert_eq(pcr_cli_read_names(in, '\n', 0, &names, &n, &err), PCR_OK);
     fclose(in);
     cr_assert_eq(n, 3);
     cr_assert_str_eq(names[0], "a.py");
@@ -95,7 +95,7 @@ Test(options, names_from_stream)
 
     const char nul[] = "we\nird.py\0x.py\0";
     in = fmemopen((void *)nul, sizeof nul - 1, "r");
-    cr_assert_eq(pcr_cli_read_names(in, '\0', &names, &n, &err), PCR_OK);
+    cr_assert_eq(pcr_cli_read_names(in, '\0', 0, &names, &n, &err), PCR_OK);
     fclose(in);
     cr_assert_eq(n, 2);
     cr_assert_str_eq(names[0], "we\nird.py");
