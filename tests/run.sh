@@ -69,19 +69,22 @@ for build in "$@"; do
     [ "$f" != 0 ] && { grep -v '^\[----\] *$' "$out" | tail -n 40; }
     add "$build: unit" "$p" "$f"
 
-    # e2e: the binary, run by Python's unittest.
-    out=$log/$build-e2e
-    PCR_WRAPPER="$wrapper" run_suite e2e "$out" "$PYTHON" tests/e2e/test_cli.py
-    line=$(grep -E '^e2e: [0-9]+ passed' "$out" | tail -n 1)
-    if [ -n "$line" ]; then
-        p=$(awk '{print $2}' <<<"$line")
-        f=$(awk '{print $4}' <<<"$line")
-    else
-        p=0 f=1
-    fi
-    [ "$(cat "$out.rc")" != 0 ] && [ "$f" = 0 ] && f=1
-    [ "$f" != 0 ] && tail -n 60 "$out"
-    add "$build: e2e" "$p" "$f"
+    # e2e: the binary, run by Python's unittest, one suite per file.
+    for suite in tests/e2e/test_*.py; do
+        name=$(basename "$suite" .py)
+        out=$log/$build-$name
+        PCR_WRAPPER="$wrapper" run_suite "$name" "$out" "$PYTHON" "$suite"
+        line=$(grep -E '^e2e: [0-9]+ passed' "$out" | tail -n 1)
+        if [ -n "$line" ]; then
+            p=$(awk '{print $2}' <<<"$line")
+            f=$(awk '{print $4}' <<<"$line")
+        else
+            p=0 f=1
+        fi
+        [ "$(cat "$out.rc")" != 0 ] && [ "$f" = 0 ] && f=1
+        [ "$f" != 0 ] && tail -n 60 "$out"
+        add "$build: e2e ${name#test_}" "$p" "$f"
+    done
 
     # parity: real trees against CPython's bytes (not under valgrind).
     if [ -z "$wrapper" ]; then

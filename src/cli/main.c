@@ -97,6 +97,11 @@ on_result(void *ctx, size_t index, const pcr_job *job, pcr_status status,
     if (status == PCR_ENV) {
         r->env_trouble = 1;
     }
+    if (r->listing && job->error == NULL) {
+        /* compileall lists a file before trying it */
+        clear_progress(r);
+        printf("Compiling '%s'...\n", job->path);
+    }
     if (r->show_errors || status == PCR_ENV) {
         clear_progress(r);
         fflush(stdout);

@@ -1,0 +1,282 @@
+"""End-to-end tests for whole trees: every compileall option we support is
+run side by side with CPython's own compileall (/usr/bin/python3.11 -m
+compileall) on two copies of the same tree, and the set of files written,
+their order in the listing and the exit codes must agree.  Our bytes must
+also equal CPython's canonical reference."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "parity"))
+sys.path.insert(0, HERE)
+import pycref  # noqa: E402
+from test_cli import BIN, WRAPPER, readb  # noqa: E402
+
+
+def tool(args, cwd, stdin=b""):
+    env = dict(os.environ)
+    env.pop("SOURCE_DATE_EPOCH", None)
+    return subprocess.run(WRAPPER + [BIN] + args, cwd=cwd, env=env,
+                          input=stdin, capture_output=True,
+                          timeout=600 if WRAPPER else 120)
+
+
+def compileall(args, cwd, stdin=b""):
+    env = dict(os.environ)
+    env.pop("SOURCE_DATE_EPOCH", None)
+    return subprocess.run([sys.executable, "-m", "compileall"] + args,
+                          cwd=cwd, env=env, input=stdin,
+                          capture_output=True, timeout=120)
+
+
+def pycs(root):
+    """Relative paths of every .pyc under root, sorted."""
+    out = []
+    for dirpath, _, files in os.walk(root):
+        out += [os.path.relpath(os.path.join(dirpath, f), root)
+                for f in files if f.endswith(".pyc")]
+    return sorted(out)
+
+
+def clean(root):
+    """Remove every .pyc and every __pycache__ we could have made."""
+    for rel in pycs(root):
+        os.unlink(os.path.join(root, rel))
+    for dirpath, dirs, files in os.walk(root):
+        if os.path.basename(dirpath) == "__pycache__" and not files:
+            os.rmdir(dirpath)
+
+
+def compiled_lines(stdout):
+    return re.findall(r"^Compiling '(.*)'\.\.\.$", stdout.decode(), re.M)
+
+
+class TreeBase(unittest.TestCase):
+    def setUp(self):
+        self.top = tempfile.mkdtemp(prefix="pcr-tree-")
+        self.addCleanup(shutil.rmtree, self.top, True)
+        self.outside = os.path.join(self.top, "outside")
+        os.makedirs(self.outside)
+        with open(os.path.join(self.outside, "ext.py"), "w") as f:
+            f.write("EXT = 1\n")
+        os.makedirs(os.path.join(self.outside, "extdir"))
+        with open(os.path.join(self.outside, "extdir", "e.py"), "w") as f:
+            f.write("E = 1\n")
+        self.a = self.make_tree("a")
+        self.b = self.make_tree("b")
+
+    def make_tree(self, name):
+        root = os.path.join(self.top, name)
+        files = {
+            "pkg/__init__.py": "",
+            "pkg/a.py": "A = '-'\n",
+            "pkg/notes.txt": "not python\n",
+            "pkg/Z_last.py": "Z = 1\n",
+            "pkg/bad.py": "def f(:\n",
+            "pkg/sub/c.py": "def c():\n    '''doc'''\n    assert c\n",
+            "pkg/sub/deep/d.py": "D = {'x', 'y'}\n",
+            "pkg/sub/deep/deeper/e.py": "E = 2\n",
+            "pkg/__pycache__/junk.py": "junk = 1\n",
+            "pkg/skipme/s.py": "S = 1\n",
+        }
+        for rel, text in files.items():
+            path = os.path.join(root, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+        pkg = os.path.join(root, "pkg")
+        os.symlink(os.path.join(self.outside, "ext.py"),
+                   os.path.join(pkg, "link_out.py"))
+        os.symlink(os.path.join(pkg, "a.py"), os.path.join(pkg, "link_in.py"))
+        os.symlink(os.path.join(self.outside, "extdir"),
+                   os.path.join(pkg, "linkdir"))
+        os.symlink("/nonexistent/x.py", os.path.join(pkg, "broken.py"))
+        os.mkfifo(os.path.join(pkg, "fifo.py"))
+        return root
+
+
+class TestAgainstCompileall(TreeBase):
+    CASES = [
+        [],
+        ["-l"],
+        ["-r", "1"],
+        ["-r", "0"],
+        ["-l", "-r", "2"],
+        ["-x", "skip|deeper"],
+        ["-x", r"a\.py$"],
+        ["-e", "pkg"],
+        ["-b"],
+        ["-o", "0", "-o", "2"],
+        ["-q"],
+        ["-qq"],
+    ]
+
+    def test_same_files_listing_and_status_as_compileall(self):
+        for extra in self.CASES:
+            with self.subTest(options=extra):
+                clean(self.a)
+                clean(self.b)
+                ref = compileall(extra + ["pkg"], cwd=self.a)
+                got = tool(extra + ["pkg"], cwd=self.b)
+                self.assertEqual(got.returncode, ref.returncode,
+                                 (got.stderr, ref.stdout))
+                self.assertEqual(pycs(self.b), pycs(self.a))
+                self.assertEqual(compiled_lines(got.stdout),
+                                 compiled_lines(ref.stdout))
+                if "-qq" in extra:
+                    self.assertEqual(got.stderr, b"")
+                    self.assertEqual(got.stdout, b"")
+                else:
+                    self.assertIn(b"pkg/bad.py", got.stderr)
+
+    def test_bytes_equal_reference_with_d(self):
+        got = tool(["-d", "/dest", "--invalidation-mode", "checked-hash",
+                    "pkg"], cwd=self.b)
+        self.assertEqual(got.returncode, 1)
+        src = os.path.join(self.b, "pkg", "sub", "deep", "d.py")
+        want = pycref.expected_pyc(src, "/dest/sub/deep/d.py")
+        self.assertEqual(readb(pycref.cache_path(src)), want)
+        # compileall -d records the same names
+        ref = compileall(["-d", "/dest", "--invalidation-mode",
+                          "checked-hash", "pkg"], cwd=self.a)
+        self.assertEqual(ref.returncode, 1)
+        import marshal
+        for rel in pycs(self.a):
+            a = marshal.loads(readb(os.path.join(self.a, rel))[16:])
+            b = marshal.loads(readb(os.path.join(self.b, rel))[16:])
+            self.assertEqual(a.co_filename, b.co_filename)
+
+    def test_input_list_and_stdin(self):
+        listing = "pkg/a.py\n  pkg/sub  \n\n"
+        with open(os.path.join(self.a, "list"), "w") as f:
+            f.write(listing)
+        with open(os.path.join(self.b, "list"), "w") as f:
+            f.write(listing)
+        ref = compileall(["-i", "list"], cwd=self.a)
+        got = tool(["-i", "list"], cwd=self.b)
+        self.assertEqual(got.returncode, ref.returncode)
+        self.assertEqual(pycs(self.b), pycs(self.a))
+        shutil.rmtree(os.path.join(self.b, "pkg", "sub", "__pycache__"))
+        got = tool(["-i", "-"], cwd=self.b, stdin=b"pkg/sub\n")
+        self.assertEqual(got.returncode, 0, got.stderr)
+        self.assertTrue(os.path.exists(os.path.join(
+            self.b, "pkg", "sub", "__pycache__", "c.cpython-311.pyc")))
+
+    def test_hardlink_dupes_like_compileall(self):
+        args = ["-o", "0", "-o", "1", "-o", "2", "--hardlink-dupes", "pkg"]
+        compileall(args, cwd=self.a)
+        tool(args, cwd=self.b)
+
+        def links(root):
+            out = {}
+            for rel in pycs(root):
+                st = os.stat(os.path.join(root, rel))
+                out[rel] = st.st_nlink
+            return out
+        self.assertEqual(links(self.b), links(self.a))
+        # a.py has no docstring or assert: all three levels are one inode
+        d = os.path.join(self.b, "pkg", "__pycache__")
+        inodes = {os.stat(os.path.join(d, "a.cpython-311%s.pyc" % s)).st_ino
+                  for s in ("", ".opt-1", ".opt-2")}
+        self.assertEqual(len(inodes), 1)
+
+    def test_usage_errors(self):
+        for args in (["--hardlink-dupes", "pkg"], ["-j", "-1", "pkg"],
+                     ["-r", "x", "pkg"], ["-x", "(", "pkg"],
+                     ["-i", "/nonexistent/list"]):
+            with self.subTest(args=args):
+                self.assertEqual(tool(args, cwd=self.b).returncode, 2)
+
+
+class TestUpToDate(TreeBase):
+    def run_b(self, args):
+        p = tool(args + ["-x", "bad", "pkg"], cwd=self.b)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return compiled_lines(p.stdout)
+
+    def mtimes(self):
+        return {rel: os.stat(os.path.join(self.b, rel)).st_mtime_ns
+                for rel in pycs(self.b)}
+
+    def test_second_run_compiles_nothing_in_every_mode(self):
+        for mode in ("timestamp", "checked-hash", "unchecked-hash"):
+            with self.subTest(mode=mode):
+                args = ["--invalidation-mode", mode]
+                self.assertNotEqual(self.run_b(args), [])
+                before = self.mtimes()
+                self.assertEqual(self.run_b(args), [])
+                self.assertEqual(self.mtimes(), before)
+
+    def test_changes_that_force_a_recompile(self):
+        base = ["--invalidation-mode", "checked-hash"]
+        all_files = self.run_b(base)
+        # an edited source (same size, same second): only that file
+        src = os.path.join(self.b, "pkg", "a.py")
+        st = os.stat(src)
+        with open(src, "w") as f:
+            f.write("A = '+'\n")
+        os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
+        # (link_in.py is a symlink to a.py: its source changed too)
+        self.assertEqual(self.run_b(base), ["pkg/a.py", "pkg/link_in.py"])
+        # another recorded name (-d) or mode: everything (gh-117204)
+        self.assertEqual(self.run_b(base + ["-d", "/x"]), all_files)
+        self.assertEqual(self.run_b(["--invalidation-mode", "timestamp",
+                                     "-d", "/x"]), all_files)
+        # -f: everything, even when current
+        self.assertEqual(self.run_b(["--invalidation-mode", "timestamp",
+                                     "-d", "/x", "-f"]), all_files)
+        # a truncated .pyc is not current
+        pyc = pycref.cache_path(os.path.join(self.b, "pkg", "sub", "c.py"))
+        with open(pyc, "r+b") as f:
+            f.truncate(40)
+        self.assertEqual(self.run_b(["--invalidation-mode", "timestamp",
+                                     "-d", "/x"]), ["pkg/sub/c.py"])
+
+    def test_summary_line(self):
+        p = tool(["-q", "-x", "bad", "pkg"], cwd=self.b)
+        self.assertRegex(p.stderr.decode(),
+                         r"pycompile-repro: 9 files: 9 compiled, 0 up to "
+                         r"date, 0 failed in [0-9.]+ s\n$")
+        self.assertEqual(p.stdout, b"")
+        self.assertNotIn(b"\r", p.stderr)  # no progress line off a tty
+
+
+class TestWorkers(TreeBase):
+    def test_same_bytes_and_reports_for_any_number_of_workers(self):
+        stdlib = os.path.join(self.top, "lib")
+        shutil.copytree("/usr/lib/python3.11/email", stdlib,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        with open(os.path.join(stdlib, "broken1.py"), "w") as f:
+            f.write("x = (\n")
+        with open(os.path.join(stdlib, "broken2.py"), "w") as f:
+            f.write("  y = 1\n")
+        results = []
+        for j in ("1", "2", "0", "7"):
+            p = tool(["-f", "-j", j, "--invalidation-mode", "checked-hash",
+                      "-o", "0", "-o", "1", "lib"], cwd=self.top)
+            self.assertEqual(p.returncode, 1)
+            files = {rel: readb(os.path.join(stdlib, rel))
+                     for rel in pycs(stdlib)}
+            err = re.sub(rb"in [0-9.]+ s", b"", p.stderr)
+            results.append((files, p.stdout, err))
+        for other in results[1:]:
+            self.assertEqual(other, results[0])
+        files = results[0][0]
+        self.assertGreater(len(files), 40)
+        for rel, data in files.items():
+            if ".opt-" in rel:
+                continue
+            src = os.path.join(stdlib, os.path.dirname(os.path.dirname(rel)),
+                               os.path.basename(rel).split(".")[0] + ".py")
+            self.assertEqual(data, pycref.expected_pyc(
+                src, os.path.join("lib", os.path.relpath(src, stdlib))))
+
+
+if __name__ == "__main__":
+    from test_cli import main
+    main()
