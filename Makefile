@@ -55,7 +55,7 @@ LIB_A := $(BUILD)/libpycompile-repro.a
 BIN := $(BUILD)/pycompile-repro
 UNIT_BIN := $(BUILD)/unit-tests
 
-.PHONY: all deps test check unit sanitize valgrind example format clean
+.PHONY: all deps test check unit sanitize valgrind example format clean bench
 
 all: $(BIN) $(LIB_A)
 
@@ -121,3 +121,8 @@ clean:
 	rm -rf build build-asan fixtures/example/__pycache__
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+
+# Speed against compileall / py_compile on real corpora (see
+# tests/bench/bench.py); not part of the test suite.
+bench: all
+	$(PYTHON) tests/bench/bench.py --tool $(BIN)

@@ -58,21 +58,17 @@ expected_header(const pcr_options *opt, const pcr_source *src,
     return PCR_OK;
 }
 
-pcr_status
-pcr_build_pyc(const pcr_options *opt, const pcr_source *src,
-              const char *record_name, int optimize, pcr_buf *out,
-              pcr_error *err)
+/* header + canonical marshal for one level. */
+static pcr_status
+assemble(const unsigned char header[16], const pcr_source *src,
+         const char *record_name, int optimize, pcr_buf *out,
+         pcr_error *err)
 {
-    unsigned char header[PCR_HEADER_SIZE];
     out->data = NULL;
     out->len = 0;
-    pcr_status rc = expected_header(opt, src, header, err);
-    if (rc != PCR_OK) {
-        return rc;
-    }
     pcr_buf body;
-    rc = pcr_compile_to_marshal(src->bytes.data, src->bytes.len,
-                                record_name, optimize, &body, err);
+    pcr_status rc = pcr_compile_to_marshal(src->bytes.data, src->bytes.len,
+                                           record_name, optimize, &body, err);
     if (rc != PCR_OK) {
         return rc;
     }
@@ -86,6 +82,21 @@ pcr_build_pyc(const pcr_options *opt, const pcr_source *src,
     out->len = PCR_HEADER_SIZE + body.len;
     pcr_buf_free(&body);
     return PCR_OK;
+}
+
+pcr_status
+pcr_build_pyc(const pcr_options *opt, const pcr_source *src,
+              const char *record_name, int optimize, pcr_buf *out,
+              pcr_error *err)
+{
+    unsigned char header[PCR_HEADER_SIZE];
+    out->data = NULL;
+    out->len = 0;
+    pcr_status rc = expected_header(opt, src, header, err);
+    if (rc != PCR_OK) {
+        return rc;
+    }
+    return assemble(header, src, record_name, optimize, out, err);
 }
 
 char *
@@ -191,18 +202,16 @@ pcr_compile_file(const pcr_options *opt, const char *path,
     unsigned char header[PCR_HEADER_SIZE];
 
     /* Hashing the source costs far less than compiling it. */
-    if (!opt->force) {
-        rc = expected_header(opt, &src, header, err);
-        if (rc == PCR_OK &&
-            all_current(opt, path, header, record, levels, nlevels)) {
-            *outcome = PCR_UP_TO_DATE;
-            goto end;
-        }
+    rc = expected_header(opt, &src, header, err);
+    if (rc == PCR_OK && !opt->force &&
+        all_current(opt, path, header, record, levels, nlevels)) {
+        *outcome = PCR_UP_TO_DATE;
+        goto end;
     }
     /* Compile every level before writing any, so that a source that
      * fails leaves all its existing .pyc files as they were. */
     for (int i = 0; i < nlevels && rc == PCR_OK; i++) {
-        rc = pcr_build_pyc(opt, &src, record, levels[i], &pyc[i], err);
+        rc = assemble(header, &src, record, levels[i], &pyc[i], err);
         if (rc == PCR_OK && (cpath[i] = pcr_output_path(opt, path,
                                                         levels[i])) == NULL) {
             rc = pcr_set_error(err, PCR_ENV, "out of memory");
