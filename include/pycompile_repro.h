@@ -58,6 +58,9 @@ void pcr_buf_free(pcr_buf *buf);
  * message if CPython cannot start.
  */
 pcr_status pcr_runtime_init(pcr_error *err);
+/* The hash seed the next pcr_runtime_init uses (default 0); --verify's
+ * independent processes use others. */
+void pcr_runtime_set_hash_seed(unsigned long seed);
 /* Finalize; safe to call when not initialised. */
 pcr_status pcr_runtime_fini(pcr_error *err);
 int pcr_runtime_ready(void);
@@ -192,6 +195,13 @@ pcr_status pcr_mtree_string(const pcr_mtree *tree, const unsigned char *data,
 pcr_status pcr_marshal_canonicalize(unsigned char *data, size_t len,
                                     const char *layout, pcr_error *err);
 
+/* Where two marshal streams (of a .pyc with this magic) first differ:
+ * PCR_OK if they are identical; else PCR_FAIL and out says which code
+ * object and field, with both values where they are strings or ints. */
+pcr_status pcr_marshal_diff(const unsigned char *a, size_t alen,
+                            const unsigned char *b, size_t blen,
+                            uint32_t magic, char *out, size_t outlen);
+
 /* ------------------------------------------------------------------ paths */
 
 /* importlib.util.cache_from_source(path, optimization=level or ''). */
@@ -233,6 +243,10 @@ void pcr_source_free(pcr_source *src);
  */
 pcr_status pcr_write_atomic(const char *path, const unsigned char *data,
                             size_t len, mode_t mode, pcr_error *err);
+/* Replace path atomically with data, giving it exactly this mode (no
+ * umask): for rewriting an existing file in place. */
+pcr_status pcr_replace_atomic(const char *path, const unsigned char *data,
+                              size_t len, mode_t mode, pcr_error *err);
 /* Make path a hard link to existing, atomically (link to a temporary name,
  * then rename), with the same refusals as pcr_write_atomic. */
 pcr_status pcr_link_atomic(const char *existing, const char *path,
@@ -252,6 +266,12 @@ typedef struct pcr_options {
     int force;           /* -f: compile even when up to date */
     int legacy;          /* -b: write SOURCEc beside the source */
     int hardlink_dupes;  /* hard-link equal files of successive levels */
+    /* Called with each level's bytes (level_index into levels) once all
+     * are compiled and before any is written; a failure stops the file
+     * (--verify). */
+    pcr_status (*before_write)(void *ctx, int level_index,
+                               const pcr_buf *pyc, pcr_error *err);
+    void *before_write_ctx;
 } pcr_options;
 
 /* What happened to one source. */
@@ -297,6 +317,56 @@ int pcr_pyc_is_current(const unsigned char *pyc, size_t len,
                        const unsigned char header[16],
                        const char *record_name);
 
+/* ------------------------------------------------- checking and repair */
+
+typedef enum pcr_check_class {
+    PCR_CHECK_OK = 0,
+    PCR_CHECK_MISSING,       /* no .pyc where one is expected */
+    PCR_CHECK_MAGIC,         /* written by another Python */
+    PCR_CHECK_MODE,          /* another invalidation mode */
+    PCR_CHECK_STALE,         /* source hash, or mtime/size, no longer
+                                match the source */
+    PCR_CHECK_NOT_CANONICAL, /* same code, but not in canonical form (as
+                                compileall or py_compile write it) */
+    PCR_CHECK_DIFFERENT,     /* different code: other file name, other
+                                optimisation, tampered or corrupt */
+    PCR_CHECK_SOURCE_ERROR,  /* the source cannot be read or compiled */
+    PCR_CHECK_UNREADABLE     /* the .pyc exists but cannot be read */
+} pcr_check_class;
+
+/* Short stable name of a class ("ok", "missing", "other-python", ...). */
+const char *pcr_check_class_name(pcr_check_class c);
+
+typedef struct pcr_check_result {
+    int level;
+    pcr_check_class cls;
+    char *pyc; /* path of the .pyc looked at (malloc'd) */
+    char detail[1024];
+} pcr_check_result;
+
+/*
+ * Compare the .pyc files of one source, one per requested level, with the
+ * bytes we would write; nothing is written.  Fills res[0..*nres-1] (free
+ * with pcr_check_results_free).  Returns PCR_OK when every one is
+ * identical, PCR_FAIL otherwise, PCR_ENV for trouble that ends the run.
+ */
+pcr_status pcr_check_file(const pcr_options *opt, const char *path,
+                          const char *relpath,
+                          pcr_check_result res[PCR_MAX_LEVELS], int *nres,
+                          pcr_error *err);
+void pcr_check_results_free(pcr_check_result *res, int n);
+
+/* Rewrite a .pyc written by any tool into the canonical form, in place and
+ * atomically (its mode is kept).  *changed tells whether bytes changed. */
+pcr_status pcr_canonicalize_file(const char *path, int *changed,
+                                 pcr_error *err);
+
+/* Print a .pyc: header, then the marshal tree with offsets, FLAG_REF
+ * marks, reference indices and targets. */
+#include <stdio.h>
+pcr_status pcr_dump(FILE *out, const unsigned char *data, size_t len,
+                    pcr_error *err);
+
 /* --------------------------------------------------------------- trees */
 
 /* A Python regular expression (re module semantics, as compileall -x),
@@ -326,6 +396,8 @@ typedef struct pcr_walk_options {
     int maxlevels;             /* directory depth (compileall -r); -l is 0 */
     const char *limit_sl_dest; /* -e: ignore symlinks leading outside */
     const pcr_regex *rx;       /* -x: skip paths where this is found */
+    const char *suffix;        /* files kept in directories: ".py" */
+    int into_pycache;          /* walk __pycache__ too (for .pyc files) */
 } pcr_walk_options;
 
 void pcr_walk_options_init(pcr_walk_options *wo);
@@ -365,6 +437,29 @@ pcr_status pcr_pool_run(const pcr_jobs *jobs, int workers, pcr_work_fn work,
                         void *work_ctx, pcr_result_fn result,
                         pcr_progress_fn progress, void *report_ctx,
                         pcr_error *err);
+
+/* -------------------------------------------------------------- verify */
+
+/* Independent compiles of every job, made before writing (--verify). */
+typedef struct pcr_verify pcr_verify;
+
+/*
+ * Compile every job copies - 1 more times, each round in `procs` fresh
+ * processes started as server_argv (this program in a mode that calls
+ * pcr_verify_serve on its stdin/stdout), round r with hash seed r and
+ * another order of the jobs than the last.  The results are kept in *out.
+ */
+pcr_status pcr_verify_run(const pcr_options *opt, const pcr_jobs *jobs,
+                          int copies, int procs, char *const server_argv[],
+                          pcr_verify **out, pcr_error *err);
+/* PCR_OK if every independent compile of job/level gave exactly these
+ * bytes; PCR_FAIL naming the first differing object otherwise. */
+pcr_status pcr_verify_compare(const pcr_verify *v, size_t job,
+                              int level_index, const unsigned char *data,
+                              size_t len, pcr_error *err);
+void pcr_verify_free(pcr_verify *v);
+/* The server side: read jobs from in_fd, answer on out_fd. */
+pcr_status pcr_verify_serve(int in_fd, int out_fd, pcr_error *err);
 
 #ifdef __cplusplus
 }

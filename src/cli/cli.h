@@ -9,7 +9,18 @@
 
 #include "pycompile_repro.h"
 
+typedef enum pcr_cli_mode {
+    PCR_MODE_COMPILE = 0,
+    PCR_MODE_CHECK,        /* --check */
+    PCR_MODE_DUMP,         /* --dump */
+    PCR_MODE_CANONICALIZE, /* --canonicalize */
+    PCR_MODE_VERIFY_SERVER /* --verify-server (internal, for --verify) */
+} pcr_cli_mode;
+
 typedef struct pcr_cli {
+    pcr_cli_mode mode;
+    int verify; /* --verify[=N]: compiles per file, 0 = off */
+    int json;   /* --format json */
     pcr_options opt;
     pcr_walk_options walk;
     const char *regex; /* -x */

@@ -10,11 +10,24 @@
 #include "../lib/pcr_private.h"
 #include "cli.h"
 
-enum { OPT_INVALIDATION = 256, OPT_HARDLINK };
+enum {
+    OPT_INVALIDATION = 256,
+    OPT_HARDLINK,
+    OPT_CHECK,
+    OPT_VERIFY,
+    OPT_FORMAT,
+    OPT_DUMP,
+    OPT_CANONICALIZE,
+    OPT_VERIFY_SERVER
+};
 
 /* Kept sorted by long name. */
 static const struct option long_options[] = {
+    {"canonicalize", no_argument, NULL, OPT_CANONICALIZE},
+    {"check", no_argument, NULL, OPT_CHECK},
+    {"dump", no_argument, NULL, OPT_DUMP},
     {"force", no_argument, NULL, 'f'},
+    {"format", required_argument, NULL, OPT_FORMAT},
     {"hardlink-dupes", no_argument, NULL, OPT_HARDLINK},
     {"help", no_argument, NULL, 'h'},
     {"invalidation-mode", required_argument, NULL, OPT_INVALIDATION},
@@ -22,6 +35,8 @@ static const struct option long_options[] = {
     {"optimize", required_argument, NULL, 'o'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
+    {"verify", optional_argument, NULL, OPT_VERIFY},
+    {"verify-server", no_argument, NULL, OPT_VERIFY_SERVER},
     {"version", no_argument, NULL, 'V'},
     {"workers", required_argument, NULL, 'j'},
     {NULL, 0, NULL, 0},
@@ -68,6 +83,19 @@ pcr_cli_usage(FILE *out)
         "  --hardlink-dupes         hard-link the .pyc of successive\n"
         "                           levels when their bytes are equal\n"
         "\n"
+        "Proving it:\n"
+        "  --verify[=N]             compile each file N times (default 2):\n"
+        "                           also in fresh processes with other hash\n"
+        "                           seeds and another order; a difference\n"
+        "                           is an error and nothing is written\n"
+        "  --check                  write nothing: compare the .pyc files\n"
+        "                           with what would be written; exit 1 if\n"
+        "                           any is missing, stale or different\n"
+        "  --format text|json       the --check report (default text)\n"
+        "  --dump FILE.pyc...       print header and marshal tree\n"
+        "  --canonicalize FILE|DIR...  rewrite existing .pyc files (from\n"
+        "                           any tool) in canonical form, in place\n"
+        "\n"
         "How:\n"
         "  -j, --workers N          N worker processes (0: one per CPU)\n"
         "  -q, --quiet              with directories: -q hides the\n"
@@ -80,7 +108,8 @@ pcr_cli_usage(FILE *out)
         "                           embedded CPython\n"
         "\n"
         "Every file is compiled even after a failure.  Exit status: 0 all\n"
-        "compiled or up to date, 1 some file failed, 2 usage or\n"
+        "compiled or up to date (--check: all identical), 1 some file\n"
+        "failed (--check: some .pyc differs or is missing), 2 usage or\n"
         "environment trouble.\n",
         out);
 }
@@ -101,8 +130,31 @@ parse_int(const char *s, long lo, long hi, const char *what, long *out,
 }
 
 static pcr_status
+set_mode(pcr_cli *cli, pcr_cli_mode mode, pcr_error *err)
+{
+    if (cli->mode != PCR_MODE_COMPILE && cli->mode != mode) {
+        return pcr_set_error(err, PCR_ENV,
+                             "--check, --dump and --canonicalize exclude "
+                             "each other");
+    }
+    cli->mode = mode;
+    return PCR_OK;
+}
+
+static pcr_status
 check(const pcr_cli *cli, pcr_error *err)
 {
+    if (cli->mode == PCR_MODE_VERIFY_SERVER) {
+        return PCR_OK;
+    }
+    if (cli->verify && cli->mode != PCR_MODE_COMPILE) {
+        return pcr_set_error(err, PCR_ENV,
+                             "--verify applies only when compiling");
+    }
+    if (cli->json && cli->mode != PCR_MODE_CHECK) {
+        return pcr_set_error(err, PCR_ENV,
+                             "--format applies only to --check");
+    }
     if (cli->opt.ddir != NULL &&
         (cli->opt.strip != NULL || cli->opt.prepend != NULL)) {
         return pcr_set_error(err, PCR_ENV,
@@ -114,7 +166,10 @@ check(const pcr_cli *cli, pcr_error *err)
                              "optimisation levels (-o)");
     }
     if (cli->nfiles == 0 && cli->list == NULL) {
-        return pcr_set_error(err, PCR_ENV, "no files to compile");
+        return pcr_set_error(err, PCR_ENV, "no files to %s",
+                             cli->mode == PCR_MODE_COMPILE ? "compile"
+                             : cli->mode == PCR_MODE_CHECK ? "check"
+                                                           : "read");
     }
     int dash = 0;
     for (int i = 0; i < cli->nfiles; i++) {
@@ -212,6 +267,45 @@ pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
         case OPT_HARDLINK:
             cli->opt.hardlink_dupes = 1;
             break;
+        case OPT_CHECK:
+            if (set_mode(cli, PCR_MODE_CHECK, err) != PCR_OK) {
+                return PCR_ENV;
+            }
+            break;
+        case OPT_DUMP:
+            if (set_mode(cli, PCR_MODE_DUMP, err) != PCR_OK) {
+                return PCR_ENV;
+            }
+            break;
+        case OPT_CANONICALIZE:
+            if (set_mode(cli, PCR_MODE_CANONICALIZE, err) != PCR_OK) {
+                return PCR_ENV;
+            }
+            break;
+        case OPT_VERIFY_SERVER:
+            cli->mode = PCR_MODE_VERIFY_SERVER;
+            break;
+        case OPT_VERIFY:
+            cli->verify = 2;
+            if (optarg != NULL &&
+                parse_int(optarg, 2, 100, "--verify count", &v, err)) {
+                return PCR_ENV;
+            }
+            if (optarg != NULL) {
+                cli->verify = (int)v;
+            }
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "json") == 0) {
+                cli->json = 1;
+            } else if (strcmp(optarg, "text") == 0) {
+                cli->json = 0;
+            } else {
+                return pcr_set_error(err, PCR_ENV,
+                                     "invalid format '%s' (text, json)",
+                                     optarg);
+            }
+            break;
         case OPT_INVALIDATION:
             mode = pcr_invalidation_parse(optarg);
             if (mode < 0) {
@@ -236,6 +330,9 @@ pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
     }
     if (mode >= 0) {
         cli->opt.mode = (pcr_invalidation)mode;
+    }
+    if (cli->verify) {
+        cli->opt.force = 1; /* verify every file, even up-to-date ones */
     }
     /* compileall: -r takes precedence over -l */
     if (recursion >= 0) {

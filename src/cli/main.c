@@ -17,12 +17,16 @@
 #include <unistd.h>
 
 #include "../lib/pcr_private.h"
+#include "check_report.h"
 #include "cli.h"
 
 #define PROG "pycompile-repro"
 
 struct run {
     const pcr_cli *cli;
+    pcr_report report; /* --check */
+    const pcr_jobs *jobs;
+    pcr_verify *verify; /* --verify */
     int listing;     /* print "Compiling '...'" lines */
     int show_errors; /* print per-file errors */
     int summary;     /* print the summary line */
@@ -79,6 +83,14 @@ on_result(void *ctx, size_t index, const pcr_job *job, pcr_status status,
 {
     struct run *r = ctx;
     (void)index;
+    if (r->cli->mode == PCR_MODE_CHECK) {
+        clear_progress(r);
+        pcr_report_job(&r->report, r->cli, job, status, msg);
+        if (status == PCR_ENV) {
+            r->env_trouble = 1;
+        }
+        return;
+    }
     if (status == PCR_OK) {
         if (outcome == PCR_COMPILED) {
             r->compiled++;
@@ -109,13 +121,93 @@ on_result(void *ctx, size_t index, const pcr_job *job, pcr_status status,
     }
 }
 
+struct verify_ctx {
+    const pcr_verify *verify;
+    size_t job;
+};
+
+static pcr_status
+verify_level(void *ctx, int level_index, const pcr_buf *pyc, pcr_error *err)
+{
+    const struct verify_ctx *v = ctx;
+    return pcr_verify_compare(v->verify, v->job, level_index, pyc->data,
+                              pyc->len, err);
+}
+
 static pcr_status
 compile_job(void *ctx, const pcr_job *job, pcr_outcome *outcome,
             pcr_error *err)
 {
-    const pcr_cli *cli = ctx;
-    return pcr_compile_file(&cli->opt, job->path, job->relpath, outcome,
-                            err);
+    const struct run *r = ctx;
+    pcr_options opt = r->cli->opt;
+    struct verify_ctx v = {r->verify, (size_t)(job - r->jobs->v)};
+    if (r->verify != NULL) {
+        opt.before_write = verify_level;
+        opt.before_write_ctx = &v;
+    }
+    return pcr_compile_file(&opt, job->path, job->relpath, outcome, err);
+}
+
+/* --verify: the independent compiles, made before the normal ones. */
+static pcr_status
+start_verify(struct run *r, const pcr_jobs *jobs, pcr_error *err)
+{
+    char *argv[] = {"/proc/self/exe", "--verify-server", NULL};
+    int procs = r->cli->workers;
+    if (procs <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        procs = n > 0 ? (int)n : 1;
+    }
+    return pcr_verify_run(&r->cli->opt, jobs, r->cli->verify, procs, argv,
+                          &r->verify, err);
+}
+
+/* --dump and --canonicalize: .pyc files named one by one or found in
+ * directories; returns the exit status. */
+static int
+pyc_files(const pcr_cli *cli, const pcr_jobs *jobs)
+{
+    int failed = 0;
+    size_t changed = 0;
+    for (size_t i = 0; i < jobs->n; i++) {
+        const pcr_job *job = &jobs->v[i];
+        pcr_error err;
+        pcr_status rc = PCR_OK;
+        if (job->error != NULL) {
+            rc = pcr_set_error(&err, PCR_FAIL, "%s", job->error);
+        } else if (job->skip) {
+            continue;
+        } else if (cli->mode == PCR_MODE_DUMP) {
+            pcr_source f;
+            rc = pcr_source_read(job->path, &f, &err);
+            if (rc == PCR_OK) {
+                if (jobs->n > 1) {
+                    printf("%s%s:\n", i ? "\n" : "", job->path);
+                }
+                rc = pcr_dump(stdout, f.bytes.data, f.bytes.len, &err);
+                pcr_source_free(&f);
+            }
+        } else {
+            int ch = 0;
+            rc = pcr_canonicalize_file(job->path, &ch, &err);
+            changed += (size_t)ch;
+            if (rc == PCR_OK && ch && cli->quiet == 0) {
+                printf("Canonicalized '%s'\n", job->path);
+            }
+        }
+        if (rc != PCR_OK) {
+            failed = rc == PCR_ENV ? 2 : failed ? failed : 1;
+            if (cli->quiet < 2) {
+                fflush(stdout);
+                print_error(job->path, err.msg);
+            }
+        }
+    }
+    if (cli->mode == PCR_MODE_CANONICALIZE && cli->quiet < 2) {
+        fprintf(stderr, PROG ": %zu .pyc files, %zu rewritten\n", jobs->n,
+                changed);
+    }
+    return failed;
 }
 
 static void
@@ -199,25 +291,52 @@ run(const pcr_cli *cli)
         }
         ((pcr_cli *)cli)->walk.rx = rx;
     }
+    if (cli->mode == PCR_MODE_DUMP || cli->mode == PCR_MODE_CANONICALIZE) {
+        ((pcr_cli *)cli)->walk.suffix = ".pyc";
+        ((pcr_cli *)cli)->walk.into_pycache = 1;
+    }
     if (collect(cli, &jobs, &tree, &err) != PCR_OK) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         status = 2;
         goto end;
     }
+    if (cli->mode == PCR_MODE_DUMP || cli->mode == PCR_MODE_CANONICALIZE) {
+        status = pyc_files(cli, &jobs);
+        goto end;
+    }
     /* compileall's levels for trees, py_compile's for plain files */
     int verbose = tree || cli->verbose;
-    r.listing = verbose && cli->quiet == 0;
+    int check = cli->mode == PCR_MODE_CHECK;
+    r.jobs = &jobs;
+    r.listing = verbose && cli->quiet == 0 && !check;
     r.show_errors = verbose ? cli->quiet < 2 : cli->quiet == 0;
-    r.summary = verbose && cli->quiet < 2;
-    r.progress = cli->quiet < 2 && isatty(STDERR_FILENO);
-    if (pcr_pool_run(&jobs, cli->workers, compile_job, (void *)cli,
-                     on_result, on_progress, &r, &err) != PCR_OK) {
+    r.summary = verbose && cli->quiet < 2 && !check;
+    r.progress = cli->quiet < 2 && isatty(STDERR_FILENO) && !cli->json;
+    if (cli->verify && start_verify(&r, &jobs, &err) != PCR_OK) {
+        fprintf(stderr, PROG ": --verify: %s\n", err.msg);
+        status = 2;
+        goto end;
+    }
+    if (check) {
+        pcr_report_begin(&r.report, cli->json, stdout);
+    }
+    if (pcr_pool_run(&jobs, cli->workers,
+                     check ? pcr_cli_check_job : compile_job,
+                     check ? (void *)cli : (void *)&r, on_result, on_progress,
+                     &r, &err) != PCR_OK) {
         clear_progress(&r);
         fprintf(stderr, PROG ": %s\n", err.msg);
         status = 2;
         goto end;
     }
     clear_progress(&r);
+    if (check) {
+        status = pcr_report_end(&r.report, now() - r.start);
+        if (r.env_trouble) {
+            status = 2;
+        }
+        goto end;
+    }
     if (r.summary) {
         fflush(stdout);
         fprintf(stderr,
@@ -228,6 +347,7 @@ run(const pcr_cli *cli)
     }
     status = r.env_trouble ? 2 : r.failed > 0 ? 1 : 0;
 end:
+    pcr_verify_free(r.verify);
     pcr_jobs_free(&jobs);
     pcr_regex_free(rx);
     return status;
@@ -242,6 +362,15 @@ main(int argc, char **argv)
         fprintf(stderr, PROG ": %s\n", err.msg);
         fprintf(stderr, "Try '" PROG " --help' for more information.\n");
         return 2;
+    }
+    if (cli.mode == PCR_MODE_VERIFY_SERVER) {
+        /* --verify's independent process: jobs on stdin, .pyc on stdout */
+        pcr_status rc = pcr_verify_serve(0, 1, &err);
+        if (rc != PCR_OK) {
+            fprintf(stderr, PROG ": verify process: %s\n", err.msg);
+        }
+        pcr_runtime_fini(&err);
+        return rc == PCR_OK ? 0 : 2;
     }
     if (cli.help) {
         pcr_cli_usage(stdout);

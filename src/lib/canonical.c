@@ -5,15 +5,44 @@
  * above one, so the bytes depend on what else the process holds
  * (gh-78274, gh-98819, gh-129724).  The canonical form keeps FLAG_REF only
  * on objects that a later TYPE_REF really points to and renumbers the
- * references in stream order -- Fedora's marshalparser --fix form.  The
- * rewrite flips bits and patches 4-byte indices, so the length never
- * changes and it is done in place.
+ * references in stream order -- Fedora's marshalparser --fix form.
+ *
+ * One more rule, ours: a one-character latin-1 string is written as
+ * interned ('Z', 'A' or 't').  marshal writes such a string as interned
+ * only if the process-wide singleton happens to be interned (gh-93317);
+ * we intern all of them at start-up, and this rule gives .pyc files from
+ * other tools the same form.  The type of the object does not change, and
+ * the reader registers both codes alike.
+ *
+ * The rewrite flips bits, changes type codes of the same size and patches
+ * 4-byte indices, so the length never changes and it is done in place.
  */
 #include <stdlib.h>
 
 #include "pcr_private.h"
 
 #define FLAG_REF 0x80
+
+/* A non-interned string of exactly one character below U+0100? */
+static int
+one_latin1_char(unsigned type, const unsigned char *p)
+{
+    switch (type) {
+    case 'z':
+        return p[1] == 1;
+    case 'a':
+        return pcr_le32(p + 1) == 1;
+    case 'u': {
+        uint32_t n = pcr_le32(p + 1);
+        /* UTF-8: one ASCII byte, or C2/C3 + continuation (U+0080-00FF) */
+        return (n == 1 && p[5] < 0x80) ||
+               (n == 2 && (p[5] == 0xc2 || p[5] == 0xc3) &&
+                (p[6] & 0xc0) == 0x80);
+    }
+    default:
+        return 0;
+    }
+}
 
 pcr_status
 pcr_marshal_canonicalize(unsigned char *data, size_t len, const char *layout,
@@ -37,6 +66,13 @@ pcr_marshal_canonicalize(unsigned char *data, size_t len, const char *layout,
     }
     for (uint32_t i = 0; i < tree.nnodes; i++) {
         const pcr_mnode *n = &tree.nodes[i];
+        unsigned char *code = data + n->offset;
+        if (one_latin1_char(n->type, code)) {
+            *code = (unsigned char)((*code & FLAG_REF) |
+                                    (n->type == 'z'   ? 'Z'
+                                     : n->type == 'a' ? 'A'
+                                                      : 't'));
+        }
         if (n->type == 'r') {
             pcr_put_le32(data + n->offset + 1, renumber[n->ref]);
         }

@@ -32,6 +32,7 @@
 #endif
 
 static int ready;
+static unsigned long hash_seed; /* 0 unless --verify's servers set it */
 static uint32_t magic;
 static char cache_tag[64];
 static char version[32];
@@ -110,7 +111,7 @@ configure(PyConfig *config, pcr_error *err)
     config->site_import = 0;
     config->user_site_directory = 0;
     config->use_hash_seed = 1;
-    config->hash_seed = 0;
+    config->hash_seed = hash_seed;
     config->write_bytecode = 0;
     config->install_signal_handlers = 0;
     config->parse_argv = 0;
@@ -191,6 +192,12 @@ pcr_runtime_init(pcr_error *err)
              (int)strcspn(Py_GetVersion(), " "), Py_GetVersion());
     ready = 1;
     return PCR_OK;
+}
+
+void
+pcr_runtime_set_hash_seed(unsigned long seed)
+{
+    hash_seed = seed;
 }
 
 pcr_status

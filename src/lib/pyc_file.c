@@ -217,6 +217,9 @@ pcr_compile_file(const pcr_options *opt, const char *path,
             rc = pcr_set_error(err, PCR_ENV, "out of memory");
         }
     }
+    for (int i = 0; i < nlevels && rc == PCR_OK && opt->before_write; i++) {
+        rc = opt->before_write(opt->before_write_ctx, i, &pyc[i], err);
+    }
     /* importlib's _calc_mode: the source's mode, owner-writable. */
     mode_t mode = (src.mode | 0200) & 0666;
     for (int i = 0; i < nlevels && rc == PCR_OK; i++) {

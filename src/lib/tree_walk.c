@@ -19,6 +19,7 @@ pcr_walk_options_init(pcr_walk_options *wo)
 {
     memset(wo, 0, sizeof *wo);
     wo->maxlevels = 1000; /* compileall: sys.getrecursionlimit() */
+    wo->suffix = ".py";
 }
 
 static char *
@@ -130,10 +131,10 @@ visit(pcr_jobs *jobs, const char *dir, const char *rel, const char *name,
         free(relpath);
         return rc;
     }
-    size_t n = strlen(name);
+    size_t n = strlen(name), ns = strlen(wo->suffix);
     /* Only regular *.py files: compile_file ignores anything else. */
-    if (!ok || !S_ISREG(st.st_mode) || n < 3 ||
-        strcmp(name + n - 3, ".py") != 0) {
+    if (!ok || !S_ISREG(st.st_mode) || n < ns ||
+        strcmp(name + n - ns, wo->suffix) != 0) {
         free(path);
         free(relpath);
         return PCR_OK;
@@ -157,7 +158,7 @@ walk(pcr_jobs *jobs, const char *dir, const char *rel, int levels,
     errno = 0;
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-            strcmp(e->d_name, "__pycache__") == 0) {
+            (strcmp(e->d_name, "__pycache__") == 0 && !wo->into_pycache)) {
             continue;
         }
         if (n == cap) {

@@ -127,9 +127,9 @@ put_in_place(const char *tmp, const char *path, pcr_error *err)
     return rc;
 }
 
-pcr_status
-pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
-                 mode_t mode, pcr_error *err)
+static pcr_status
+write_file(const char *path, const unsigned char *data, size_t len,
+           mode_t mode, int exact_mode, pcr_error *err)
 {
     pcr_status rc = check_target(path, err);
     if (rc == PCR_OK) {
@@ -160,7 +160,8 @@ pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
                            "cannot create a temporary file beside %s", path);
         goto end;
     }
-    if (write_all(fd, data, len) != 0) {
+    if (write_all(fd, data, len) != 0 ||
+        (exact_mode && fchmod(fd, mode & 07777) != 0)) {
         rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot write %s", tmp);
         close(fd);
         unlink(tmp);
@@ -175,6 +176,20 @@ pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
 end:
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     return rc;
+}
+
+pcr_status
+pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
+                 mode_t mode, pcr_error *err)
+{
+    return write_file(path, data, len, mode, 0, err);
+}
+
+pcr_status
+pcr_replace_atomic(const char *path, const unsigned char *data, size_t len,
+                   mode_t mode, pcr_error *err)
+{
+    return write_file(path, data, len, mode, 1, err);
 }
 
 pcr_status

@@ -10,7 +10,8 @@ The canonicaliser here is written for the tests, independently of the C
 walker in src/lib: a recursive reader that records, for every object, the
 position of its type byte and whether some TYPE_REF points back at it, then
 clears FLAG_REF on the objects nobody references and renumbers the
-references that remain.
+references that remain; one-character latin-1 strings get the interned
+type code (Z, A, t).
 """
 import importlib.util
 import marshal
@@ -40,6 +41,7 @@ class _Reader:
         self.flag_pos = []  # ref index -> offset of the type byte
         self.ref_sites = []  # (offset of the 4-byte index, ref index)
         self.unflag = []  # offsets of flagged bytes that register nothing
+        self.one_char = []  # (offset, interned code) of 1-char strings
 
     def byte(self):
         if self.pos >= len(self.data):
@@ -93,9 +95,17 @@ class _Reader:
         elif t == "l":
             self.take(2 * abs(self.i32()))
         elif t in "stuaA":
-            self.take(self.i32())
+            n = self.i32()
+            text = self.data[self.pos:self.pos + n]
+            self.take(n)
+            if t in "ua" and len(text.decode("utf-8", "surrogatepass")) == 1 \
+                    and ord(text.decode("utf-8", "surrogatepass")) < 256:
+                self.one_char.append((at, "t" if t == "u" else "A"))
         elif t in "zZ":
-            self.take(self.byte())
+            n = self.byte()
+            self.take(n)
+            if t == "z" and n == 1:
+                self.one_char.append((at, "Z"))
         elif t == ")":
             for _ in range(self.byte()):
                 self.obj()
@@ -134,6 +144,10 @@ def canonicalize(data):
         out[at] &= ~FLAG_REF
     for site, idx in r.ref_sites:
         struct.pack_into("<I", out, site, new_index[idx])
+    # A one-character latin-1 string is written as interned, whatever the
+    # process that marshalled it had interned (gh-93317).
+    for at, code in r.one_char:
+        out[at] = (out[at] & FLAG_REF) | ord(code)
     return bytes(out)
 
 

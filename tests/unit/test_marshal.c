@@ -42,7 +42,8 @@ rejects(const unsigned char *in, size_t len, const char *why)
 Test(marshal, unreferenced_flags_are_cleared)
 {
     const unsigned char in[] = {')' | F, 2, 'i' | F, I32(7), 'z' | F, 1, 'a'};
-    const unsigned char want[] = {')', 2, 'i', I32(7), 'z', 1, 'a'};
+    /* (the one-character string also becomes interned: 'Z') */
+    const unsigned char want[] = {')', 2, 'i', I32(7), 'Z', 1, 'a'};
     canon_eq(in, sizeof in, want);
 }
 
@@ -65,7 +66,7 @@ Test(marshal, singletons_never_register)
      * object after the list. */
     const unsigned char in[] = {'[' | F, I32(3), 'N' | F, 'z' | F, 1,
                                 'q',     'r',    I32(1)};
-    const unsigned char want[] = {'[', I32(3), 'N', 'z' | F, 1,
+    const unsigned char want[] = {'[', I32(3), 'N', 'Z' | F, 1,
                                   'q', 'r',    I32(0)};
     canon_eq(in, sizeof in, want);
 }
@@ -77,7 +78,7 @@ Test(marshal, dict_and_sets_and_numbers)
                                 I32(1),  5,       0,    'g' | F, 0,
                                 0,       0,       0,    0,   0,
                                 0xf0,    0x3f,    '>' | F, I32(0), '0'};
-    const unsigned char want[] = {'{', 'z', 1,    'k',  'l', I32(1), 5,
+    const unsigned char want[] = {'{', 'Z', 1,    'k',  'l', I32(1), 5,
                                   0,   'g', 0,    0,    0,   0,      0,
                                   0,   0xf0, 0x3f, '>', I32(0), '0'};
     canon_eq(in, sizeof in, want);
@@ -206,4 +207,19 @@ Test(marshal, hostile_deep_nesting)
     cr_assert_eq(pcr_marshal_canonicalize(buf, len, L311, &err), PCR_OK,
                  "%s", err.msg);
     free(buf);
+}
+
+Test(marshal, one_character_strings_become_interned)
+{
+    /* ("-", "ab", "\xe9", "\u20ac") as a process that interned nothing
+     * writes them: z, z, u (2 UTF-8 bytes), u (3 UTF-8 bytes) */
+    const unsigned char in[] = {')',  4,    'z',  1,    '-', 'z', 2,   'a',
+                                'b',  'u',  I32(2), 0xc3, 0xa9, 'u', I32(3),
+                                0xe2, 0x82, 0xac};
+    /* one-character latin-1 strings interned; "ab" and the euro sign
+     * (not latin-1) left alone */
+    const unsigned char want[] = {')',  4,    'Z',  1,    '-', 'z', 2,   'a',
+                                  'b',  't',  I32(2), 0xc3, 0xa9, 'u', I32(3),
+                                  0xe2, 0x82, 0xac};
+    canon_eq(in, sizeof in, want);
 }

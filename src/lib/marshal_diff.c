@@ -1,0 +1,142 @@
+/*
+ * marshal_diff.c - where two marshal streams first differ, said the way a
+ * person can act on: "code object 'K.m', field co_consts: ...".
+ *
+ * Both trees are walked in stream (pre-)order side by side; the first
+ * node whose type, flag, child count or own bytes (the bytes before its
+ * first child) differ is the first differing object.  Its nearest
+ * enclosing code object gives the qualified name, and the child of that
+ * code object on the way down gives the field.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "pcr_private.h"
+
+#define CODE_QUALNAME_SLOT 12 /* 3.11 - 3.13 */
+
+/* Bytes of a node that belong to it alone (not to its children). */
+static size_t
+own_len(const pcr_mtree *t, uint32_t i)
+{
+    const pcr_mnode *n = &t->nodes[i];
+    if (n->nkids > 0 && i + 1 < t->nnodes) {
+        return t->nodes[i + 1].offset - n->offset;
+    }
+    return n->end - n->offset;
+}
+
+static void
+quote(char *out, size_t size, const pcr_mtree *t, const unsigned char *data,
+      uint32_t node)
+{
+    const unsigned char *s;
+    size_t n;
+    if (pcr_mtree_string(t, data, node, &s, &n) != PCR_OK) {
+        uint32_t r = pcr_mtree_resolve(t, node);
+        unsigned type = r < t->nnodes ? t->nodes[r].type : '?';
+        if (type == 'i') {
+            snprintf(out, size, "%d",
+                     (int32_t)pcr_le32(data + t->nodes[r].offset + 1));
+        } else {
+            snprintf(out, size, "a '%c' object", type);
+        }
+        return;
+    }
+    size_t k = 0;
+    out[k++] = '\'';
+    for (size_t i = 0; i < n && k + 8 < size; i++) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
+            out[k++] = (char)c;
+        } else {
+            k += (size_t)snprintf(out + k, size - k, "\\x%02x", c);
+        }
+        if (i == 60 && n > 64) {
+            k += (size_t)snprintf(out + k, size - k, "...");
+            break;
+        }
+    }
+    snprintf(out + k, size - k, "'");
+}
+
+/* "code object 'NAME', field FIELD" for node i, or "the top level". */
+static void
+locate(char *out, size_t size, const pcr_mtree *t, const unsigned char *data,
+       uint32_t magic, uint32_t i)
+{
+    uint32_t child = i, p = t->nodes[i].parent;
+    while (p != PCR_NONE && t->nodes[p].type != 'c') {
+        child = p;
+        p = t->nodes[p].parent;
+    }
+    if (p == PCR_NONE) {
+        snprintf(out, size, "%s", t->nodes[i].type == 'c'
+                                      ? "the module's code object"
+                                      : "the top-level object");
+        return;
+    }
+    char name[128];
+    uint32_t q = pcr_mtree_child(t, p, CODE_QUALNAME_SLOT);
+    if (q != PCR_NONE) {
+        quote(name, sizeof name, t, data, q);
+    } else {
+        snprintf(name, sizeof name, "?");
+    }
+    const char *field = pcr_code_field_name(magic, t->nodes[child].slot);
+    snprintf(out, size, "code object %s, field %s", name,
+             field ? field : "?");
+}
+
+pcr_status
+pcr_marshal_diff(const unsigned char *a, size_t alen, const unsigned char *b,
+                 size_t blen, uint32_t magic, char *out, size_t outlen)
+{
+    const char *layout = pcr_code_layout(magic);
+    pcr_mtree ta, tb;
+    pcr_error err;
+    if (pcr_mtree_parse(a, alen, layout, &ta, &err) != PCR_OK) {
+        snprintf(out, outlen, "first: %s", err.msg);
+        return PCR_FAIL;
+    }
+    if (pcr_mtree_parse(b, blen, layout, &tb, &err) != PCR_OK) {
+        pcr_mtree_free(&ta);
+        snprintf(out, outlen, "second: %s", err.msg);
+        return PCR_FAIL;
+    }
+    pcr_status rc = PCR_OK;
+    uint32_t n = ta.nnodes < tb.nnodes ? ta.nnodes : tb.nnodes;
+    uint32_t i = 0;
+    for (; i < n; i++) {
+        const pcr_mnode *x = &ta.nodes[i], *y = &tb.nodes[i];
+        size_t lx = own_len(&ta, i), ly = own_len(&tb, i);
+        if (x->type != y->type || x->flagged != y->flagged ||
+            x->nkids != y->nkids || x->parent != y->parent || lx != ly ||
+            memcmp(a + x->offset, b + y->offset, lx) != 0) {
+            break;
+        }
+    }
+    if (i == n && ta.nnodes == tb.nnodes) {
+        snprintf(out, outlen, "no difference");
+        goto end;
+    }
+    rc = PCR_FAIL;
+    if (i == n) {
+        i = n - 1;
+    }
+    char where[256], va[160], vb[160];
+    locate(where, sizeof where, &ta, a, magic, i);
+    quote(va, sizeof va, &ta, a, i);
+    quote(vb, sizeof vb, &tb, b, i);
+    if (strcmp(va, vb) != 0) {
+        snprintf(out, outlen, "%s: %s vs %s (offsets %u, %u)", where, va, vb,
+                 ta.nodes[i].offset, tb.nodes[i].offset);
+    } else {
+        snprintf(out, outlen, "%s: objects differ (offsets %u, %u)", where,
+                 ta.nodes[i].offset, tb.nodes[i].offset);
+    }
+end:
+    pcr_mtree_free(&ta);
+    pcr_mtree_free(&tb);
+    return rc;
+}
