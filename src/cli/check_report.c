@@ -129,8 +129,19 @@ record(pcr_report *r, const char *source, int level, const char *pyc,
         json_str(r->out, detail);
         fputc('}', r->out);
     } else if (cls != PCR_CHECK_OK) {
-        fprintf(r->out, "%s: %s: %s\n", pyc, pcr_check_class_name(cls),
-                detail);
+        /* one line per problem: fold CPython's multi-line messages */
+        fprintf(r->out, "%s: %s: ", pyc, pcr_check_class_name(cls));
+        for (const char *p = detail; *p; p++) {
+            if (*p == '\n') {
+                fputs(" | ", r->out);
+                while (p[1] == ' ') {
+                    p++;
+                }
+            } else {
+                fputc(*p, r->out);
+            }
+        }
+        fputc('\n', r->out);
     }
 }
 

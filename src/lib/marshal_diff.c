@@ -88,6 +88,56 @@ locate(char *out, size_t size, const pcr_mtree *t, const unsigned char *data,
              field ? field : "?");
 }
 
+/* The int32 fields of code object i, in layout order, with their field
+ * numbers; they sit between the children, so walk the layout. */
+static int
+code_ints(const pcr_mtree *t, const unsigned char *data, uint32_t i,
+          int32_t *vals, unsigned *fields, int max)
+{
+    const char *layout = t->code_fields;
+    size_t pos = t->nodes[i].offset + 1;
+    uint32_t child = i + 1;
+    int n = 0;
+    for (unsigned f = 0; layout != NULL && layout[f] != '\0'; f++) {
+        if (layout[f] == 'i') {
+            if (n < max) {
+                vals[n] = (int32_t)pcr_le32(data + pos);
+                fields[n++] = f;
+            }
+            pos += 4;
+        } else if (child < t->nnodes) {
+            pos = t->nodes[child].end; /* skip the child's subtree */
+            uint32_t end = t->nodes[child].end;
+            while (child < t->nnodes && t->nodes[child].offset < end) {
+                child++;
+            }
+        }
+    }
+    return n;
+}
+
+/* For two code objects whose own bytes match so far: the first int field
+ * that differs, described; 0 if all are equal. */
+static int
+diff_code_ints(const pcr_mtree *ta, const unsigned char *a,
+               const pcr_mtree *tb, const unsigned char *b, uint32_t i,
+               uint32_t magic, char *out, size_t size)
+{
+    int32_t va[16], vb[16];
+    unsigned fa[16], fb[16];
+    int na = code_ints(ta, a, i, va, fa, 16);
+    int nb = code_ints(tb, b, i, vb, fb, 16);
+    for (int k = 0; k < na && k < nb; k++) {
+        if (va[k] != vb[k]) {
+            const char *name = pcr_code_field_name(magic, fa[k]);
+            snprintf(out, size, "field %s: %d vs %d", name ? name : "?",
+                     (int)va[k], (int)vb[k]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 pcr_status
 pcr_marshal_diff(const unsigned char *a, size_t alen, const unsigned char *b,
                  size_t blen, uint32_t magic, char *out, size_t outlen)
@@ -107,12 +157,19 @@ pcr_marshal_diff(const unsigned char *a, size_t alen, const unsigned char *b,
     pcr_status rc = PCR_OK;
     uint32_t n = ta.nnodes < tb.nnodes ? ta.nnodes : tb.nnodes;
     uint32_t i = 0;
+    char ints[200] = "";
     for (; i < n; i++) {
         const pcr_mnode *x = &ta.nodes[i], *y = &tb.nodes[i];
         size_t lx = own_len(&ta, i), ly = own_len(&tb, i);
         if (x->type != y->type || x->flagged != y->flagged ||
             x->nkids != y->nkids || x->parent != y->parent || lx != ly ||
             memcmp(a + x->offset, b + y->offset, lx) != 0) {
+            break;
+        }
+        /* a code object's later int fields (co_firstlineno) lie between
+         * its children */
+        if (x->type == 'c' &&
+            diff_code_ints(&ta, a, &tb, b, i, magic, ints, sizeof ints)) {
             break;
         }
     }
@@ -128,7 +185,16 @@ pcr_marshal_diff(const unsigned char *a, size_t alen, const unsigned char *b,
     locate(where, sizeof where, &ta, a, magic, i);
     quote(va, sizeof va, &ta, a, i);
     quote(vb, sizeof vb, &tb, b, i);
-    if (strcmp(va, vb) != 0) {
+    if (ta.nodes[i].type == 'c' && tb.nodes[i].type == 'c' &&
+        (ints[0] != '\0' || diff_code_ints(&ta, a, &tb, b, i, magic, ints,
+                                           sizeof ints))) {
+        char name[128] = "?";
+        uint32_t q = pcr_mtree_child(&ta, i, CODE_QUALNAME_SLOT);
+        if (q != PCR_NONE) {
+            quote(name, sizeof name, &ta, a, q);
+        }
+        snprintf(out, outlen, "code object %s, %s", name, ints);
+    } else if (strcmp(va, vb) != 0) {
         snprintf(out, outlen, "%s: %s vs %s (offsets %u, %u)", where, va, vb,
                  ta.nodes[i].offset, tb.nodes[i].offset);
     } else {

@@ -401,11 +401,13 @@ pcr_verify_compare(const pcr_verify *v, size_t job, int li,
         if (r->bytes.len == len && memcmp(r->bytes.data, data, len) == 0) {
             continue;
         }
-        char where[1024];
-        if (len < PCR_HEADER_SIZE || r->bytes.len < PCR_HEADER_SIZE ||
-            memcmp(data, r->bytes.data, PCR_HEADER_SIZE) != 0) {
-            snprintf(where, sizeof where, "the headers differ");
-        } else {
+        char where[1024] = "the headers differ";
+        const char *header = "";
+        if (len >= PCR_HEADER_SIZE && r->bytes.len >= PCR_HEADER_SIZE) {
+            if (memcmp(data, r->bytes.data, PCR_HEADER_SIZE) != 0) {
+                header = "the source was read differently (the headers "
+                         "differ); ";
+            }
             pcr_marshal_diff(data + PCR_HEADER_SIZE, len - PCR_HEADER_SIZE,
                              r->bytes.data + PCR_HEADER_SIZE,
                              r->bytes.len - PCR_HEADER_SIZE,
@@ -413,9 +415,9 @@ pcr_verify_compare(const pcr_verify *v, size_t job, int li,
         }
         return pcr_set_error(err, PCR_FAIL,
                              "not reproducible: an independent compile "
-                             "(hash seed %d, %s) gave other bytes; first "
+                             "(hash seed %d, %s) gave other bytes; %sfirst "
                              "difference: %s",
-                             round + 1, how, where);
+                             round + 1, how, header, where);
     }
     return PCR_OK;
 }

@@ -223,3 +223,44 @@ Test(marshal, one_character_strings_become_interned)
                                   0xe2, 0x82, 0xac};
     canon_eq(in, sizeof in, want);
 }
+
+static pcr_buf
+compiled(const char *src)
+{
+    pcr_buf out;
+    pcr_error err;
+    cr_assert_eq(pcr_compile_to_marshal((const unsigned char *)src,
+                                        strlen(src), "d.py", 0, &out, &err),
+                 PCR_OK, "%s", err.msg);
+    return out;
+}
+
+Test(marshal, diff_names_code_object_and_field)
+{
+    unit_start_python();
+    char msg[512];
+    pcr_buf a = compiled("def f():\n    return 'abc'\n");
+    pcr_buf b = compiled("def f():\n    return 'abd'\n");
+    pcr_buf c = compiled("\ndef f():\n    return 'abc'\n");
+    uint32_t magic = pcr_magic_number();
+    cr_assert_eq(pcr_marshal_diff(a.data, a.len, a.data, a.len, magic, msg,
+                                  sizeof msg),
+                 PCR_OK);
+    cr_assert_eq(pcr_marshal_diff(a.data, a.len, b.data, b.len, magic, msg,
+                                  sizeof msg),
+                 PCR_FAIL);
+    cr_assert(strstr(msg, "code object 'f', field co_consts: 'abc' vs "
+                          "'abd'") != NULL,
+              "%s", msg);
+    /* co_firstlineno sits between the children: still found */
+    cr_assert_eq(pcr_marshal_diff(a.data, a.len, c.data, c.len, magic, msg,
+                                  sizeof msg),
+                 PCR_FAIL);
+    cr_assert(strstr(msg, "code object 'f', field co_firstlineno: 1 vs 2") !=
+                  NULL,
+              "%s", msg);
+    pcr_buf_free(&a);
+    pcr_buf_free(&b);
+    pcr_buf_free(&c);
+    unit_stop_python();
+}

@@ -1,0 +1,317 @@
+"""End-to-end tests for proving reproducibility: --verify, --check (text
+and JSON), --canonicalize and --dump, on real trees and on damaged
+files."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "parity"))
+sys.path.insert(0, HERE)
+import pycref  # noqa: E402
+from test_cli import BIN, WRAPPER, main, readb  # noqa: E402
+
+HASH = ["--invalidation-mode", "checked-hash"]
+
+
+def tool(args, cwd, env=None):
+    if env is None:
+        env = dict(os.environ)
+        env.pop("SOURCE_DATE_EPOCH", None)
+    return subprocess.run(WRAPPER + [BIN] + args, cwd=cwd, env=env,
+                          capture_output=True,
+                          timeout=1200 if WRAPPER else 300)
+
+
+def snapshot(root):
+    """Every file under root with its bytes and mtime."""
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            st = os.lstat(p)
+            out[os.path.relpath(p, root)] = (
+                readb(p) if os.path.isfile(p) and not os.path.islink(p)
+                else None, st.st_mtime_ns)
+    return out
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.top = tempfile.mkdtemp(prefix="pcr-check-")
+        self.addCleanup(shutil.rmtree, self.top, True)
+
+    def copy_lib(self, name="email"):
+        dest = os.path.join(self.top, "lib")
+        shutil.copytree(os.path.join("/usr/lib/python3.11", name), dest,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        return dest
+
+    def write(self, rel, text):
+        path = os.path.join(self.top, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+
+class TestVerify(Base):
+    def test_verify_passes_and_writes_the_same_bytes(self):
+        lib = self.copy_lib()
+        p = tool(HASH + ["-q", "-j", "2", "--verify", "lib"], cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        first = snapshot(lib)
+        p = tool(HASH + ["-q", "-f", "lib"], cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual({k: v[0] for k, v in snapshot(lib).items()},
+                         {k: v[0] for k, v in first.items()})
+        p = tool(HASH + ["-qq", "-j", "1", "--verify=3", "-o", "0", "-o",
+                         "2", "lib"], cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_a_source_that_differs_between_processes_is_caught(self):
+        # /proc/self/comm reads "pycompile-repro" in the compiling process
+        # and "exe" in the independent one (started as /proc/self/exe):
+        # both are valid Python, with different names in them.
+        os.symlink("/proc/self/comm", os.path.join(self.top, "comm.py"))
+        good = self.write("good.py", "x = 1\n")
+        p = tool(HASH + ["--verify", "comm.py", "good.py"], cwd=self.top)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        err = p.stderr.decode()
+        self.assertIn("pycompile-repro: comm.py: not reproducible", err)
+        # "pycompile - repro" needs a deeper stack than "exe"
+        self.assertIn("code object '<module>', field co_stacksize: 2 vs 1",
+                      err)
+        self.assertFalse(os.path.exists(pycref.cache_path(
+            os.path.join(self.top, "comm.py"))))
+        self.assertTrue(os.path.exists(pycref.cache_path(good)))
+        # without --verify the same file compiles fine: that is the point
+        self.assertEqual(tool(HASH + ["comm.py"], cwd=self.top).returncode,
+                         0)
+
+    def test_usage(self):
+        for args in (["--verify=1", "x.py"], ["--verify=x", "x.py"],
+                     ["--verify", "--check", "x.py"]):
+            with self.subTest(args=args):
+                self.assertEqual(tool(args, cwd=self.top).returncode, 2)
+
+
+class TestCheck(Base):
+    def setUp(self):
+        super().setUp()
+        self.lib = self.copy_lib()
+        p = tool(HASH + ["-q", "-o", "0", "-o", "1", "lib"], cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def check(self, *extra, json_out=False):
+        args = HASH + ["--check", "-o", "0", "-o", "1"] + list(extra)
+        if json_out:
+            args += ["--format", "json"]
+        return tool(args + ["lib"], cwd=self.top)
+
+    def pyc(self, rel, level=0):
+        return pycref.cache_path(os.path.join(self.lib, rel), level)
+
+    def problems(self, proc):
+        """{pyc relative to lib: class} from the text report."""
+        out = {}
+        for line in proc.stdout.decode().splitlines():
+            if line.startswith("pycompile-repro:"):
+                continue
+            path, cls, _ = line.split(": ", 2)
+            out[os.path.relpath(path, "lib")] = cls
+        return out
+
+    def test_passes_on_our_output_and_touches_nothing(self):
+        before = snapshot(self.top)
+        p = self.check()
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertRegex(p.stdout.decode(),
+                         r"checked \d+ \.pyc: \d+ identical, 0 differ")
+        self.assertEqual(snapshot(self.top), before)
+        # a tree never compiled: everything missing, and still nothing
+        # written (no __pycache__ created)
+        fresh = os.path.join(self.top, "fresh")
+        shutil.copytree("/usr/lib/python3.11/json", fresh,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        before = snapshot(self.top)
+        p = tool(HASH + ["--check", "fresh"], cwd=self.top)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b": missing: no .pyc", p.stdout)
+        self.assertEqual(snapshot(self.top), before)
+
+    def test_each_kind_of_damage_gets_its_class(self):
+        damage = {}
+        # a flipped byte in the marshal data
+        path = self.pyc("charset.py")
+        data = bytearray(readb(path))
+        data[len(data) // 2] ^= 0x01
+        with open(path, "wb") as f:
+            f.write(data)
+        damage["__pycache__/charset.cpython-311.pyc"] = "different"
+        # deleted
+        os.unlink(self.pyc("base64mime.py"))
+        damage["__pycache__/base64mime.cpython-311.pyc"] = "missing"
+        # an edited source
+        with open(os.path.join(self.lib, "quoprimime.py"), "a") as f:
+            f.write("\n# edited\n")
+        damage["__pycache__/quoprimime.cpython-311.pyc"] = "stale"
+        damage["__pycache__/quoprimime.cpython-311.opt-1.pyc"] = "stale"
+        # written by CPython's py_compile in the same mode
+        subprocess.run([sys.executable, "-m", "py_compile",
+                        os.path.join("lib", "errors.py")], cwd=self.top,
+                       check=True,
+                       env=dict(os.environ, SOURCE_DATE_EPOCH="1"))
+        # (py_compile wrote checked-hash because SOURCE_DATE_EPOCH is set)
+        damage["__pycache__/errors.cpython-311.pyc"] = "not-canonical"
+        # the opt-1 file put in place of the opt-0 one
+        shutil.copy(self.pyc("feedparser.py", 1), self.pyc("feedparser.py"))
+        damage["__pycache__/feedparser.cpython-311.pyc"] = "different"
+        # another Python's magic
+        path = self.pyc("header.py")
+        data = bytearray(readb(path))
+        data[0:2] = (3531).to_bytes(2, "little")
+        with open(path, "wb") as f:
+            f.write(data)
+        damage["__pycache__/header.cpython-311.pyc"] = "other-python"
+        # a timestamp .pyc where checked-hash is expected
+        subprocess.run([BIN, "-f", "--invalidation-mode", "timestamp",
+                        os.path.join("lib", "utils.py")], cwd=self.top,
+                       check=True)
+        damage["__pycache__/utils.cpython-311.pyc"] = "other-mode"
+        # a source that no longer compiles
+        with open(os.path.join(self.lib, "encoders.py"), "a") as f:
+            f.write("\ndef broken(:\n")
+        damage["__pycache__/encoders.cpython-311.pyc"] = "source-error"
+        damage["__pycache__/encoders.cpython-311.opt-1.pyc"] = "source-error"
+
+        p = self.check()
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(self.problems(p), damage)
+        out = p.stdout.decode()
+        self.assertIn("feedparser.cpython-311.pyc: different: different "
+                      "code: code object", out)
+        self.assertIn("rewrite it with pycompile-repro", out)
+
+    def test_json_report(self):
+        os.unlink(self.pyc("base64mime.py"))
+        p = self.check(json_out=True)
+        self.assertEqual(p.returncode, 1)
+        report = json.loads(p.stdout)
+        self.assertEqual(report["format"], "pycompile-repro-check")
+        self.assertEqual(report["format_version"], 1)
+        files = report["files"]
+        nsrc = sum(f.endswith(".py") for _, _, fs in os.walk(self.lib)
+                   for f in fs)
+        self.assertEqual(len(files), 2 * nsrc)
+        missing = [f for f in files if f["class"] == "missing"]
+        self.assertEqual(len(missing), 1)
+        self.assertEqual(missing[0]["status"], "differs")
+        self.assertEqual(missing[0]["level"], 0)
+        self.assertTrue(missing[0]["pyc"].endswith(
+            "base64mime.cpython-311.pyc"))
+        t = report["totals"]
+        self.assertEqual(t["checked"], len(files))
+        self.assertEqual(t["identical"], len(files) - 1)
+        self.assertEqual(t["differ"], 1)
+        self.assertEqual(t["by_class"]["missing"], 1)
+
+    def test_unreadable_pyc_and_usage_give_2(self):
+        path = self.pyc("charset.py")
+        os.unlink(path)
+        os.mkdir(path)
+        p = self.check()
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"charset.cpython-311.pyc: unreadable", p.stdout)
+        for args in (["--check", "--dump", "lib"], ["--check", "--format",
+                                                    "xml", "lib"],
+                     ["--format", "json", "lib"], ["--check"]):
+            with self.subTest(args=args):
+                self.assertEqual(tool(args, cwd=self.top).returncode, 2)
+
+
+class TestCanonicalize(Base):
+    def test_compileall_output_canonicalized_equals_ours(self):
+        lib = self.copy_lib("")  # the whole standard library
+        # CPython's own compileall, several workers, as packagers run it
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "-j0",
+                        "--invalidation-mode", "checked-hash", "lib"],
+                       cwd=self.top, check=True)
+        theirs = {k: v[0] for k, v in snapshot(lib).items()
+                  if k.endswith(".pyc")}
+        self.assertGreater(len(theirs), 600)
+        p = tool(HASH + ["--check", "-q", "lib"], cwd=self.top)
+        self.assertEqual(p.returncode, 1)  # not canonical as written
+        self.assertIn(b"not-canonical", p.stdout)
+        p = tool(["--canonicalize", "-q", "lib"], cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        canon = {k: v[0] for k, v in snapshot(lib).items()
+                 if k.endswith(".pyc")}
+        p = tool(HASH + ["--check", "lib"], cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stdout[-2000:])
+        # our compiler's output for the same sources, byte for byte
+        p = tool(HASH + ["-q", "-f", "lib"], cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        ours = {k: v[0] for k, v in snapshot(lib).items()
+                if k.endswith(".pyc")}
+        self.assertEqual(set(canon), set(ours))
+        differ = [k for k in ours if canon[k] != ours[k]]
+        self.assertEqual(differ, [])
+        # and canonicalising changed most of CPython's files
+        changed = [k for k in theirs if theirs[k] != canon[k]]
+        self.assertGreater(len(changed), len(theirs) // 2)
+
+    def test_keeps_mode_and_refuses_garbage(self):
+        src = self.write("m.py", "x = ('-', '-')\n")
+        subprocess.run([sys.executable, "-m", "py_compile", src], check=True)
+        pyc = pycref.cache_path(src)
+        os.chmod(pyc, 0o640)
+        p = tool(["--canonicalize", pyc], cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(os.stat(pyc).st_mode & 0o777, 0o640)
+        bad = self.write("bad.pyc", "not a pyc at all")
+        before = readb(bad)
+        p = tool(["--canonicalize", bad], cwd=self.top)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"bad.pyc: not a .pyc file", p.stderr)
+        self.assertEqual(readb(bad), before)
+
+
+class TestDump(Base):
+    def test_dump_shows_header_tree_and_refs(self):
+        src = self.write("m.py", "A = ('x y', 'x y')\ndef f():\n    return A\n")
+        self.assertEqual(tool(HASH + [src], cwd=self.top).returncode, 0)
+        p = tool(["--dump", pycref.cache_path(src)], cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = p.stdout.decode()
+        self.assertIn("header: magic 3495 (a7 0d 0a 0d)"[:20], out)
+        self.assertIn("flags 3 (checked-hash)", out)
+        self.assertIn("co_filename: ", out)
+        self.assertIn("+REF", out)
+        self.assertIn(" -> #", out)
+        self.assertRegex(out, r"\n +16 c code\n")
+
+    def test_dump_of_damaged_files_is_a_clean_error(self):
+        src = self.write("m.py", "x = 1\n")
+        tool(HASH + [src], cwd=self.top)
+        data = readb(pycref.cache_path(src))
+        cases = {"trunc.pyc": data[:40], "short.pyc": data[:10],
+                 "refs.pyc": data[:16] + b"r\xff\xff\xff\x7f",
+                 "deep.pyc": data[:16] + b")\x01" * 5000 + b"N"}
+        for name, blob in cases.items():
+            with self.subTest(name=name):
+                path = os.path.join(self.top, name)
+                with open(path, "wb") as f:
+                    f.write(blob)
+                p = tool(["--dump", path], cwd=self.top)
+                self.assertEqual(p.returncode, 1)
+                self.assertTrue(p.stderr.startswith(
+                    b"pycompile-repro: " + path.encode() + b": "), p.stderr)
+
+
+if __name__ == "__main__":
+    main()
