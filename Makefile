@@ -7,6 +7,8 @@
 #                   again under ASan+UBSan; ends with "N passed, N failed"
 #   make sanitize   only the ASan+UBSan build (build-asan/)
 #   make valgrind   the unit and end-to-end suites under valgrind
+#   make fuzz       libFuzzer on the .pyc reader for FUZZ_SECONDS (60)
+#   make bench      speed against compileall and py_compile
 #   make example    compile the shipped example and run it from its .pyc
 #   make format     clang-format every C file
 
@@ -37,6 +39,11 @@ ifeq ($(SANITIZE),1)
              -fno-omit-frame-pointer
   CFLAGS = -O1 -g
 endif
+ifeq ($(SANITIZE),fuzz)
+  SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined \
+             -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+  CFLAGS = -O1 -g
+endif
 
 ALL_CFLAGS = $(STD) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
 ALL_CPPFLAGS = -Iinclude $(CPPFLAGS)
@@ -54,8 +61,9 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 LIB_A := $(BUILD)/libpycompile-repro.a
 BIN := $(BUILD)/pycompile-repro
 UNIT_BIN := $(BUILD)/unit-tests
+REPLAY_BIN := $(BUILD)/fuzz-replay
 
-.PHONY: all deps test check unit sanitize valgrind example format clean bench
+.PHONY: all deps test check unit sanitize valgrind example format clean bench fuzz fuzz-build
 
 all: $(BIN) $(LIB_A)
 
@@ -80,20 +88,42 @@ $(UNIT_BIN): $(UNIT_OBJ) $(CLI_OBJ) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -no-pie -o $@ $(UNIT_OBJ) $(CLI_OBJ) $(LIB_A) \
 	    $(shell $(PKG_CONFIG) --libs criterion) $(LDLIBS_ALL)
 
-unit: $(UNIT_BIN)
+# The fuzz target replayed over saved inputs, in any build.
+$(REPLAY_BIN): $(BUILD)/tests/fuzz/fuzz_pyc.o $(BUILD)/tests/fuzz/replay.o $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BUILD)/tests/fuzz/fuzz_pyc.o \
+	    $(BUILD)/tests/fuzz/replay.o $(LIB_A) $(LDLIBS_ALL)
+
+unit: $(UNIT_BIN) $(REPLAY_BIN)
+
+# libFuzzer with ASan+UBSan (clang), seeded with real .pyc files: ours and
+# CPython's compileall output (not canonical).  FUZZ_SECONDS bounds it.
+FUZZ_SECONDS ?= 60
+fuzz-build:
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang SANITIZE=fuzz \
+	    build-fuzz/libpycompile-repro.a build-fuzz/tests/fuzz/fuzz_pyc.o
+	clang -fsanitize=fuzzer,address,undefined -o build-fuzz/fuzz_pyc \
+	    build-fuzz/tests/fuzz/fuzz_pyc.o build-fuzz/libpycompile-repro.a $(LDLIBS_ALL)
+
+fuzz: all fuzz-build
+	tests/fuzz/seeds.sh build-fuzz/seeds $(BIN) $(PYTHON)
+	mkdir -p build-fuzz/corpus
+	build-fuzz/fuzz_pyc -max_total_time=$(FUZZ_SECONDS) -max_len=131072 \
+	    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/crash- \
+	    build-fuzz/corpus build-fuzz/seeds tests/fuzz/regressions
 
 # The whole suite: normal build, then the sanitizer build.  tests/run.sh
 # prints one line per suite and a final "N passed, N failed".
-test check: all unit
+test check: all unit fuzz-build
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 all unit
-	PYTHON=$(PYTHON) tests/run.sh $(BUILD) build-asan
+	PYTHON=$(PYTHON) tests/run.sh --fuzz $(FUZZ_SECONDS) --valgrind $(BUILD) build-asan
 
 sanitize:
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 all unit
 	PYTHON=$(PYTHON) tests/run.sh build-asan
 
 valgrind: all unit
-	PYTHON=$(PYTHON) PCR_VALGRIND=1 tests/run.sh $(BUILD)
+	PYTHON=$(PYTHON) tests/run.sh --valgrind $(BUILD)
 
 example: all
 	$(BIN) fixtures/example/greet.py fixtures/example/textstats.py
@@ -106,7 +136,7 @@ format:
 
 # Debian packages needed to build and test; installs only what is missing.
 DEB_DEPS = gcc make pkg-config libpython3-dev python3.11 libarchive-dev \
-           libssl-dev libcriterion-dev valgrind
+           libssl-dev libcriterion-dev valgrind clang libclang-rt-14-dev
 deps:
 	@missing=$$(for p in $(DEB_DEPS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -118,9 +148,10 @@ deps:
 	else echo "build dependencies: all installed"; fi
 
 clean:
-	rm -rf build build-asan fixtures/example/__pycache__
+	rm -rf build build-asan build-fuzz fixtures/example/__pycache__
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
+    $(wildcard $(BUILD)/tests/fuzz/*.d)
 
 # Speed against compileall / py_compile on real corpora (see
 # tests/bench/bench.py); not part of the test suite.

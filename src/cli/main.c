@@ -8,7 +8,8 @@
  *
  * Exit status: 0 all good, 1 a file failed, 2 usage or environment.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,11 +149,34 @@ compile_job(void *ctx, const pcr_job *job, pcr_outcome *outcome,
     return pcr_compile_file(&opt, job->path, job->relpath, outcome, err);
 }
 
+/* This program, to start it again as a verify server: /proc/self/exe,
+ * except under valgrind, where that is valgrind's own tool and argv[0]
+ * (resolved) is used. */
+static char self_path[PATH_MAX] = "/proc/self/exe";
+
+static void
+find_self(const char *argv0)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        return;
+    }
+    exe[n] = '\0';
+    const char *base = strrchr(exe, '/');
+    base = base ? base + 1 : exe;
+    char resolved[PATH_MAX];
+    if ((strstr(base, "memcheck") != NULL || strstr(base, "valgrind")) &&
+        strchr(argv0, '/') != NULL && realpath(argv0, resolved) != NULL) {
+        snprintf(self_path, sizeof self_path, "%s", resolved);
+    }
+}
+
 /* --verify: the independent compiles, made before the normal ones. */
 static pcr_status
 start_verify(struct run *r, const pcr_jobs *jobs, pcr_error *err)
 {
-    char *argv[] = {"/proc/self/exe", "--verify-server", NULL};
+    char *argv[] = {self_path, "--verify-server", NULL};
     int procs = r->cli->workers;
     if (procs <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -376,6 +400,7 @@ main(int argc, char **argv)
         pcr_cli_usage(stdout);
         return 0;
     }
+    find_self(argv[0]);
     if (pcr_runtime_init(&err) != PCR_OK) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         return 2;

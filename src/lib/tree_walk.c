@@ -180,7 +180,9 @@ walk(pcr_jobs *jobs, const char *dir, const char *rel, int levels,
         rc = push_error(jobs, dir, errno, "cannot list directory", err);
         goto end;
     }
-    qsort(names, n, sizeof *names, by_name);
+    if (n > 1) {
+        qsort(names, n, sizeof *names, by_name);
+    }
     for (size_t i = 0; i < n && rc == PCR_OK; i++) {
         rc = visit(jobs, dir, rel, names[i], levels, wo, err);
     }

@@ -75,7 +75,7 @@ class TestVerify(Base):
 
     def test_a_source_that_differs_between_processes_is_caught(self):
         # /proc/self/comm reads "pycompile-repro" in the compiling process
-        # and "exe" in the independent one (started as /proc/self/exe):
+        # and "exe" in the independent one (exec'd as /proc/self/exe):
         # both are valid Python, with different names in them.
         os.symlink("/proc/self/comm", os.path.join(self.top, "comm.py"))
         good = self.write("good.py", "x = 1\n")

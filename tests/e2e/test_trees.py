@@ -90,6 +90,7 @@ class TreeBase(unittest.TestCase):
             with open(path, "w") as f:
                 f.write(text)
         pkg = os.path.join(root, "pkg")
+        os.makedirs(os.path.join(pkg, "emptydir"))  # (once crashed UBSan)
         os.symlink(os.path.join(self.outside, "ext.py"),
                    os.path.join(pkg, "link_out.py"))
         os.symlink(os.path.join(pkg, "a.py"), os.path.join(pkg, "link_in.py"))

@@ -168,6 +168,7 @@ def main():
             differ += 1
             print("FAIL exit status %d in the second run, %d in the first"
                   % (proc2.returncode, proc.returncode))
+            print(proc2.stderr.decode("utf-8", "replace")[-3000:])
         passed += same
         failed += differ
         print("parity: %d source files, %d level(s), %d rejected by CPython;"
