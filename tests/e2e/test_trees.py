@@ -278,6 +278,78 @@ class TestWorkers(TreeBase):
                 src, os.path.join("lib", os.path.relpath(src, stdlib))))
 
 
+class TestInterrupted(TreeBase):
+    def stdlib(self):
+        lib = os.path.join(self.top, "lib")
+        shutil.copytree("/usr/lib/python3.11", lib, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__",
+                                                      "config-*"))
+        return lib
+
+    def interrupt(self, lib, sig, after):
+        import signal
+        import time
+        env = dict(os.environ)
+        env.pop("SOURCE_DATE_EPOCH", None)
+        p = subprocess.Popen(WRAPPER + [BIN, "-qq", "-j", "2",
+                                        "--invalidation-mode",
+                                        "checked-hash", "lib"],
+                             cwd=self.top, env=env, start_new_session=True)
+        time.sleep(after)
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            pass
+        p.wait(timeout=60)
+        time.sleep(0.2)  # let any orphan finish dying
+        written = [os.path.join(lib, r) for r in pycs(lib)]
+        for path in written:
+            src = os.path.join(os.path.dirname(os.path.dirname(path)),
+                               os.path.basename(path).split(".")[0] + ".py")
+            rel = os.path.relpath(src, self.top)
+            self.assertEqual(readb(path), pycref.expected_pyc(src, rel),
+                             "%s is not complete" % path)
+        temps = [f for _, _, fs in os.walk(lib) for f in fs
+                 if f.endswith(".tmp")]
+        return written, temps
+
+    def test_kill_never_leaves_a_truncated_pyc(self):
+        import signal
+        lib = self.stdlib()
+        written, _ = self.interrupt(lib, signal.SIGKILL, 0.5)
+        self.assertGreater(len(written), 0)
+        self.assertLess(len(written), 600)  # it really was interrupted
+
+    def test_sigterm_leaves_no_temporary_files(self):
+        import signal
+        lib = self.stdlib()
+        written, temps = self.interrupt(lib, signal.SIGTERM, 0.5)
+        self.assertEqual(temps, [])
+        self.assertGreater(len(written), 0)
+
+
+class TestProgress(TreeBase):
+    def test_progress_line_on_a_terminal(self):
+        import pty
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.chdir(self.b)
+            os.execv(BIN, [BIN, "-q", "-x", "bad", "pkg"])
+        out = b""
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.waitpid(pid, 0)
+        # (the total counts every job, the filtered bad.py too)
+        self.assertRegex(out, rb"\r\x1b\[K10/10 files, \d+ files/s")
+        self.assertIn(b"9 files: 9 compiled", out)
+
+
 if __name__ == "__main__":
     from test_cli import main
     main()
