@@ -46,8 +46,12 @@ ifeq ($(SANITIZE),fuzz)
 endif
 
 ALL_CFLAGS = $(STD) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
-ALL_CPPFLAGS = -Iinclude $(CPPFLAGS)
-LDLIBS_ALL = $(PY_LIBS) -lpthread -lm $(LDLIBS)
+ALL_CPPFLAGS = -Iinclude $(AR_CFLAGS) $(CPPFLAGS)
+# libarchive writes tar and zip; OpenSSL's libcrypto gives SHA-256 for a
+# wheel's RECORD.
+AR_LIBS := $(shell $(PKG_CONFIG) --libs libarchive libcrypto 2>/dev/null)
+AR_CFLAGS := $(shell $(PKG_CONFIG) --cflags libarchive libcrypto 2>/dev/null)
+LDLIBS_ALL = $(PY_LIBS) $(AR_LIBS) -lpthread -lm $(LDLIBS)
 
 LIB_SRC := $(sort $(wildcard src/lib/*.c))
 CLI_SRC := $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))

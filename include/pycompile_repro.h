@@ -438,6 +438,79 @@ pcr_status pcr_pool_run(const pcr_jobs *jobs, int workers, pcr_work_fn work,
                         pcr_progress_fn progress, void *report_ctx,
                         pcr_error *err);
 
+/* ------------------------------------------------------------ archives */
+
+enum { PCR_AR_TAR, PCR_AR_TAR_GZ, PCR_AR_TAR_XZ, PCR_AR_TAR_ZST, PCR_AR_ZIP };
+
+/* Archive format from the output name (.tar, .tar.gz/.tgz, .tar.xz,
+ * .tar.zst, .whl/.zip); -1 if none. */
+int pcr_aformat_from_name(const char *path);
+
+typedef struct pcr_aentry {
+    char *name; /* path inside the archive (directories end without /) */
+    int is_dir;
+    mode_t mode; /* permission bits */
+    int64_t mtime;
+    pcr_buf data; /* regular files */
+} pcr_aentry;
+
+typedef struct pcr_alist {
+    pcr_aentry *v;
+    size_t n, cap;
+} pcr_alist;
+
+/* Append an entry (data is copied). */
+pcr_status pcr_alist_add(pcr_alist *l, const char *name, int is_dir,
+                         mode_t mode, int64_t mtime,
+                         const unsigned char *data, size_t len,
+                         pcr_error *err);
+void pcr_alist_free(pcr_alist *l);
+
+/* Write the entries, in their order, as a reproducible archive: owner 0:0
+ * root, restricted pax or zip, gzip without a timestamp, zip times in
+ * UTC.  Written to a temporary file and renamed: an error leaves no
+ * output. */
+pcr_status pcr_archive_write(const char *path, int format,
+                             const pcr_alist *l, pcr_error *err);
+
+/* SOURCE_DATE_EPOCH: PCR_OK with *set = 0 when unset or empty; PCR_ENV
+ * when it is not a non-negative integer. */
+pcr_status pcr_source_date_epoch(int *set, int64_t *value, pcr_error *err);
+
+/* sha256=<urlsafe base64, no padding> of data, as RECORD wants. */
+pcr_status pcr_record_hash(const unsigned char *data, size_t len,
+                           char out[64], pcr_error *err);
+
+typedef struct pcr_tar_options {
+    const pcr_options *opt; /* levels, mode, -d/-s/-p (record names) */
+    const char *base;       /* -C DIR: entry names are relative to it */
+    int include_sources;
+    int clamp_mtime; /* keep mtimes older than the epoch */
+    int64_t epoch;   /* SOURCE_DATE_EPOCH, or the time chosen */
+} pcr_tar_options;
+
+/* Compile the jobs and collect the entries of a tar: the .pyc files (and
+ * sources), every parent directory, sorted bytewise.  A source that fails
+ * to compile fails the whole archive (the first error is in err). */
+pcr_status pcr_tar_entries(const pcr_tar_options *to, const pcr_jobs *jobs,
+                           pcr_alist *out, pcr_error *err);
+
+typedef struct pcr_wheel_options {
+    const pcr_options *opt; /* levels, mode, -p (recorded prefix) */
+    int sourceless;         /* NAME.pyc in place of NAME.py */
+    int verify_record;      /* the input's RECORD must match it */
+    int64_t epoch;          /* entry times (clamped to 1980-01-01) */
+} pcr_wheel_options;
+
+/* Read a wheel, refusing what an attacker could use (absolute or ..
+ * paths, duplicates, links, devices, sizes past the limits, a RECORD that
+ * does not match), compile its Python files and build the new entry list
+ * with RECORD and WHEEL rewritten. */
+pcr_status pcr_wheel_rebuild(const pcr_wheel_options *wo, const char *in,
+                             pcr_alist *out, pcr_error *err);
+/* The output file name for an input wheel name: python tag -> cp311. */
+char *pcr_wheel_output_name(const char *in);
+
 /* -------------------------------------------------------------- verify */
 
 /* Independent compiles of every job, made before writing (--verify). */

@@ -20,6 +20,15 @@ typedef enum pcr_cli_mode {
 typedef struct pcr_cli {
     pcr_cli_mode mode;
     int verify; /* --verify[=N]: compiles per file, 0 = off */
+    int mode_given; /* --invalidation-mode was given */
+    const char *tar;     /* --tar OUT */
+    const char *wheel;   /* --wheel IN */
+    const char *output;  /* --output OUT (wheel) */
+    const char *base;    /* -C DIR (tar) */
+    int include_sources; /* --include-sources */
+    int clamp_mtime;     /* --clamp-mtime */
+    int sourceless;      /* --sourceless */
+    int no_verify_record; /* --no-verify-record */
     int json;   /* --format json */
     pcr_options opt;
     pcr_walk_options walk;

@@ -18,26 +18,40 @@ enum {
     OPT_FORMAT,
     OPT_DUMP,
     OPT_CANONICALIZE,
-    OPT_VERIFY_SERVER
+    OPT_VERIFY_SERVER,
+    OPT_TAR,
+    OPT_WHEEL,
+    OPT_OUTPUT,
+    OPT_INCLUDE_SOURCES,
+    OPT_CLAMP,
+    OPT_SOURCELESS,
+    OPT_NO_VERIFY_RECORD
 };
 
 /* Kept sorted by long name. */
 static const struct option long_options[] = {
     {"canonicalize", no_argument, NULL, OPT_CANONICALIZE},
     {"check", no_argument, NULL, OPT_CHECK},
+    {"clamp-mtime", no_argument, NULL, OPT_CLAMP},
     {"dump", no_argument, NULL, OPT_DUMP},
     {"force", no_argument, NULL, 'f'},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"hardlink-dupes", no_argument, NULL, OPT_HARDLINK},
     {"help", no_argument, NULL, 'h'},
+    {"include-sources", no_argument, NULL, OPT_INCLUDE_SOURCES},
     {"invalidation-mode", required_argument, NULL, OPT_INVALIDATION},
+    {"no-verify-record", no_argument, NULL, OPT_NO_VERIFY_RECORD},
     {"null", no_argument, NULL, '0'},
     {"optimize", required_argument, NULL, 'o'},
+    {"output", required_argument, NULL, OPT_OUTPUT},
     {"quiet", no_argument, NULL, 'q'},
+    {"sourceless", no_argument, NULL, OPT_SOURCELESS},
+    {"tar", required_argument, NULL, OPT_TAR},
     {"verbose", no_argument, NULL, 'v'},
     {"verify", optional_argument, NULL, OPT_VERIFY},
     {"verify-server", no_argument, NULL, OPT_VERIFY_SERVER},
     {"version", no_argument, NULL, 'V'},
+    {"wheel", required_argument, NULL, OPT_WHEEL},
     {"workers", required_argument, NULL, 'j'},
     {NULL, 0, NULL, 0},
 };
@@ -82,6 +96,20 @@ pcr_cli_usage(FILE *out)
         "                           source instead of __pycache__\n"
         "  --hardlink-dupes         hard-link the .pyc of successive\n"
         "                           levels when their bytes are equal\n"
+        "\n"
+        "Archives:\n"
+        "  --tar OUT [-C DIR]       write the .pyc files into a\n"
+        "                           reproducible OUT (.tar, .tar.gz,\n"
+        "                           .tar.xz, .tar.zst), names relative\n"
+        "                           to DIR (default .)\n"
+        "  --include-sources        put the sources in the tar too\n"
+        "  --clamp-mtime            keep times older than\n"
+        "                           SOURCE_DATE_EPOCH (else all are it)\n"
+        "  --wheel IN --output OUT  a wheel with .pyc added (OUT may be a\n"
+        "                           directory); RECORD and WHEEL rewritten\n"
+        "  --sourceless             .pyc in place of the sources\n"
+        "  --no-verify-record       accept an input RECORD that does not\n"
+        "                           match its contents\n"
         "\n"
         "Proving it:\n"
         "  --verify[=N]             compile each file N times (default 2):\n"
@@ -151,6 +179,36 @@ check(const pcr_cli *cli, pcr_error *err)
         return pcr_set_error(err, PCR_ENV,
                              "--verify applies only when compiling");
     }
+    if (cli->tar != NULL && cli->wheel != NULL) {
+        return pcr_set_error(err, PCR_ENV, "--tar and --wheel exclude each "
+                                           "other");
+    }
+    if (cli->tar != NULL && pcr_aformat_from_name(cli->tar) < 0) {
+        return pcr_set_error(err, PCR_ENV,
+                             "--tar %s: the name must end in .tar, .tar.gz, "
+                             ".tar.xz or .tar.zst",
+                             cli->tar);
+    }
+    if (cli->wheel != NULL) {
+        if (cli->output == NULL && cli->mode != PCR_MODE_CHECK) {
+            return pcr_set_error(err, PCR_ENV, "--wheel needs --output");
+        }
+        if (cli->nfiles > 0) {
+            return pcr_set_error(err, PCR_ENV,
+                                 "--wheel takes no other operands");
+        }
+        return PCR_OK;
+    }
+    if ((cli->base || cli->include_sources) && cli->tar == NULL) {
+        return pcr_set_error(err, PCR_ENV,
+                             "-C and --include-sources apply to --tar");
+    }
+    if ((cli->sourceless || cli->no_verify_record || cli->output) &&
+        cli->wheel == NULL) {
+        return pcr_set_error(err, PCR_ENV,
+                             "--output, --sourceless and "
+                             "--no-verify-record apply to --wheel");
+    }
     if (cli->json && cli->mode != PCR_MODE_CHECK) {
         return pcr_set_error(err, PCR_ENV,
                              "--format applies only to --check");
@@ -200,7 +258,7 @@ pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
     long v = 0;
     optind = 0; /* full reset, so tests may parse several times */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":0bd:e:fhi:j:lo:p:qr:s:vVx:",
+    while ((c = getopt_long(argc, argv, ":0bC:d:e:fhi:j:lo:p:qr:s:vVx:",
                             long_options, NULL)) != -1) {
         switch (c) {
         case '0':
@@ -208,6 +266,9 @@ pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
             break;
         case 'b':
             cli->opt.legacy = 1;
+            break;
+        case 'C':
+            cli->base = optarg;
             break;
         case 'd':
             cli->opt.ddir = optarg;
@@ -266,6 +327,27 @@ pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
             break;
         case OPT_HARDLINK:
             cli->opt.hardlink_dupes = 1;
+            break;
+        case OPT_TAR:
+            cli->tar = optarg;
+            break;
+        case OPT_WHEEL:
+            cli->wheel = optarg;
+            break;
+        case OPT_OUTPUT:
+            cli->output = optarg;
+            break;
+        case OPT_INCLUDE_SOURCES:
+            cli->include_sources = 1;
+            break;
+        case OPT_CLAMP:
+            cli->clamp_mtime = 1;
+            break;
+        case OPT_SOURCELESS:
+            cli->sourceless = 1;
+            break;
+        case OPT_NO_VERIFY_RECORD:
+            cli->no_verify_record = 1;
             break;
         case OPT_CHECK:
             if (set_mode(cli, PCR_MODE_CHECK, err) != PCR_OK) {
@@ -330,6 +412,7 @@ pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
     }
     if (mode >= 0) {
         cli->opt.mode = (pcr_invalidation)mode;
+        cli->mode_given = 1;
     }
     if (cli->verify) {
         cli->opt.force = 1; /* verify every file, even up-to-date ones */

@@ -1,0 +1,218 @@
+/*
+ * archive_out.c - writing a list of entries as a reproducible tar or zip
+ * with libarchive: entries sorted by the caller, owner 0:0 "root",
+ * normalised modes, whole-second mtimes, restricted pax (no atime/ctime
+ * records), gzip without time or name, and the output written to a
+ * temporary file renamed into place, so an error leaves nothing behind.
+ *
+ * libarchive's zip writer converts mtimes to DOS date/time with
+ * localtime_r(), so the bytes would follow the TZ of whoever runs us: the
+ * zip is written with TZ=UTC, restored afterwards.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pcr_private.h"
+
+static int
+ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int
+pcr_aformat_from_name(const char *path)
+{
+    if (ends_with(path, ".tar")) {
+        return PCR_AR_TAR;
+    }
+    if (ends_with(path, ".tar.gz") || ends_with(path, ".tgz")) {
+        return PCR_AR_TAR_GZ;
+    }
+    if (ends_with(path, ".tar.xz")) {
+        return PCR_AR_TAR_XZ;
+    }
+    if (ends_with(path, ".tar.zst")) {
+        return PCR_AR_TAR_ZST;
+    }
+    if (ends_with(path, ".whl") || ends_with(path, ".zip")) {
+        return PCR_AR_ZIP;
+    }
+    return -1;
+}
+
+pcr_status
+pcr_alist_add(pcr_alist *l, const char *name, int is_dir, mode_t mode,
+              int64_t mtime, const unsigned char *data, size_t len,
+              pcr_error *err)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        pcr_aentry *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL) {
+            return pcr_set_error(err, PCR_ENV, "out of memory");
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    pcr_aentry *e = &l->v[l->n];
+    memset(e, 0, sizeof *e);
+    e->name = strdup(name);
+    if (e->name == NULL) {
+        return pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    e->is_dir = is_dir;
+    e->mode = mode;
+    e->mtime = mtime;
+    if (!is_dir) {
+        e->data.data = malloc(len ? len : 1);
+        if (e->data.data == NULL) {
+            free(e->name);
+            return pcr_set_error(err, PCR_ENV, "out of memory");
+        }
+        if (len) {
+            memcpy(e->data.data, data, len);
+        }
+        e->data.len = len;
+    }
+    l->n++;
+    return PCR_OK;
+}
+
+void
+pcr_alist_free(pcr_alist *l)
+{
+    if (l == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].name);
+        pcr_buf_free(&l->v[i].data);
+    }
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static pcr_status
+la_error(struct archive *a, const char *what, pcr_error *err)
+{
+    return pcr_set_error(err, PCR_FAIL, "%s: %s", what,
+                         archive_error_string(a) ? archive_error_string(a)
+                                                 : "libarchive error");
+}
+
+static pcr_status
+configure(struct archive *a, int format, pcr_error *err)
+{
+    int r = ARCHIVE_OK;
+    if (format == PCR_AR_ZIP) {
+        r = archive_write_set_format_zip(a);
+        if (r == ARCHIVE_OK) {
+            r = archive_write_zip_set_compression_deflate(a);
+        }
+    } else {
+        r = archive_write_set_format_pax_restricted(a);
+        if (r == ARCHIVE_OK && format == PCR_AR_TAR_GZ) {
+            r = archive_write_add_filter_gzip(a);
+            /* no time (and no name) in the gzip header */
+            if (r == ARCHIVE_OK) {
+                r = archive_write_set_options(a, "gzip:!timestamp");
+            }
+        } else if (r == ARCHIVE_OK && format == PCR_AR_TAR_XZ) {
+            r = archive_write_add_filter_xz(a);
+        } else if (r == ARCHIVE_OK && format == PCR_AR_TAR_ZST) {
+            r = archive_write_add_filter_zstd(a);
+        }
+    }
+    return r == ARCHIVE_OK ? PCR_OK : la_error(a, "archive format", err);
+}
+
+static pcr_status
+write_entries(struct archive *a, const pcr_alist *l, pcr_error *err)
+{
+    struct archive_entry *e = archive_entry_new();
+    if (e == NULL) {
+        return pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    pcr_status rc = PCR_OK;
+    for (size_t i = 0; i < l->n && rc == PCR_OK; i++) {
+        const pcr_aentry *x = &l->v[i];
+        archive_entry_clear(e);
+        archive_entry_set_pathname(e, x->name);
+        archive_entry_set_filetype(e, x->is_dir ? AE_IFDIR : AE_IFREG);
+        archive_entry_set_perm(e, x->mode & 07777);
+        archive_entry_set_mtime(e, (time_t)x->mtime, 0);
+        archive_entry_set_uid(e, 0);
+        archive_entry_set_gid(e, 0);
+        archive_entry_set_uname(e, "root");
+        archive_entry_set_gname(e, "root");
+        archive_entry_set_size(e, x->is_dir ? 0 : (la_int64_t)x->data.len);
+        if (archive_write_header(a, e) != ARCHIVE_OK) {
+            rc = la_error(a, x->name, err);
+        } else if (!x->is_dir && x->data.len > 0 &&
+                   archive_write_data(a, x->data.data, x->data.len) !=
+                       (la_ssize_t)x->data.len) {
+            rc = la_error(a, x->name, err);
+        }
+    }
+    archive_entry_free(e);
+    return rc;
+}
+
+pcr_status
+pcr_archive_write(const char *path, int format, const pcr_alist *l,
+                  pcr_error *err)
+{
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        return pcr_set_error(err, PCR_FAIL, "path too long");
+    }
+    struct archive *a = archive_write_new();
+    if (a == NULL) {
+        return pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    /* zip: DOS times in UTC whatever TZ says (see the top of the file) */
+    char *old_tz = NULL;
+    int zip = format == PCR_AR_ZIP;
+    if (zip) {
+        const char *tz = getenv("TZ");
+        old_tz = tz ? strdup(tz) : NULL;
+        setenv("TZ", "UTC0", 1);
+        tzset();
+    }
+    pcr_status rc = configure(a, format, err);
+    if (rc == PCR_OK && archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
+        rc = la_error(a, tmp, err);
+    } else if (rc == PCR_OK) {
+        rc = write_entries(a, l, err);
+        if (archive_write_close(a) != ARCHIVE_OK && rc == PCR_OK) {
+            rc = la_error(a, tmp, err);
+        }
+    }
+    archive_write_free(a);
+    if (zip) {
+        if (old_tz) {
+            setenv("TZ", old_tz, 1);
+        } else {
+            unsetenv("TZ");
+        }
+        free(old_tz);
+        tzset();
+    }
+    if (rc == PCR_OK && rename(tmp, path) != 0) {
+        rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot rename to %s", path);
+    }
+    if (rc != PCR_OK) {
+        unlink(tmp);
+    }
+    return rc;
+}
