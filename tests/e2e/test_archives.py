@@ -1,0 +1,382 @@
+"""End-to-end tests for archives: reproducible tarballs and wheels with
+.pyc files, read back with Python's tarfile and zipfile, installed with
+Debian's python3-installer, and hostile wheels refused."""
+import base64
+import csv
+import hashlib
+import io
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import unittest
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "parity"))
+sys.path.insert(0, HERE)
+import pycref  # noqa: E402
+from test_cli import BIN, WRAPPER, main, readb  # noqa: E402
+
+SDE = "1700000000"
+
+
+def tool(args, cwd, sde=SDE, extra_env=None, umask=None):
+    env = dict(os.environ)
+    env.pop("SOURCE_DATE_EPOCH", None)
+    if sde is not None:
+        env["SOURCE_DATE_EPOCH"] = sde
+    env.update(extra_env or {})
+    old = os.umask(umask) if umask is not None else None
+    try:
+        return subprocess.run(WRAPPER + [BIN] + args, cwd=cwd, env=env,
+                              capture_output=True,
+                              timeout=600 if WRAPPER else 120)
+    finally:
+        if old is not None:
+            os.umask(old)
+
+
+def record_ok(whl):
+    """An independent RECORD check: every entry hashed and sized."""
+    with zipfile.ZipFile(whl) as z:
+        names = z.namelist()
+        rec_name = [n for n in names if n.endswith(".dist-info/RECORD")][0]
+        rows = list(csv.reader(io.StringIO(z.read(rec_name).decode())))
+        listed = {r[0]: r for r in rows}
+        assert set(listed) == set(names), (set(listed) ^ set(names))
+        for name in names:
+            path, h, size = listed[name]
+            if name == rec_name:
+                assert h == "" and size == "", rows[-1]
+                continue
+            data = z.read(name)
+            want = base64.urlsafe_b64encode(
+                hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            assert h == "sha256=" + want, name
+            assert int(size) == len(data), name
+    return True
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.top = tempfile.mkdtemp(prefix="pcr-arch-")
+        self.addCleanup(shutil.rmtree, self.top, True)
+
+    def write(self, rel, text, mode=None):
+        path = os.path.join(self.top, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        if mode is not None:
+            os.chmod(path, mode)
+        return path
+
+    def import_trace(self, module, path_dir):
+        return subprocess.run([sys.executable, "-B", "-v", "-c",
+                               "import %s" % module],
+                              cwd=path_dir, capture_output=True,
+                              check=True).stderr
+
+
+class TestTar(Base):
+    def make_src(self, root, order):
+        files = {"pkg/__init__.py": "from .b import B\n",
+                 "pkg/b.py": "B = ('-', 'x y')\n",
+                 "pkg/sub/c.py": "def c():\n    return '-'\n",
+                 "pkg/tool.py": "print('run')\n"}
+        for rel in (sorted(files) if order else sorted(files, reverse=True)):
+            path = os.path.join(root, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(files[rel])
+        os.chmod(os.path.join(root, "pkg/tool.py"), 0o755)
+
+    def test_reproducible_under_tz_umask_cwd_and_order(self):
+        a, b = os.path.join(self.top, "a"), os.path.join(self.top, "b")
+        self.make_src(a, True)
+        self.make_src(b, False)
+        os.utime(os.path.join(b, "pkg", "b.py"), (1, 1))
+        out = {}
+        for ext in (".tar", ".tar.gz", ".tar.xz", ".tar.zst"):
+            p1 = tool(["--tar", os.path.join(self.top, "1" + ext),
+                       "--include-sources", "-C", a, os.path.join(a, "pkg")],
+                      cwd=self.top, extra_env={"TZ": "Asia/Tokyo"},
+                      umask=0o022)
+            p2 = tool(["--tar", os.path.join(self.top, "2" + ext),
+                       "--include-sources", "pkg"], cwd=b,
+                      extra_env={"TZ": "America/New_York"}, umask=0o077)
+            self.assertEqual(p1.returncode, 0, p1.stderr)
+            self.assertEqual(p2.returncode, 0, p2.stderr)
+            out[ext] = readb(os.path.join(self.top, "1" + ext))
+            self.assertEqual(out[ext],
+                             readb(os.path.join(self.top, "2" + ext)), ext)
+        self.assertEqual(out[".tar.gz"][4:8], b"\0\0\0\0")  # gzip MTIME
+        self.assertEqual(out[".tar.zst"][:4], b"\x28\xb5\x2f\xfd")
+        self.assertEqual(out[".tar.xz"][:6], b"\xfd7zXZ\0")
+
+    def test_entries_sorted_owned_stamped_and_importable(self):
+        a = os.path.join(self.top, "a")
+        self.make_src(a, True)
+        out = os.path.join(self.top, "o.tar.gz")
+        p = tool(["--tar", out, "--include-sources", "pkg"], cwd=a)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with tarfile.open(out) as t:
+            members = t.getmembers()
+            names = [m.name for m in members]
+            self.assertEqual(names, sorted(names))
+            self.assertIn("pkg/__pycache__/b.cpython-311.pyc", names)
+            self.assertIn("pkg/sub", names)
+            for m in members:
+                self.assertEqual((m.uid, m.gid, m.uname, m.gname),
+                                 (0, 0, "root", "root"))
+                self.assertEqual(m.mtime, int(SDE))
+                self.assertNotIn("atime", m.pax_headers)
+                self.assertNotIn("ctime", m.pax_headers)
+                want = 0o755 if m.isdir() or m.name.endswith("tool.py") \
+                    else 0o644
+                self.assertEqual(stat.S_IMODE(m.mode), want, m.name)
+            dest = os.path.join(self.top, "x")
+            t.extractall(dest)
+        pyc = os.path.join(dest, "pkg", "__pycache__", "b.cpython-311.pyc")
+        self.assertEqual(readb(pyc)[4:8], b"\3\0\0\0")  # checked-hash
+        trace = self.import_trace("pkg", dest)
+        self.assertIn(("code object from '%s'" % pyc).encode(), trace)
+        # the recorded name is the entry name
+        self.assertEqual(readb(pyc), pycref.expected_pyc(
+            os.path.join(dest, "pkg", "b.py"), "pkg/b.py"))
+
+    def test_errors(self):
+        a = os.path.join(self.top, "a")
+        self.make_src(a, True)
+        out = os.path.join(self.top, "o.tar")
+        # outside -C
+        p = tool(["--tar", out, "-C", os.path.join(a, "pkg"),
+                  os.path.join(a, "pkg", "..", "pkg", "b.py"),
+                  os.path.join(a, "other.py")], cwd=a)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"outside the -C directory", p.stderr)
+        self.assertFalse(os.path.exists(out))
+        # bad SOURCE_DATE_EPOCH
+        for bad in ("-1", "soon", "1.5", " 1"):
+            p = tool(["--tar", out, "pkg"], cwd=a, sde=bad)
+            self.assertEqual(p.returncode, 2, bad)
+            self.assertIn(b"SOURCE_DATE_EPOCH", p.stderr)
+        # a source that does not compile: no archive at all
+        self.write("a/pkg/bad.py", "def (:\n")
+        p = tool(["--tar", out, "pkg"], cwd=a)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"pkg/bad.py", p.stderr)
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual([f for f in os.listdir(self.top)
+                          if f.startswith("o.tar")], [])
+        # an unknown extension is a usage error
+        self.assertEqual(tool(["--tar", "o.rar", "pkg"], cwd=a).returncode,
+                         2)
+
+    def test_without_epoch_says_which_time_and_clamp_keeps_older(self):
+        a = os.path.join(self.top, "a")
+        self.make_src(a, True)
+        for rel in ("pkg/__init__.py", "pkg/b.py", "pkg/sub/c.py",
+                    "pkg/tool.py"):
+            os.utime(os.path.join(a, rel), (1000, 1000))
+        os.utime(os.path.join(a, "pkg/b.py"), (500, 500))
+        out = os.path.join(self.top, "o.tar")
+        p = tool(["--tar", out, "pkg"], cwd=a, sde=None)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"SOURCE_DATE_EPOCH is not set: the archive's times "
+                      b"are 1000", p.stderr)
+        p = tool(["--tar", out, "--clamp-mtime", "pkg"], cwd=a, sde="900")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with tarfile.open(out) as t:
+            times = {m.name: m.mtime for m in t.getmembers()}
+        self.assertEqual(times["pkg/__pycache__/b.cpython-311.pyc"], 500)
+        self.assertEqual(times["pkg/__pycache__/c.cpython-311.pyc"
+                               .replace("c.", "__init__.")], 900)
+
+
+class TestWheel(Base):
+    def debian_wheel(self):
+        """A real wheel, packed from Debian's python3-yaml (pure part)."""
+        src = os.path.join(self.top, "wsrc")
+        shutil.copytree("/usr/lib/python3/dist-packages/yaml",
+                        os.path.join(src, "yaml"),
+                        ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+        di = os.path.join(src, "PyYAML-6.0.dist-info")
+        os.makedirs(di)
+        shutil.copy("/usr/lib/python3/dist-packages/PyYAML-6.0.dist-info/"
+                    "METADATA", di)
+        with open(os.path.join(di, "WHEEL"), "w") as f:
+            f.write("Wheel-Version: 1.0\nGenerator: test\n"
+                    "Root-Is-Purelib: true\nTag: py3-none-any\n")
+        subprocess.run([sys.executable, "-m", "wheel", "pack", src, "-d",
+                        self.top], check=True, capture_output=True)
+        return os.path.join(self.top, "PyYAML-6.0-py3-none-any.whl")
+
+    def test_rebuilt_wheel_installs_and_uses_our_pyc(self):
+        whl = self.debian_wheel()
+        outdir = os.path.join(self.top, "out")
+        os.makedirs(outdir)
+        p = tool(["--wheel", whl, "--output", outdir], cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = os.path.join(outdir, "PyYAML-6.0-cp311-none-any.whl")
+        self.assertTrue(record_ok(out))
+        with zipfile.ZipFile(out) as z:
+            names = z.namelist()
+            infos = z.infolist()
+            wheel = z.read("PyYAML-6.0.dist-info/WHEEL").decode()
+        self.assertIn("Tag: cp311-none-any\n", wheel)
+        self.assertNotIn("py3-none", wheel)
+        self.assertIn("yaml/__pycache__/loader.cpython-311.pyc", names)
+        self.assertEqual(names[-1], "PyYAML-6.0.dist-info/RECORD")
+        body = [n for n in names if ".dist-info/" not in n]
+        self.assertEqual(body, sorted(body))
+        self.assertTrue(all(".dist-info/" in n
+                            for n in names[len(body):]))
+        for i in infos:
+            self.assertEqual(i.date_time, time.gmtime(int(SDE))[:6])
+            self.assertEqual((i.external_attr >> 16) & 0o7777, 0o644)
+        # the same input again, another TZ and umask: the same bytes
+        again = os.path.join(self.top, "again.whl")
+        p = tool(["--wheel", whl, "--output", again], cwd=self.top,
+                 extra_env={"TZ": "Pacific/Auckland"}, umask=0o077)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(readb(again), readb(out))
+        # installed by Debian's installer, imported from our .pyc
+        dest = os.path.join(self.top, "root")
+        subprocess.run([sys.executable, "-m", "installer", "--destdir",
+                        dest, "--prefix", "/usr", "--no-compile-bytecode",
+                        out], check=True, capture_output=True)
+        site = [d for d, _, fs in os.walk(dest) if "__init__.py" in fs
+                and d.endswith("/yaml")][0]
+        parent = os.path.dirname(site)
+        trace = self.import_trace("yaml", parent)
+        self.assertIn(b"code object from '" + site.encode() +
+                      b"/__pycache__/__init__.cpython-311.pyc'", trace)
+        run = subprocess.run([sys.executable, "-B", "-c",
+                              "import yaml; print(yaml.safe_load('a: [1, 2]'))"],
+                             cwd=parent, capture_output=True, check=True)
+        self.assertEqual(run.stdout.strip(), b"{'a': [1, 2]}")
+        # recorded names are paths inside the wheel
+        pyc = os.path.join(site, "__pycache__", "loader.cpython-311.pyc")
+        self.assertEqual(readb(pyc),
+                         pycref.expected_pyc(os.path.join(site, "loader.py"),
+                                             "yaml/loader.py"))
+
+    def test_sourceless_wheel_runs_without_sources(self):
+        whl = self.debian_wheel()
+        outdir = os.path.join(self.top, "sl")
+        os.makedirs(outdir)
+        p = tool(["--wheel", whl, "--output", outdir, "--sourceless",
+                  "-p", "/usr/lib/python3/dist-packages"], cwd=self.top)
+        out = os.path.join(outdir, "PyYAML-6.0-cp311-none-any.whl")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(record_ok(out))
+        with zipfile.ZipFile(out) as z:
+            names = z.namelist()
+        self.assertFalse([n for n in names if n.endswith(".py")])
+        self.assertIn("yaml/loader.pyc", names)
+        dest = os.path.join(self.top, "root")
+        subprocess.run([sys.executable, "-m", "installer", "--destdir",
+                        dest, "--prefix", "/usr", "--no-compile-bytecode",
+                        out], check=True, capture_output=True)
+        site = [d for d, _, fs in os.walk(dest) if d.endswith("/yaml")][0]
+        run = subprocess.run([sys.executable, "-B", "-c",
+                              "import yaml; print(yaml.safe_load('b: 3'));"
+                              "print(yaml.loader.__file__)"],
+                             cwd=os.path.dirname(site), capture_output=True,
+                             check=True)
+        self.assertEqual(run.stdout.split()[0:2], [b"{'b':", b"3}"])
+        self.assertTrue(run.stdout.strip().endswith(b"loader.pyc"))
+        code = __import__("marshal").loads(
+            readb(os.path.join(site, "loader.pyc"))[16:])
+        self.assertEqual(code.co_filename,
+                         "/usr/lib/python3/dist-packages/yaml/loader.py")
+
+    def hostile(self, entries, args=()):
+        """Write a wheel from (name, data, mode) entries; run the tool on
+        it; return the process and the output path."""
+        path = os.path.join(self.top, "bad-1.0-py3-none-any.whl")
+        with zipfile.ZipFile(path, "w") as z:
+            for ename, data, mode in entries:
+                info = zipfile.ZipInfo(ename, (2020, 1, 1, 0, 0, 0))
+                info.external_attr = mode << 16
+                z.writestr(info, data)
+        out = os.path.join(self.top, "out.whl")
+        p = tool(["--wheel", path, "--output", out] + list(args),
+                 cwd=self.top)
+        return p, out
+
+    def assert_refused(self, p, out, why):
+        self.assertEqual(p.returncode, 1, (why, p.stderr))
+        self.assertTrue(p.stderr.startswith(b"pycompile-repro: "), p.stderr)
+        self.assertEqual([f for f in os.listdir(self.top)
+                          if f.startswith("out.whl")], [], why)
+
+    def good_entries(self):
+        files = [("bad/__init__.py", b"X = 1\n", 0o100644),
+                 ("bad-1.0.dist-info/METADATA",
+                  b"Metadata-Version: 2.1\nName: bad\nVersion: 1.0\n",
+                  0o100644),
+                 ("bad-1.0.dist-info/WHEEL",
+                  b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"
+                  b"Tag: py3-none-any\n", 0o100644)]
+        rows = []
+        for n, d, _ in files:
+            h = base64.urlsafe_b64encode(hashlib.sha256(d).digest()) \
+                .rstrip(b"=").decode()
+            rows.append("%s,sha256=%s,%d\n" % (n, h, len(d)))
+        rows.append("bad-1.0.dist-info/RECORD,,\n")
+        return files + [("bad-1.0.dist-info/RECORD",
+                         "".join(rows).encode(), 0o100644)]
+
+    def test_each_refusal(self):
+        good = self.good_entries()
+        cases = {
+            "absolute": good + [("/etc/evil.py", b"x", 0o100644)],
+            "dotdot": good + [("bad/../../evil.py", b"x", 0o100644)],
+            "duplicate": good + [("bad/__init__.py", b"Y = 2\n", 0o100644)],
+            "symlink": good + [("bad/link.py", b"/etc/passwd", 0o120777)],
+            "fifo": good + [("bad/fifo", b"", 0o010644)],
+            "record-mismatch": [(n, d if n != "bad/__init__.py"
+                                 else b"X = 2\n", m) for n, d, m in good],
+            "unlisted": good + [("bad/extra.py", b"E = 1\n", 0o100644)],
+        }
+        p, out = self.hostile(good)  # the control is accepted
+        self.assertEqual(p.returncode, 0, p.stderr)
+        os.unlink(out)
+        for name, entries in cases.items():
+            with self.subTest(case=name):
+                p, out = self.hostile(entries)
+                self.assert_refused(p, out, name)
+        # a RECORD that does not match is accepted when asked to
+        p, out = self.hostile(cases["record-mismatch"],
+                              ["--no-verify-record"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(record_ok(out))
+
+    def test_zip_bomb_is_bounded(self):
+        good = self.good_entries()
+        path = os.path.join(self.top, "bomb-1.0-py3-none-any.whl")
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            for n, d, m in good:
+                z.writestr(n, d)
+            with z.open("bad/zeros.bin", "w", force_zip64=True) as f:
+                chunk = b"\0" * (1 << 20)
+                for _ in range(300):  # 300 MiB, about 300 KiB compressed
+                    f.write(chunk)
+        self.assertLess(os.path.getsize(path), 2 << 20)
+        out = os.path.join(self.top, "out.whl")
+        p = tool(["--wheel", path, "--output", out, "--no-verify-record"],
+                 cwd=self.top)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"larger than the limits", p.stderr)
+        self.assertFalse(os.path.exists(out))
+
+
+if __name__ == "__main__":
+    main()
