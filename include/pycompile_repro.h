@@ -356,6 +356,11 @@ pcr_status pcr_check_file(const pcr_options *opt, const char *path,
                           pcr_error *err);
 void pcr_check_results_free(pcr_check_result *res, int n);
 
+/* Class of one .pyc's bytes (found; NULL when missing) against the bytes
+ * we would write; detail explains. */
+pcr_check_class pcr_check_pyc(const pcr_buf *found, const pcr_buf *expected,
+                              char *detail, size_t size);
+
 /* Rewrite a .pyc written by any tool into the canonical form, in place and
  * atomically (its mode is kept).  *changed tells whether bytes changed. */
 pcr_status pcr_canonicalize_file(const char *path, int *changed,
@@ -508,6 +513,13 @@ typedef struct pcr_wheel_options {
  * with RECORD and WHEEL rewritten. */
 pcr_status pcr_wheel_rebuild(const pcr_wheel_options *wo, const char *in,
                              pcr_alist *out, pcr_error *err);
+/* Read any archive libarchive knows (zip, tar and its compressions) into
+ * entries, refusing absolute or ".." names, links and special files, and
+ * sizes past the limits (256 MiB an entry, 1 GiB in all). */
+pcr_status pcr_archive_read(const char *path, pcr_alist *out,
+                            pcr_error *err);
+/* Does the wheel's RECORD list every file with its right hash and size? */
+pcr_status pcr_wheel_verify_record(const char *path, pcr_error *err);
 /* The output file name for an input wheel name: python tag -> cp311. */
 char *pcr_wheel_output_name(const char *in);
 

@@ -111,9 +111,9 @@ pcr_report_begin(pcr_report *r, int json, FILE *out)
     }
 }
 
-static void
-record(pcr_report *r, const char *source, int level, const char *pyc,
-       pcr_check_class cls, const char *detail)
+void
+pcr_report_record(pcr_report *r, const char *source, int level,
+                  const char *pyc, pcr_check_class cls, const char *detail)
 {
     r->checked++;
     r->by_class[cls < PCR_REPORT_CLASSES ? cls : PCR_CHECK_DIFFERENT]++;
@@ -154,7 +154,7 @@ pcr_report_job(pcr_report *r, const pcr_cli *cli, const pcr_job *job,
         for (int i = 0; i < n; i++) {
             int level = cli->opt.nlevels ? cli->opt.levels[i] : 0;
             char *pyc = pcr_output_path(&cli->opt, job->path, level);
-            record(r, job->path, level, pyc ? pyc : "?", PCR_CHECK_OK,
+            pcr_report_record(r, job->path, level, pyc ? pyc : "?", PCR_CHECK_OK,
                    "identical");
             free(pyc);
         }
@@ -162,7 +162,7 @@ pcr_report_job(pcr_report *r, const pcr_cli *cli, const pcr_job *job,
     }
     if (status == PCR_ENV || strchr(msg, RS) == NULL) {
         /* the job itself failed (walk error, trouble): no records */
-        record(r, job->path, -1, job->path,
+        pcr_report_record(r, job->path, -1, job->path,
                status == PCR_ENV ? PCR_CHECK_UNREADABLE
                                  : PCR_CHECK_SOURCE_ERROR,
                msg);
@@ -180,7 +180,7 @@ pcr_report_job(pcr_report *r, const pcr_cli *cli, const pcr_job *job,
         char *f3 = f2 ? strchr(f2 + 1, FS) : NULL;
         if (f3 != NULL) {
             *f1 = *f2 = *f3 = '\0';
-            record(r, job->path, atoi(f1 + 1), f2 + 1,
+            pcr_report_record(r, job->path, atoi(f1 + 1), f2 + 1,
                    (pcr_check_class)atoi(rec), f3 + 1);
         }
         free(rec);

@@ -22,6 +22,10 @@ pcr_status pcr_cli_check_job(void *ctx, const pcr_job *job,
 void pcr_report_begin(pcr_report *r, int json, FILE *out);
 void pcr_report_job(pcr_report *r, const pcr_cli *cli, const pcr_job *job,
                     pcr_status status, const char *msg);
+/* One record: a .pyc (or archive member) and its class. */
+void pcr_report_record(pcr_report *r, const char *source, int level,
+                       const char *pyc, pcr_check_class cls,
+                       const char *detail);
 /* Ends the report; returns the exit status (0, 1 or 2). */
 int pcr_report_end(pcr_report *r, double seconds);
 

@@ -57,4 +57,13 @@ pcr_status pcr_cli_read_names(FILE *in, int sep, int trim, char ***names,
                               size_t *n, pcr_error *err);
 void pcr_cli_free_names(char **names);
 
+/* "pycompile-repro: FILE: MSG" on stderr (messages.c). */
+void pcr_cli_error(const char *file, const char *msg);
+
+/* Archive commands (archive_cmds.c); each returns the exit status. */
+int pcr_cli_run_tar(const pcr_cli *cli, const pcr_jobs *jobs);
+int pcr_cli_run_wheel(const pcr_cli *cli);
+int pcr_cli_check_tar(const pcr_cli *cli, const pcr_jobs *jobs);
+int pcr_cli_check_wheel(const pcr_cli *cli);
+
 #endif

@@ -46,17 +46,6 @@ now(void)
 }
 
 static void
-print_error(const char *file, const char *msg)
-{
-    if (strchr(msg, '\n') != NULL) {
-        /* CPython's File/line/caret block, as python prints it. */
-        fprintf(stderr, PROG ": %s: cannot compile:\n%s\n", file, msg);
-    } else {
-        fprintf(stderr, PROG ": %s: %s\n", file, msg);
-    }
-}
-
-static void
 clear_progress(struct run *r)
 {
     if (r->progress) {
@@ -118,7 +107,7 @@ on_result(void *ctx, size_t index, const pcr_job *job, pcr_status status,
     if (r->show_errors || status == PCR_ENV) {
         clear_progress(r);
         fflush(stdout);
-        print_error(job->path, msg);
+        pcr_cli_error(job->path, msg);
     }
 }
 
@@ -223,7 +212,7 @@ pyc_files(const pcr_cli *cli, const pcr_jobs *jobs)
             failed = rc == PCR_ENV ? 2 : failed ? failed : 1;
             if (cli->quiet < 2) {
                 fflush(stdout);
-                print_error(job->path, err.msg);
+                pcr_cli_error(job->path, err.msg);
             }
         }
     }
@@ -298,118 +287,6 @@ collect(const pcr_cli *cli, pcr_jobs *jobs, int *tree, pcr_error *err)
     return rc;
 }
 
-/* The time an archive's entries get: SOURCE_DATE_EPOCH, or, said on
- * stderr, the newest source's mtime (reproducible from the same files). */
-static int
-archive_epoch(const pcr_cli *cli, const pcr_jobs *jobs, int64_t *epoch)
-{
-    pcr_error err;
-    int set;
-    if (pcr_source_date_epoch(&set, epoch, &err) != PCR_OK) {
-        fprintf(stderr, PROG ": %s\n", err.msg);
-        return 2;
-    }
-    if (set) {
-        return 0;
-    }
-    *epoch = 0;
-    for (size_t i = 0; i < jobs->n; i++) {
-        struct stat st;
-        if (stat(jobs->v[i].path, &st) == 0 && st.st_mtim.tv_sec > *epoch) {
-            *epoch = st.st_mtim.tv_sec;
-        }
-    }
-    if (cli->quiet < 2) {
-        fprintf(stderr,
-                PROG ": SOURCE_DATE_EPOCH is not set: the archive's times "
-                     "are %lld, the newest source's mtime\n",
-                (long long)*epoch);
-    }
-    return 0;
-}
-
-static int
-run_tar(const pcr_cli *cli, const pcr_jobs *jobs)
-{
-    pcr_error err;
-    pcr_tar_options to = {.opt = &cli->opt,
-                          .base = cli->base ? cli->base : ".",
-                          .include_sources = cli->include_sources,
-                          .clamp_mtime = cli->clamp_mtime};
-    int rc = archive_epoch(cli, jobs, &to.epoch);
-    if (rc != 0) {
-        return rc;
-    }
-    pcr_alist entries;
-    pcr_status st = pcr_tar_entries(&to, jobs, &entries, &err);
-    if (st == PCR_OK) {
-        st = pcr_archive_write(cli->tar, pcr_aformat_from_name(cli->tar),
-                               &entries, &err);
-        pcr_alist_free(&entries);
-    }
-    if (st != PCR_OK) {
-        if (cli->quiet < 2) {
-            print_error(cli->tar, err.msg);
-        }
-        return st == PCR_ENV ? 2 : 1;
-    }
-    return 0;
-}
-
-static int
-run_wheel(const pcr_cli *cli)
-{
-    pcr_error err;
-    /* Installers give files new times: only a hash-based .pyc stays
-     * valid in a wheel, so that is the default there. */
-    pcr_options opt = cli->opt;
-    if (!cli->mode_given) {
-        opt.mode = PCR_CHECKED_HASH;
-    }
-    pcr_wheel_options wo = {.opt = &opt,
-                            .sourceless = cli->sourceless,
-                            .verify_record = !cli->no_verify_record};
-    int set;
-    if (pcr_source_date_epoch(&set, &wo.epoch, &err) != PCR_OK) {
-        fprintf(stderr, PROG ": %s\n", err.msg);
-        return 2;
-    }
-    if (!set) {
-        wo.epoch = 315532800; /* 1980-01-01, the earliest zip time */
-    }
-    char *out = NULL;
-    struct stat st;
-    if (stat(cli->output, &st) == 0 && S_ISDIR(st.st_mode)) {
-        char *name = pcr_wheel_output_name(cli->wheel);
-        size_t n = strlen(cli->output) + (name ? strlen(name) : 0) + 2;
-        out = name ? malloc(n) : NULL;
-        if (out != NULL) {
-            snprintf(out, n, "%s/%s", cli->output, name);
-        }
-        free(name);
-    } else {
-        out = strdup(cli->output);
-    }
-    if (out == NULL) {
-        fprintf(stderr, PROG ": %s: not a wheel file name\n", cli->wheel);
-        return 2;
-    }
-    pcr_alist entries;
-    pcr_status rc = pcr_wheel_rebuild(&wo, cli->wheel, &entries, &err);
-    if (rc == PCR_OK) {
-        rc = pcr_archive_write(out, PCR_AR_ZIP, &entries, &err);
-        pcr_alist_free(&entries);
-    }
-    if (rc != PCR_OK && cli->quiet < 2) {
-        print_error(cli->wheel, err.msg);
-    }
-    if (rc == PCR_OK && cli->quiet == 0) {
-        printf("%s\n", out);
-    }
-    free(out);
-    return rc == PCR_OK ? 0 : rc == PCR_ENV ? 2 : 1;
-}
-
 static int
 run(const pcr_cli *cli)
 {
@@ -440,8 +317,9 @@ run(const pcr_cli *cli)
         status = pyc_files(cli, &jobs);
         goto end;
     }
-    if (cli->tar != NULL && cli->mode == PCR_MODE_COMPILE) {
-        status = run_tar(cli, &jobs);
+    if (cli->tar != NULL) {
+        status = cli->mode == PCR_MODE_CHECK ? pcr_cli_check_tar(cli, &jobs)
+                                              : pcr_cli_run_tar(cli, &jobs);
         goto end;
     }
     /* compileall's levels for trees, py_compile's for plain files */
@@ -524,8 +402,9 @@ main(int argc, char **argv)
     int status = 0;
     if (cli.version) {
         print_version();
-    } else if (cli.wheel != NULL && cli.mode == PCR_MODE_COMPILE) {
-        status = run_wheel(&cli);
+    } else if (cli.wheel != NULL) {
+        status = cli.mode == PCR_MODE_CHECK ? pcr_cli_check_wheel(&cli)
+                                             : pcr_cli_run_wheel(&cli);
     } else {
         status = run(&cli);
     }

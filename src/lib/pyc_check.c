@@ -148,6 +148,21 @@ compare_code(pcr_check_result *r, const pcr_buf *pyc, const pcr_buf *want)
     free(canon);
 }
 
+pcr_check_class
+pcr_check_pyc(const pcr_buf *found, const pcr_buf *expected, char *detail,
+              size_t size)
+{
+    pcr_check_result r;
+    memset(&r, 0, sizeof r);
+    if (found == NULL) {
+        set(&r, PCR_CHECK_MISSING, "no .pyc");
+    } else if (header_matches(&r, found, expected->data)) {
+        compare_code(&r, found, expected);
+    }
+    snprintf(detail, size, "%s", r.detail);
+    return r.cls;
+}
+
 static void
 read_pyc(pcr_check_result *r, const char *cpath, pcr_buf *out)
 {

@@ -54,18 +54,21 @@ check_name(const char *name, pcr_error *err)
     return PCR_OK;
 }
 
-static pcr_status
-read_wheel(const char *path, pcr_alist *in, pcr_error *err)
+pcr_status
+pcr_archive_read(const char *path, pcr_alist *in, pcr_error *err)
 {
     struct archive *a = archive_read_new();
+    memset(in, 0, sizeof *in);
     if (a == NULL) {
         return pcr_set_error(err, PCR_ENV, "out of memory");
     }
     archive_read_support_format_zip(a);
+    archive_read_support_format_tar(a);
+    archive_read_support_filter_all(a);
     pcr_status rc = PCR_OK;
     uint64_t total = 0;
     if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
-        rc = pcr_set_error(err, PCR_FAIL, "cannot read the wheel: %s",
+        rc = pcr_set_error(err, PCR_FAIL, "cannot read the archive: %s",
                            archive_error_string(a));
         goto end;
     }
@@ -77,6 +80,12 @@ read_wheel(const char *path, pcr_alist *in, pcr_error *err)
         if (raw == NULL) {
             rc = pcr_set_error(err, PCR_FAIL, "an entry has no name");
             break;
+        }
+        while (strncmp(raw, "./", 2) == 0) {
+            raw += 2; /* tar's "./pkg": the same name as "pkg" */
+        }
+        if (raw[0] == '\0') {
+            continue; /* "./" itself */
         }
         char *name = strdup(raw);
         if (name == NULL) {
@@ -156,8 +165,11 @@ read_wheel(const char *path, pcr_alist *in, pcr_error *err)
     }
     free(buf);
     if (rc == PCR_OK && r != ARCHIVE_EOF) {
-        rc = pcr_set_error(err, PCR_FAIL, "cannot read the wheel: %s",
+        rc = pcr_set_error(err, PCR_FAIL, "cannot read the archive: %s",
                            archive_error_string(a));
+    }
+    if (rc != PCR_OK) {
+        pcr_alist_free(in);
     }
 end:
     archive_read_free(a);
@@ -494,6 +506,36 @@ wheel_order(const void *a, const void *b)
     return strcmp(x, y);
 }
 
+/* Is x a .pyc that compiling this wheel's sources produces again (so the
+ * rebuilt one replaces it)?  a/__pycache__/b.TAG[.opt-N].pyc and a/b.pyc
+ * both belong to a/b.py. */
+static int
+regenerated(const pcr_alist *in, const pcr_aentry *x)
+{
+    size_t n = strlen(x->name);
+    if (n < 5 || strcmp(x->name + n - 4, ".pyc") != 0) {
+        return 0;
+    }
+    char src[4200];
+    const char *slash = strrchr(x->name, '/');
+    const char *base = slash ? slash + 1 : x->name;
+    size_t dirlen = (size_t)(base - x->name);
+    if (dirlen >= 12 &&
+        strncmp(x->name + dirlen - 12, "__pycache__/", 12) == 0) {
+        size_t stem = strcspn(base, ".");
+        snprintf(src, sizeof src, "%.*s%.*s.py", (int)(dirlen - 12),
+                 x->name, (int)stem, base);
+    } else {
+        snprintf(src, sizeof src, "%.*s", (int)(n - 1), x->name);
+    }
+    for (size_t i = 0; i < in->n; i++) {
+        if (strcmp(in->v[i].name, src) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static pcr_status
 add_pyc(const pcr_wheel_options *wo, const pcr_aentry *x, const char *ipath,
         int64_t t, pcr_alist *out, pcr_error *err)
@@ -551,7 +593,7 @@ pcr_wheel_rebuild(const pcr_wheel_options *wo, const char *path,
         return pcr_set_error(err, PCR_ENV,
                              "--sourceless takes one optimisation level");
     }
-    pcr_status rc = read_wheel(path, &in, err);
+    pcr_status rc = pcr_archive_read(path, &in, err);
     const char *distinfo = rc == PCR_OK ? distinfo_of(&in, err, &rc) : NULL;
     char record_name[4200], wheel_name[4200];
     if (rc == PCR_OK) {
@@ -586,7 +628,8 @@ pcr_wheel_rebuild(const pcr_wheel_options *wo, const char *path,
     for (size_t i = 0; rc == PCR_OK && i < in.n; i++) {
         const pcr_aentry *x = &in.v[i];
         const char *ipath = x->is_dir ? NULL : import_path(x->name, distinfo);
-        if (x->is_dir || x == record || is_signature(x->name, record_name)) {
+        if (x->is_dir || x == record || is_signature(x->name, record_name) ||
+            regenerated(&in, x)) {
             continue; /* rebuilt below; signatures no longer hold */
         }
         if (x == wheel) {
@@ -648,6 +691,31 @@ pcr_wheel_rebuild(const pcr_wheel_options *wo, const char *path,
     pcr_buf_free(&rec);
     if (rc != PCR_OK) {
         pcr_alist_free(out);
+    }
+    pcr_alist_free(&in);
+    return rc;
+}
+
+pcr_status
+pcr_wheel_verify_record(const char *path, pcr_error *err)
+{
+    pcr_alist in;
+    pcr_status rc = pcr_archive_read(path, &in, err);
+    if (rc != PCR_OK) {
+        return rc;
+    }
+    const char *distinfo = distinfo_of(&in, err, &rc);
+    char record_name[4200];
+    const pcr_aentry *record = NULL;
+    if (rc == PCR_OK) {
+        snprintf(record_name, sizeof record_name, "%s/RECORD", distinfo);
+        for (size_t i = 0; i < in.n; i++) {
+            if (strcmp(in.v[i].name, record_name) == 0) {
+                record = &in.v[i];
+            }
+        }
+        rc = record ? verify_record(&in, record_name, &record->data, err)
+                    : pcr_set_error(err, PCR_FAIL, "no %s", record_name);
     }
     pcr_alist_free(&in);
     return rc;

@@ -84,6 +84,7 @@ class Base(unittest.TestCase):
 
 
 class TestTar(Base):
+    @staticmethod
     def make_src(self, root, order):
         files = {"pkg/__init__.py": "from .b import B\n",
                  "pkg/b.py": "B = ('-', 'x y')\n",
@@ -98,8 +99,8 @@ class TestTar(Base):
 
     def test_reproducible_under_tz_umask_cwd_and_order(self):
         a, b = os.path.join(self.top, "a"), os.path.join(self.top, "b")
-        self.make_src(a, True)
-        self.make_src(b, False)
+        self.make_src(self, a, True)
+        self.make_src(self, b, False)
         os.utime(os.path.join(b, "pkg", "b.py"), (1, 1))
         out = {}
         for ext in (".tar", ".tar.gz", ".tar.xz", ".tar.zst"):
@@ -121,7 +122,7 @@ class TestTar(Base):
 
     def test_entries_sorted_owned_stamped_and_importable(self):
         a = os.path.join(self.top, "a")
-        self.make_src(a, True)
+        self.make_src(self, a, True)
         out = os.path.join(self.top, "o.tar.gz")
         p = tool(["--tar", out, "--include-sources", "pkg"], cwd=a)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -152,7 +153,7 @@ class TestTar(Base):
 
     def test_errors(self):
         a = os.path.join(self.top, "a")
-        self.make_src(a, True)
+        self.make_src(self, a, True)
         out = os.path.join(self.top, "o.tar")
         # outside -C
         p = tool(["--tar", out, "-C", os.path.join(a, "pkg"),
@@ -180,7 +181,7 @@ class TestTar(Base):
 
     def test_without_epoch_says_which_time_and_clamp_keeps_older(self):
         a = os.path.join(self.top, "a")
-        self.make_src(a, True)
+        self.make_src(self, a, True)
         for rel in ("pkg/__init__.py", "pkg/b.py", "pkg/sub/c.py",
                     "pkg/tool.py"):
             os.utime(os.path.join(a, rel), (1000, 1000))
@@ -197,6 +198,83 @@ class TestTar(Base):
         self.assertEqual(times["pkg/__pycache__/b.cpython-311.pyc"], 500)
         self.assertEqual(times["pkg/__pycache__/c.cpython-311.pyc"
                                .replace("c.", "__init__.")], 900)
+
+
+class TestCheckArchives(Base):
+    def test_check_tar(self):
+        src = os.path.join(self.top, "a")
+        TestTar.make_src(None, src, True)
+        out = os.path.join(self.top, "o.tar.xz")
+        self.assertEqual(tool(["--tar", out, "pkg"], cwd=src).returncode, 0)
+        p = tool(["--check", "--tar", out, "pkg"], cwd=src)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn(b"4 identical, 0 differ", p.stdout)
+        with open(os.path.join(src, "pkg", "b.py"), "a") as f:
+            f.write("C = 3\n")
+        p = tool(["--check", "--tar", out, "--format", "json", "pkg"],
+                 cwd=src)
+        self.assertEqual(p.returncode, 1)
+        import json
+        report = json.loads(p.stdout)
+        bad = [f for f in report["files"] if f["class"] != "ok"]
+        self.assertEqual(len(bad), 1)
+        self.assertEqual(bad[0]["class"], "stale")
+        self.assertTrue(bad[0]["pyc"].endswith(
+            ":pkg/__pycache__/b.cpython-311.pyc"))
+
+    def test_check_wheel(self):
+        whl = TestWheel.debian_wheel(self)
+        out = os.path.join(self.top, "out", "PyYAML-6.0-cp311-none-any.whl")
+        os.makedirs(os.path.dirname(out))
+        p = tool(["--wheel", whl, "--output", os.path.dirname(out)],
+                 cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = tool(["--check", "--wheel", out], cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        # the input has no .pyc at all
+        p = tool(["--check", "--wheel", whl], cwd=self.top)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"yaml/__pycache__/loader.cpython-311.pyc: missing",
+                      p.stdout)
+        # a tampered .pyc, with RECORD made to match it
+        tampered = os.path.join(self.top, "t", os.path.basename(out))
+        os.makedirs(os.path.dirname(tampered))
+        with zipfile.ZipFile(out) as zin, \
+                zipfile.ZipFile(tampered, "w") as zout:
+            rows = []
+            for info in zin.infolist():
+                data = zin.read(info)
+                if info.filename == "yaml/__pycache__/nodes.cpython-311.pyc":
+                    data = data.replace(b"ScalarNode", b"ScalarNoda")
+                if info.filename.endswith("RECORD"):
+                    continue
+                zout.writestr(info, data)
+                h = base64.urlsafe_b64encode(hashlib.sha256(data).digest())
+                rows.append("%s,sha256=%s,%d\n" % (
+                    info.filename, h.rstrip(b"=").decode(), len(data)))
+            rows.append("PyYAML-6.0.dist-info/RECORD,,\n")
+            zout.writestr("PyYAML-6.0.dist-info/RECORD", "".join(rows))
+        p = tool(["--check", "--wheel", tampered], cwd=self.top)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"nodes.cpython-311.pyc: different: different code: "
+                      b"code object", p.stdout)
+        self.assertIn(b"'ScalarNoda' vs 'ScalarNode'", p.stdout)
+        self.assertNotIn(b"RECORD", p.stdout)
+        # a RECORD that does not match
+        broken = os.path.join(self.top, "b", os.path.basename(out))
+        os.makedirs(os.path.dirname(broken))
+        with zipfile.ZipFile(out) as zin, \
+                zipfile.ZipFile(broken, "w") as zout:
+            for info in zin.infolist():
+                data = zin.read(info)
+                if info.filename == "yaml/nodes.py":
+                    data += b"# edited\n"
+                zout.writestr(info, data)
+        p = tool(["--check", "--wheel", broken], cwd=self.top)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"RECORD: different: RECORD does not match the "
+                      b"contents of 'yaml/nodes.py'", p.stdout)
+        self.assertIn(b"nodes.cpython-311.pyc: stale", p.stdout)
 
 
 class TestWheel(Base):
