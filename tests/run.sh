@@ -34,6 +34,21 @@ add() { # suite-name passed failed
     total_fail=$((total_fail + $3))
 }
 
+# Sets p and f from a suite's "PREFIX N passed, N failed" line in OUT (a
+# missing line counts as a failure, and so does a non-zero exit status).
+counts() { # out prefix
+    local line
+    line=$(grep -E "^$2 [0-9]+ passed" "$1" | tail -n 1)
+    if [ -n "$line" ]; then
+        p=$(awk '{print $2}' <<<"$line")
+        f=$(awk '{print $4}' <<<"$line")
+    else
+        p=0 f=1
+    fi
+    [ "$(cat "$1.rc")" != 0 ] && [ "$f" = 0 ] && f=1
+    return 0
+}
+
 # Run a command, keep its output, show it only when the suite fails.
 run_suite() { # name logfile command...
     local name=$1 out=$2
@@ -84,14 +99,7 @@ for build in "$@"; do
         tests/fuzz/seeds.sh "$log/seeds" "$PCR_BIN" "$PYTHON" >/dev/null 2>&1
     fi
     run_suite replay "$out" "$build/fuzz-replay" tests/fuzz/regressions "$log/seeds"
-    line=$(grep -E '^fuzz-replay: [0-9]+ passed' "$out" | tail -n 1)
-    if [ -n "$line" ]; then
-        p=$(awk '{print $2}' <<<"$line")
-        f=$(awk '{print $4}' <<<"$line")
-    else
-        p=0 f=1
-    fi
-    [ "$(cat "$out.rc")" != 0 ] && [ "$f" = 0 ] && f=1
+    counts "$out" fuzz-replay:
     [ "$f" != 0 ] && tail -n 40 "$out"
     add "$build: fuzz-replay" "$p" "$f"
 
@@ -100,14 +108,7 @@ for build in "$@"; do
         name=$(basename "$suite" .py)
         out=$log/$build-$name
         PCR_WRAPPER="$wrapper" run_suite "$name" "$out" "$PYTHON" "$suite"
-        line=$(grep -E '^e2e: [0-9]+ passed' "$out" | tail -n 1)
-        if [ -n "$line" ]; then
-            p=$(awk '{print $2}' <<<"$line")
-            f=$(awk '{print $4}' <<<"$line")
-        else
-            p=0 f=1
-        fi
-        [ "$(cat "$out.rc")" != 0 ] && [ "$f" = 0 ] && f=1
+        counts "$out" e2e:
         [ "$f" != 0 ] && tail -n 60 "$out"
         add "$build: e2e ${name#test_}" "$p" "$f"
     done
@@ -118,14 +119,7 @@ for build in "$@"; do
         # shellcheck disable=SC2086
         run_suite parity "$out" "$PYTHON" tests/parity/parity.py \
             --tool "$PCR_BIN" --levels 0,1,2 $PARITY_TREES
-        line=$(grep -E '^parity: [0-9]+ passed' "$out" | tail -n 1)
-        if [ -n "$line" ]; then
-            p=$(awk '{print $2}' <<<"$line")
-            f=$(awk '{print $4}' <<<"$line")
-        else
-            p=0 f=1
-        fi
-        [ "$(cat "$out.rc")" != 0 ] && [ "$f" = 0 ] && f=1
+        counts "$out" parity:
         grep -E '^parity: [0-9]+ source' "$out"
         [ "$f" != 0 ] && tail -n 40 "$out"
         add "$build: parity" "$p" "$f"
@@ -162,11 +156,7 @@ if [ "$valgrind" = 1 ]; then
         out=$log/valgrind-$name
         # shellcheck disable=SC2086
         PCR_WRAPPER="$vg" run_suite "$name" "$out" "$PYTHON" $suite
-        line=$(grep -E '^e2e: [0-9]+ passed' "$out" | tail -n 1)
-        if [ -n "$line" ]; then
-            p=$(awk '{print $2}' <<<"$line"); f=$(awk '{print $4}' <<<"$line")
-        else p=0 f=1; fi
-        [ "$(cat "$out.rc")" != 0 ] && [ "$f" = 0 ] && f=1
+        counts "$out" e2e:
         [ "$f" != 0 ] && tail -n 60 "$out"
         add "valgrind: e2e ${name#test_}" "$p" "$f"
     done
