@@ -93,6 +93,10 @@ pcr_cli_run_wheel(const pcr_cli *cli)
     }
     if (!set) {
         wo.epoch = 315532800; /* 1980-01-01, the earliest zip time */
+        if (cli->quiet < 2) {
+            fprintf(stderr, PROG ": SOURCE_DATE_EPOCH is not set: the "
+                                 "wheel's times are 1980-01-01 00:00 UTC\n");
+        }
     }
     char *out = NULL;
     struct stat st;

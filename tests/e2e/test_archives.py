@@ -324,6 +324,17 @@ class TestWheel(Base):
                  extra_env={"TZ": "Pacific/Auckland"}, umask=0o077)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(readb(again), readb(out))
+        # the same wheel with its entries in reverse order (another packer,
+        # another file system): the same bytes again
+        rev = os.path.join(self.top, "rev", os.path.basename(whl))
+        os.makedirs(os.path.dirname(rev))
+        with zipfile.ZipFile(whl) as zin, zipfile.ZipFile(rev, "w") as zout:
+            for info in reversed(zin.infolist()):
+                zout.writestr(info, zin.read(info))
+        again = os.path.join(self.top, "again2.whl")
+        p = tool(["--wheel", rev, "--output", again], cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(readb(again), readb(out))
         # installed by Debian's installer, imported from our .pyc
         dest = os.path.join(self.top, "root")
         subprocess.run([sys.executable, "-m", "installer", "--destdir",
@@ -420,6 +431,7 @@ class TestWheel(Base):
             "duplicate": good + [("bad/__init__.py", b"Y = 2\n", 0o100644)],
             "symlink": good + [("bad/link.py", b"/etc/passwd", 0o120777)],
             "fifo": good + [("bad/fifo", b"", 0o010644)],
+            "device": good + [("bad/dev", b"", 0o020644)],
             "record-mismatch": [(n, d if n != "bad/__init__.py"
                                  else b"X = 2\n", m) for n, d, m in good],
             "unlisted": good + [("bad/extra.py", b"E = 1\n", 0o100644)],
