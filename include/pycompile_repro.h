@@ -266,6 +266,8 @@ typedef struct pcr_options {
     int force;           /* -f: compile even when up to date */
     int legacy;          /* -b: write SOURCEc beside the source */
     int hardlink_dupes;  /* hard-link equal files of successive levels */
+    int64_t clamp_epoch; /* --clamp-mtime: a source newer than this gets
+                            this mtime before compiling; -1: off */
     /* Called with each level's bytes (level_index into levels) once all
      * are compiled and before any is written; a failure stops the file
      * (--verify). */

@@ -21,6 +21,8 @@ typedef struct pcr_cli {
     pcr_cli_mode mode;
     int verify; /* --verify[=N]: compiles per file, 0 = off */
     int mode_given; /* --invalidation-mode was given */
+    const char *package; /* --package PKG: its files from dpkg */
+    int remove;          /* --remove: delete the .pyc files instead */
     const char *tar;     /* --tar OUT */
     const char *wheel;   /* --wheel IN */
     const char *output;  /* --output OUT (wheel) */

@@ -25,7 +25,9 @@ enum {
     OPT_INCLUDE_SOURCES,
     OPT_CLAMP,
     OPT_SOURCELESS,
-    OPT_NO_VERIFY_RECORD
+    OPT_NO_VERIFY_RECORD,
+    OPT_PACKAGE,
+    OPT_REMOVE
 };
 
 /* Kept sorted by long name. */
@@ -44,7 +46,9 @@ static const struct option long_options[] = {
     {"null", no_argument, NULL, '0'},
     {"optimize", required_argument, NULL, 'o'},
     {"output", required_argument, NULL, OPT_OUTPUT},
+    {"package", required_argument, NULL, OPT_PACKAGE},
     {"quiet", no_argument, NULL, 'q'},
+    {"remove", no_argument, NULL, OPT_REMOVE},
     {"sourceless", no_argument, NULL, OPT_SOURCELESS},
     {"tar", required_argument, NULL, OPT_TAR},
     {"verbose", no_argument, NULL, 'v'},
@@ -111,6 +115,16 @@ pcr_cli_usage(FILE *out)
         "  --no-verify-record       accept an input RECORD that does not\n"
         "                           match its contents\n"
         "\n"
+        "Packages:\n"
+        "  --package PKG            compile the Python files dpkg lists for\n"
+        "                           the installed package PKG (as\n"
+        "                           py3compile -p PKG)\n"
+        "  --remove                 delete the .pyc files that compiling\n"
+        "                           would write (as py3clean)\n"
+        "  --clamp-mtime            with SOURCE_DATE_EPOCH: sources newer\n"
+        "                           than it get its time first, so a\n"
+        "                           timestamp .pyc is reproducible (Fedora)\n"
+        "\n"
         "Proving it:\n"
         "  --verify[=N]             compile each file N times (default 2):\n"
         "                           also in fresh processes with other hash\n"
@@ -170,7 +184,7 @@ set_mode(pcr_cli *cli, pcr_cli_mode mode, pcr_error *err)
 }
 
 static pcr_status
-check(const pcr_cli *cli, pcr_error *err)
+check(pcr_cli *cli, pcr_error *err)
 {
     if (cli->mode == PCR_MODE_VERIFY_SERVER) {
         return PCR_OK;
@@ -223,7 +237,25 @@ check(const pcr_cli *cli, pcr_error *err)
                              "--hardlink-dupes needs at least two "
                              "optimisation levels (-o)");
     }
-    if (cli->nfiles == 0 && cli->list == NULL) {
+    if (cli->remove && (cli->mode != PCR_MODE_COMPILE || cli->tar)) {
+        return pcr_set_error(err, PCR_ENV, "--remove excludes the other "
+                                           "modes");
+    }
+    if (cli->clamp_mtime && cli->tar == NULL) {
+        int set;
+        int64_t v;
+        if (pcr_source_date_epoch(&set, &v, err) != PCR_OK) {
+            return PCR_ENV;
+        }
+        if (!set) {
+            return pcr_set_error(err, PCR_ENV,
+                                 "--clamp-mtime needs SOURCE_DATE_EPOCH");
+        }
+        if (cli->mode == PCR_MODE_COMPILE) {
+            cli->opt.clamp_epoch = v; /* --check leaves sources alone */
+        }
+    }
+    if (cli->nfiles == 0 && cli->list == NULL && cli->package == NULL) {
         return pcr_set_error(err, PCR_ENV, "no files to %s",
                              cli->mode == PCR_MODE_COMPILE ? "compile"
                              : cli->mode == PCR_MODE_CHECK ? "check"
@@ -348,6 +380,12 @@ pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
             break;
         case OPT_NO_VERIFY_RECORD:
             cli->no_verify_record = 1;
+            break;
+        case OPT_PACKAGE:
+            cli->package = optarg;
+            break;
+        case OPT_REMOVE:
+            cli->remove = 1;
             break;
         case OPT_CHECK:
             if (set_mode(cli, PCR_MODE_CHECK, err) != PCR_OK) {

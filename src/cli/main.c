@@ -9,6 +9,7 @@
  * Exit status: 0 all good, 1 a file failed, 2 usage or environment.
  */
 #define _XOPEN_SOURCE 700 /* realpath */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,10 +256,114 @@ add_names(pcr_jobs *jobs, const pcr_cli *cli, FILE *in, int sep, int trim,
     return rc;
 }
 
+/* Is path one of PKG's Python modules, as py3compile -p picks them: in
+ * the public module directories or the package's private ones? */
+static int
+package_module(const char *path, const char *pkg)
+{
+    size_t n = strlen(path), k = strcspn(pkg, ":");
+    if (n < 4 || strcmp(path + n - 3, ".py") != 0) {
+        return 0;
+    }
+    if (strncmp(path, "/usr/lib/python3/", 17) == 0 ||
+        strncmp(path, "/usr/lib/python3.", 17) == 0) {
+        return 1;
+    }
+    const char *dirs[] = {"/usr/share/", "/usr/lib/"};
+    for (int i = 0; i < 2; i++) {
+        size_t d = strlen(dirs[i]);
+        if (strncmp(path, dirs[i], d) == 0 && strncmp(path + d, pkg, k) == 0 &&
+            path[d + k] == '/') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* --package PKG: the files dpkg installed for it. */
+static pcr_status
+add_package(const pcr_cli *cli, pcr_jobs *jobs, pcr_error *err)
+{
+    const char *pkg = cli->package;
+    for (const char *c = pkg; *c; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+              strchr("+-.:", *c) != NULL)) {
+            return pcr_set_error(err, PCR_ENV, "invalid package name '%s'",
+                                 pkg);
+        }
+    }
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "dpkg-query -L '%s' 2>/dev/null", pkg);
+    FILE *in = popen(cmd, "r");
+    if (in == NULL) {
+        return pcr_set_error(err, PCR_ENV, "cannot run dpkg-query");
+    }
+    char **names;
+    size_t n;
+    pcr_status rc = pcr_cli_read_names(in, '\n', 0, &names, &n, err);
+    int status = pclose(in);
+    if (rc == PCR_OK && (status != 0 || n == 0)) {
+        pcr_cli_free_names(names);
+        return pcr_set_error(err, PCR_ENV, "dpkg knows no package '%s'",
+                             pkg);
+    }
+    for (size_t i = 0; i < n && rc == PCR_OK; i++) {
+        struct stat st;
+        if (package_module(names[i], pkg) && lstat(names[i], &st) == 0 &&
+            S_ISREG(st.st_mode)) {
+            rc = pcr_jobs_add(jobs, names[i], &cli->walk, err);
+        }
+    }
+    if (rc == PCR_OK || n > 0) {
+        pcr_cli_free_names(names);
+    }
+    return rc;
+}
+
+/* --remove: delete what compiling would write, and empty __pycache__. */
+static int
+remove_pycs(const pcr_cli *cli, const pcr_jobs *jobs)
+{
+    int status = 0;
+    size_t removed = 0;
+    int nlevels = cli->opt.nlevels ? cli->opt.nlevels : 1;
+    for (size_t i = 0; i < jobs->n; i++) {
+        if (jobs->v[i].skip || jobs->v[i].error) {
+            continue;
+        }
+        for (int l = 0; l < nlevels; l++) {
+            int level = cli->opt.nlevels ? cli->opt.levels[l] : 0;
+            char *pyc = pcr_output_path(&cli->opt, jobs->v[i].path, level);
+            struct stat st;
+            if (pyc != NULL && lstat(pyc, &st) == 0 && S_ISREG(st.st_mode)) {
+                if (unlink(pyc) == 0) {
+                    removed++;
+                } else if (cli->quiet < 2) {
+                    pcr_cli_error(pyc, strerror(errno));
+                    status = 1;
+                }
+            }
+            char *slash = pyc ? strrchr(pyc, '/') : NULL;
+            if (slash != NULL && !cli->opt.legacy) {
+                *slash = '\0';
+                rmdir(pyc); /* only if now empty */
+            }
+            free(pyc);
+        }
+    }
+    if (cli->verbose && cli->quiet < 2) {
+        fprintf(stderr, PROG ": %zu .pyc files removed\n", removed);
+    }
+    return status;
+}
+
 static pcr_status
 collect(const pcr_cli *cli, pcr_jobs *jobs, int *tree, pcr_error *err)
 {
     pcr_status rc = PCR_OK;
+    if (cli->package != NULL) {
+        rc = add_package(cli, jobs, err);
+    }
     for (int i = 0; i < cli->nfiles && rc == PCR_OK; i++) {
         const char *op = cli->files[i];
         if (strcmp(op, "-") == 0) {
@@ -315,6 +420,10 @@ run(const pcr_cli *cli)
     }
     if (cli->mode == PCR_MODE_DUMP || cli->mode == PCR_MODE_CANONICALIZE) {
         status = pyc_files(cli, &jobs);
+        goto end;
+    }
+    if (cli->remove) {
+        status = remove_pycs(cli, &jobs);
         goto end;
     }
     if (cli->tar != NULL) {
