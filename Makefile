@@ -45,7 +45,7 @@ ifeq ($(SANITIZE),fuzz)
   CFLAGS = -O1 -g
 endif
 
-ALL_CFLAGS = $(STD) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
+ALL_CFLAGS = $(STD) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -fPIC -MMD -MP
 ALL_CPPFLAGS = -Iinclude $(AR_CFLAGS) $(CPPFLAGS)
 # libarchive writes tar and zip; OpenSSL's libcrypto gives SHA-256 for a
 # wheel's RECORD.
@@ -63,13 +63,19 @@ MAIN_OBJ := $(BUILD)/src/cli/main.o
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 LIB_A := $(BUILD)/libpycompile-repro.a
+VERSION := $(shell sed -n 's/^\#define PCR_VERSION "\(.*\)"/\1/p' include/pycompile_repro.h)
+SONAME := libpycompile-repro.so.0
+LIB_SO := $(BUILD)/libpycompile-repro.so.$(VERSION)
 BIN := $(BUILD)/pycompile-repro
 UNIT_BIN := $(BUILD)/unit-tests
 REPLAY_BIN := $(BUILD)/fuzz-replay
 
-.PHONY: all deps test check unit sanitize valgrind example format clean bench fuzz fuzz-build
+.PHONY: all deps test check unit sanitize valgrind example format clean bench fuzz fuzz-build install uninstall deb rpm
 
-all: $(BIN) $(LIB_A)
+all: $(BIN) $(LIB_A) $(LIB_SO)
+
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS_ALL)
 
 $(LIB_A): $(LIB_OBJ)
 	rm -f $@
@@ -152,8 +158,84 @@ deps:
 	        apt-get install -y -q --no-install-recommends $$missing; \
 	else echo "build dependencies: all installed"; fi
 
+# Installation (zstd's conventions): PREFIX, DESTDIR and the directories.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+PERL5DIR ?= $(PREFIX)/share/perl5
+AUTOSCRIPTDIR ?= $(PREFIX)/share/debhelper/autoscripts
+RPMCONFIGDIR ?= $(PREFIX)/lib/rpm
+RPMMACRODIR ?= $(RPMCONFIGDIR)/macros.d
+INSTALL ?= install
+
+$(BUILD)/pycompile-repro.pc: pycompile-repro.pc.in
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(LDLIBS_ALL)|' $< > $@
+
+$(BUILD)/dh_pycompile_repro.1: contrib/debian/dh_pycompile_repro
+	pod2man --section=1 --center=pycompile-repro --release=$(VERSION) $< $@
+
+install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+	    $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(PKGCONFIGDIR) \
+	    $(DESTDIR)$(PERL5DIR)/Debian/Debhelper/Sequence \
+	    $(DESTDIR)$(AUTOSCRIPTDIR) $(DESTDIR)$(RPMMACRODIR)
+	$(INSTALL) -m 755 $(BIN) $(DESTDIR)$(BINDIR)/pycompile-repro
+	$(INSTALL) -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libpycompile-repro.a
+	$(INSTALL) -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libpycompile-repro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpycompile-repro.so
+	$(INSTALL) -m 644 include/pycompile_repro.h $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 644 $(BUILD)/pycompile-repro.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	$(INSTALL) -m 644 docs/pycompile-repro.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 755 contrib/debian/dh_pycompile_repro $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 644 $(BUILD)/dh_pycompile_repro.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 644 contrib/debian/pycompile_repro.pm \
+	    $(DESTDIR)$(PERL5DIR)/Debian/Debhelper/Sequence/
+	$(INSTALL) -m 644 contrib/debian/autoscripts/postinst-pycompile-repro \
+	    contrib/debian/autoscripts/prerm-pycompile-repro $(DESTDIR)$(AUTOSCRIPTDIR)/
+	$(INSTALL) -m 644 contrib/rpm/macros.pycompile-repro $(DESTDIR)$(RPMMACRODIR)/
+	$(INSTALL) -m 755 contrib/rpm/brp-pycompile-repro $(DESTDIR)$(RPMCONFIGDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pycompile-repro $(DESTDIR)$(BINDIR)/dh_pycompile_repro \
+	    $(DESTDIR)$(LIBDIR)/libpycompile-repro.a \
+	    $(DESTDIR)$(LIBDIR)/libpycompile-repro.so* \
+	    $(DESTDIR)$(INCLUDEDIR)/pycompile_repro.h \
+	    $(DESTDIR)$(PKGCONFIGDIR)/pycompile-repro.pc \
+	    $(DESTDIR)$(MANDIR)/man1/pycompile-repro.1 \
+	    $(DESTDIR)$(MANDIR)/man1/dh_pycompile_repro.1 \
+	    $(DESTDIR)$(PERL5DIR)/Debian/Debhelper/Sequence/pycompile_repro.pm \
+	    $(DESTDIR)$(AUTOSCRIPTDIR)/postinst-pycompile-repro \
+	    $(DESTDIR)$(AUTOSCRIPTDIR)/prerm-pycompile-repro \
+	    $(DESTDIR)$(RPMMACRODIR)/macros.pycompile-repro \
+	    $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro
+
+# Packages, into dist/: a Debian binary package (from contrib/debian) and
+# an RPM (from contrib/rpm), each built from the committed tree.
+SRC_TREE = build/pkgsrc/pycompile-repro-$(VERSION)
+deb:
+	rm -rf build/pkgsrc && mkdir -p $(SRC_TREE) dist
+	git ls-files -z | xargs -0 tar -cf - | tar -xf - -C $(SRC_TREE)
+	cp -r contrib/debian/debian $(SRC_TREE)/debian
+	cd $(SRC_TREE) && dpkg-buildpackage -us -uc -b
+	mv build/pkgsrc/pycompile-repro_$(VERSION)_*.deb dist/
+	lintian --fail-on error dist/pycompile-repro_$(VERSION)_*.deb
+
+rpm:
+	rm -rf build/rpm && mkdir -p build/rpm/SOURCES dist
+	git ls-files -z | xargs -0 tar --transform 's|^|pycompile-repro-$(VERSION)/|' \
+	    -czf build/rpm/SOURCES/pycompile-repro-$(VERSION).tar.gz
+	rpmbuild --define "_topdir $(CURDIR)/build/rpm" --nodeps -bb contrib/rpm/pycompile-repro.spec
+	cp build/rpm/RPMS/*/pycompile-repro-$(VERSION)-*.rpm dist/
+
 clean:
-	rm -rf build build-asan build-fuzz fixtures/example/__pycache__
+	rm -rf build build-asan build-fuzz dist fixtures/example/__pycache__
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
     $(wildcard $(BUILD)/tests/fuzz/*.d)

@@ -1,0 +1,9 @@
+#!/usr/bin/perl
+# debhelper sequence addon: Build-Depends: dh-sequence-pycompile-repro
+use warnings;
+use strict;
+use Debian::Debhelper::Dh_Lib;
+
+insert_after('dh_install', 'dh_pycompile_repro');
+
+1;
