@@ -171,6 +171,8 @@ RPMCONFIGDIR ?= $(PREFIX)/lib/rpm
 RPMMACRODIR ?= $(RPMCONFIGDIR)/macros.d
 INSTALL ?= install
 
+# Regenerated every time: it holds PREFIX, which make cannot see change.
+.PHONY: $(BUILD)/pycompile-repro.pc
 $(BUILD)/pycompile-repro.pc: pycompile-repro.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \

@@ -126,6 +126,14 @@ for build in "$@"; do
     fi
 done
 
+# Install, man pages, packages of the tool and sample packages built with
+# each hook (once, with the first build).
+out=$log/packaging
+PCR_BIN="$PWD/$1/pycompile-repro" run_suite packaging "$out" "$PYTHON" tests/packaging/test_packaging.py
+counts "$out" e2e:
+[ "$f" != 0 ] && tail -n 60 "$out"
+add "packaging" "$p" "$f"
+
 # libFuzzer, bounded in time; a crash leaves build-fuzz/crash-* and fails.
 if [ "$fuzz_seconds" -gt 0 ]; then
     out=$log/fuzz
