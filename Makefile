@@ -147,7 +147,9 @@ format:
 # Debian packages needed to build and test; installs only what is missing.
 DEB_DEPS = gcc make pkg-config libpython3-dev python3.11 libarchive-dev \
            libssl-dev libcriterion-dev valgrind clang libclang-rt-14-dev \
-           python3-installer python3-wheel
+           python3-installer python3-wheel \
+           debhelper lintian dpkg-dev fakeroot rpm rpm2cpio cpio man-db git \
+           build-essential perl
 deps:
 	@missing=$$(for p in $(DEB_DEPS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
