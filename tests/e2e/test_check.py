@@ -73,6 +73,18 @@ class TestVerify(Base):
                          "2", "lib"], cwd=self.top)
         self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_whole_standard_library_verify_then_check(self):
+        lib = self.copy_lib("")  # all of /usr/lib/python3.11
+        p = tool(HASH + ["-q", "-j", "2", "--verify", "-o", "0", "-o", "1",
+                         "lib"], cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        before = snapshot(lib)
+        self.assertGreater(sum(k.endswith(".pyc") for k in before), 1200)
+        p = tool(HASH + ["--check", "-j", "2", "-o", "0", "-o", "1", "lib"],
+                 cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:])
+        self.assertEqual(snapshot(lib), before)  # bytes and mtimes
+
     def test_a_source_that_differs_between_processes_is_caught(self):
         # /proc/self/comm reads "pycompile-repro" in the compiling process
         # and "exe" in the independent one (exec'd as /proc/self/exe):
