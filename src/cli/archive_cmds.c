@@ -199,6 +199,30 @@ compare_entries(const pcr_cli *cli, const char *archive,
     return pcr_report_end(&r, 0.0);
 }
 
+/* The end of both checks: expected (built with status rc) against what
+ * the archive holds. */
+static int
+check_archive(const pcr_cli *cli, const char *archive, pcr_status rc,
+              pcr_alist *expected, pcr_error *err, const char *record_problem)
+{
+    pcr_alist found;
+    if (rc == PCR_OK) {
+        rc = pcr_archive_read(archive, &found, err);
+        if (rc != PCR_OK) {
+            pcr_alist_free(expected);
+        }
+    }
+    if (rc != PCR_OK) {
+        pcr_cli_error(archive, err->msg);
+        return 2;
+    }
+    int status = compare_entries(cli, archive, expected, &found,
+                                 record_problem);
+    pcr_alist_free(expected);
+    pcr_alist_free(&found);
+    return status;
+}
+
 int
 pcr_cli_check_wheel(const pcr_cli *cli)
 {
@@ -215,23 +239,10 @@ pcr_cli_check_wheel(const pcr_cli *cli)
         return 2;
     }
     pcr_status rs = pcr_wheel_verify_record(cli->wheel, &rec);
-    pcr_alist expected, found;
+    pcr_alist expected;
     pcr_status rc = pcr_wheel_rebuild(&wo, cli->wheel, &expected, &err);
-    if (rc == PCR_OK) {
-        rc = pcr_archive_read(cli->wheel, &found, &err);
-        if (rc != PCR_OK) {
-            pcr_alist_free(&expected);
-        }
-    }
-    if (rc != PCR_OK) {
-        pcr_cli_error(cli->wheel, err.msg);
-        return 2;
-    }
-    int status = compare_entries(cli, cli->wheel, &expected, &found,
-                                 rs == PCR_OK ? NULL : rec.msg);
-    pcr_alist_free(&expected);
-    pcr_alist_free(&found);
-    return status;
+    return check_archive(cli, cli->wheel, rc, &expected, &err,
+                         rs == PCR_OK ? NULL : rec.msg);
 }
 
 int
@@ -245,20 +256,7 @@ pcr_cli_check_tar(const pcr_cli *cli, const pcr_jobs *jobs)
     if (archive_epoch(cli, jobs, &to.epoch) != 0) {
         return 2;
     }
-    pcr_alist expected, found;
+    pcr_alist expected;
     pcr_status rc = pcr_tar_entries(&to, jobs, &expected, &err);
-    if (rc == PCR_OK) {
-        rc = pcr_archive_read(cli->tar, &found, &err);
-        if (rc != PCR_OK) {
-            pcr_alist_free(&expected);
-        }
-    }
-    if (rc != PCR_OK) {
-        pcr_cli_error(cli->tar, err.msg);
-        return 2;
-    }
-    int status = compare_entries(cli, cli->tar, &expected, &found, NULL);
-    pcr_alist_free(&expected);
-    pcr_alist_free(&found);
-    return status;
+    return check_archive(cli, cli->tar, rc, &expected, &err, NULL);
 }
