@@ -69,7 +69,7 @@ int pcr_runtime_ready(void);
 const char *pcr_python_version(void); /* e.g. "3.11.2" */
 const char *pcr_python_build(void);   /* Py_GetVersion(), full text */
 const char *pcr_cache_tag(void);      /* e.g. "cpython-311" */
-uint32_t pcr_magic_number(void); /* first 4 header bytes, little-endian */
+uint32_t pcr_magic_number(void);      /* first 4 header bytes, little-endian */
 
 /* ------------------------------------------------------------- compiling */
 
@@ -157,7 +157,7 @@ typedef struct pcr_mtree {
     uint32_t nnodes;
     uint32_t *refs; /* reference index -> node index */
     uint32_t nrefs;
-    uint32_t *ref_uses; /* reference index -> number of TYPE_REF to it */
+    uint32_t *ref_uses;      /* reference index -> number of TYPE_REF to it */
     const char *code_fields; /* layout used for code objects */
 } pcr_mtree;
 
@@ -179,8 +179,7 @@ void pcr_mtree_free(pcr_mtree *tree);
 /* Follow TYPE_REF nodes to the object they stand for. */
 uint32_t pcr_mtree_resolve(const pcr_mtree *tree, uint32_t node);
 /* Child number slot of a container node (after resolving), or PCR_NONE. */
-uint32_t pcr_mtree_child(const pcr_mtree *tree, uint32_t node,
-                         unsigned slot);
+uint32_t pcr_mtree_child(const pcr_mtree *tree, uint32_t node, unsigned slot);
 /* The bytes of a string-like node (s t u a A z Z), resolved. */
 pcr_status pcr_mtree_string(const pcr_mtree *tree, const unsigned char *data,
                             uint32_t node, const unsigned char **ptr,
@@ -231,8 +230,7 @@ typedef struct pcr_source {
 
 /* Read a source file.  Only regular files are read (a FIFO, a directory
  * or a device is refused without blocking). */
-pcr_status pcr_source_read(const char *path, pcr_source *src,
-                           pcr_error *err);
+pcr_status pcr_source_read(const char *path, pcr_source *src, pcr_error *err);
 void pcr_source_free(pcr_source *src);
 
 /*
@@ -271,8 +269,8 @@ typedef struct pcr_options {
     /* Called with each level's bytes (level_index into levels) once all
      * are compiled and before any is written; a failure stops the file
      * (--verify). */
-    pcr_status (*before_write)(void *ctx, int level_index,
-                               const pcr_buf *pyc, pcr_error *err);
+    pcr_status (*before_write)(void *ctx, int level_index, const pcr_buf *pyc,
+                               pcr_error *err);
     void *before_write_ctx;
 } pcr_options;
 
@@ -286,8 +284,7 @@ typedef enum pcr_outcome {
 
 void pcr_options_init(pcr_options *opt);
 /* Add an optimisation level (0, 1, 2); duplicates are ignored. */
-pcr_status pcr_options_add_level(pcr_options *opt, int level,
-                                 pcr_error *err);
+pcr_status pcr_options_add_level(pcr_options *opt, int level, pcr_error *err);
 
 /*
  * Build the complete .pyc bytes (header + canonical marshal) of a source
@@ -468,25 +465,24 @@ typedef struct pcr_alist {
 
 /* Append an entry (data is copied). */
 pcr_status pcr_alist_add(pcr_alist *l, const char *name, int is_dir,
-                         mode_t mode, int64_t mtime,
-                         const unsigned char *data, size_t len,
-                         pcr_error *err);
+                         mode_t mode, int64_t mtime, const unsigned char *data,
+                         size_t len, pcr_error *err);
 void pcr_alist_free(pcr_alist *l);
 
 /* Write the entries, in their order, as a reproducible archive: owner 0:0
  * root, restricted pax or zip, gzip without a timestamp, zip times in
  * UTC.  Written to a temporary file and renamed: an error leaves no
  * output. */
-pcr_status pcr_archive_write(const char *path, int format,
-                             const pcr_alist *l, pcr_error *err);
+pcr_status pcr_archive_write(const char *path, int format, const pcr_alist *l,
+                             pcr_error *err);
 
 /* SOURCE_DATE_EPOCH: PCR_OK with *set = 0 when unset or empty; PCR_ENV
  * when it is not a non-negative integer. */
 pcr_status pcr_source_date_epoch(int *set, int64_t *value, pcr_error *err);
 
 /* sha256=<urlsafe base64, no padding> of data, as RECORD wants. */
-pcr_status pcr_record_hash(const unsigned char *data, size_t len,
-                           char out[64], pcr_error *err);
+pcr_status pcr_record_hash(const unsigned char *data, size_t len, char out[64],
+                           pcr_error *err);
 
 typedef struct pcr_tar_options {
     const pcr_options *opt; /* levels, mode, -d/-s/-p (record names) */
@@ -518,8 +514,7 @@ pcr_status pcr_wheel_rebuild(const pcr_wheel_options *wo, const char *in,
 /* Read any archive libarchive knows (zip, tar and its compressions) into
  * entries, refusing absolute or ".." names, links and special files, and
  * sizes past the limits (256 MiB an entry, 1 GiB in all). */
-pcr_status pcr_archive_read(const char *path, pcr_alist *out,
-                            pcr_error *err);
+pcr_status pcr_archive_read(const char *path, pcr_alist *out, pcr_error *err);
 /* Does the wheel's RECORD list every file with its right hash and size? */
 pcr_status pcr_wheel_verify_record(const char *path, pcr_error *err);
 /* The output file name for an input wheel name: python tag -> cp311. */
@@ -541,9 +536,9 @@ pcr_status pcr_verify_run(const pcr_options *opt, const pcr_jobs *jobs,
                           pcr_verify **out, pcr_error *err);
 /* PCR_OK if every independent compile of job/level gave exactly these
  * bytes; PCR_FAIL naming the first differing object otherwise. */
-pcr_status pcr_verify_compare(const pcr_verify *v, size_t job,
-                              int level_index, const unsigned char *data,
-                              size_t len, pcr_error *err);
+pcr_status pcr_verify_compare(const pcr_verify *v, size_t job, int level_index,
+                              const unsigned char *data, size_t len,
+                              pcr_error *err);
 void pcr_verify_free(pcr_verify *v);
 /* The server side: read jobs from in_fd, answer on out_fd. */
 pcr_status pcr_verify_serve(int in_fd, int out_fd, pcr_error *err);

@@ -131,7 +131,6 @@ pcr_cli_run_wheel(const pcr_cli *cli)
     return rc == PCR_OK ? 0 : rc == PCR_ENV ? 2 : 1;
 }
 
-
 static int
 by_name(const void *a, const void *b)
 {
@@ -176,9 +175,8 @@ compare_entries(const pcr_cli *cli, const char *archive,
             continue;
         }
         const pcr_aentry *f = find(found, e->name);
-        pcr_check_class c =
-            pcr_check_pyc(f ? &f->data : NULL, &e->data, detail,
-                          sizeof detail);
+        pcr_check_class c = pcr_check_pyc(f ? &f->data : NULL, &e->data,
+                                          detail, sizeof detail);
         snprintf(where, sizeof where, "%s:%s", archive, e->name);
         pcr_report_record(&r, archive, -1, where, c, detail);
     }
@@ -216,8 +214,8 @@ check_archive(const pcr_cli *cli, const char *archive, pcr_status rc,
         pcr_cli_error(archive, err->msg);
         return 2;
     }
-    int status = compare_entries(cli, archive, expected, &found,
-                                 record_problem);
+    int status =
+        compare_entries(cli, archive, expected, &found, record_problem);
     pcr_alist_free(expected);
     pcr_alist_free(&found);
     return status;
@@ -231,8 +229,8 @@ pcr_cli_check_wheel(const pcr_cli *cli)
     if (!cli->mode_given) {
         opt.mode = PCR_CHECKED_HASH;
     }
-    pcr_wheel_options wo = {.opt = &opt, .sourceless = 0,
-                            .verify_record = 0, .epoch = 315532800};
+    pcr_wheel_options wo = {
+        .opt = &opt, .sourceless = 0, .verify_record = 0, .epoch = 315532800};
     int set;
     if (pcr_source_date_epoch(&set, &wo.epoch, &err) != PCR_OK) {
         fprintf(stderr, PROG ": %s\n", err.msg);

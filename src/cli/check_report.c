@@ -36,8 +36,8 @@ pcr_cli_check_job(void *ctx, const pcr_job *job, pcr_outcome *outcome,
     err->msg[0] = '\0';
     for (int i = 0; i < n; i++) {
         int w = snprintf(err->msg + k, sizeof err->msg - k, "%d%c%d%c%s%c%s%c",
-                         (int)res[i].cls, FS, res[i].level, FS, res[i].pyc,
-                         FS, res[i].detail, RS);
+                         (int)res[i].cls, FS, res[i].level, FS, res[i].pyc, FS,
+                         res[i].detail, RS);
         if (w < 0 || (size_t)w >= sizeof err->msg - k) {
             break; /* truncated: the records that fit are kept */
         }
@@ -56,9 +56,11 @@ json_str(FILE *out, const char *s)
     fputc('"', out);
     while (*p) {
         unsigned char c = *p;
-        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
-                          : (c >> 3) == 30   ? 4
-                                             : 0;
+        int len = c < 0x80         ? 1
+                  : (c >> 5) == 6  ? 2
+                  : (c >> 4) == 14 ? 3
+                  : (c >> 3) == 30 ? 4
+                                   : 0;
         int ok = len > 0;
         for (int i = 1; i < len && ok; i++) {
             ok = (p[i] & 0xc0) == 0x80;
@@ -122,8 +124,9 @@ pcr_report_record(pcr_report *r, const char *source, int level,
         json_str(r->out, source);
         fprintf(r->out, ", \"pyc\": ");
         json_str(r->out, pyc);
-        fprintf(r->out, ", \"level\": %d, \"status\": \"%s\", \"class\": ",
-                level, status_of(cls));
+        fprintf(r->out,
+                ", \"level\": %d, \"status\": \"%s\", \"class\": ", level,
+                status_of(cls));
         json_str(r->out, pcr_check_class_name(cls));
         fprintf(r->out, ", \"detail\": ");
         json_str(r->out, detail);
@@ -154,8 +157,8 @@ pcr_report_job(pcr_report *r, const pcr_cli *cli, const pcr_job *job,
         for (int i = 0; i < n; i++) {
             int level = cli->opt.nlevels ? cli->opt.levels[i] : 0;
             char *pyc = pcr_output_path(&cli->opt, job->path, level);
-            pcr_report_record(r, job->path, level, pyc ? pyc : "?", PCR_CHECK_OK,
-                   "identical");
+            pcr_report_record(r, job->path, level, pyc ? pyc : "?",
+                              PCR_CHECK_OK, "identical");
             free(pyc);
         }
         return;
@@ -163,9 +166,9 @@ pcr_report_job(pcr_report *r, const pcr_cli *cli, const pcr_job *job,
     if (status == PCR_ENV || strchr(msg, RS) == NULL) {
         /* the job itself failed (walk error, trouble): no records */
         pcr_report_record(r, job->path, -1, job->path,
-               status == PCR_ENV ? PCR_CHECK_UNREADABLE
-                                 : PCR_CHECK_SOURCE_ERROR,
-               msg);
+                          status == PCR_ENV ? PCR_CHECK_UNREADABLE
+                                            : PCR_CHECK_SOURCE_ERROR,
+                          msg);
         return;
     }
     const char *p = msg;
@@ -181,7 +184,7 @@ pcr_report_job(pcr_report *r, const pcr_cli *cli, const pcr_job *job,
         if (f3 != NULL) {
             *f1 = *f2 = *f3 = '\0';
             pcr_report_record(r, job->path, atoi(f1 + 1), f2 + 1,
-                   (pcr_check_class)atoi(rec), f3 + 1);
+                              (pcr_check_class)atoi(rec), f3 + 1);
         }
         free(rec);
         p = end + 1;
@@ -201,13 +204,13 @@ pcr_report_end(pcr_report *r, double seconds)
                 r->checked, r->by_class[PCR_CHECK_OK], bad - errors, errors);
         for (int c = 0; c < PCR_REPORT_CLASSES; c++) {
             fprintf(r->out, "%s\"%s\": %zu", c ? ", " : "",
-                    pcr_check_class_name((pcr_check_class)c),
-                    r->by_class[c]);
+                    pcr_check_class_name((pcr_check_class)c), r->by_class[c]);
         }
         fprintf(r->out, "}}\n}\n");
     } else {
-        fprintf(r->out, "pycompile-repro: checked %zu .pyc: %zu identical, "
-                        "%zu differ",
+        fprintf(r->out,
+                "pycompile-repro: checked %zu .pyc: %zu identical, "
+                "%zu differ",
                 r->checked, r->by_class[PCR_CHECK_OK], bad - errors);
         for (int c = 1; c < PCR_REPORT_CLASSES; c++) {
             if (r->by_class[c] && c != PCR_CHECK_SOURCE_ERROR &&

@@ -19,19 +19,19 @@ typedef enum pcr_cli_mode {
 
 typedef struct pcr_cli {
     pcr_cli_mode mode;
-    int verify; /* --verify[=N]: compiles per file, 0 = off */
-    int mode_given; /* --invalidation-mode was given */
-    const char *package; /* --package PKG: its files from dpkg */
-    int remove;          /* --remove: delete the .pyc files instead */
-    const char *tar;     /* --tar OUT */
-    const char *wheel;   /* --wheel IN */
-    const char *output;  /* --output OUT (wheel) */
-    const char *base;    /* -C DIR (tar) */
-    int include_sources; /* --include-sources */
-    int clamp_mtime;     /* --clamp-mtime */
-    int sourceless;      /* --sourceless */
+    int verify;           /* --verify[=N]: compiles per file, 0 = off */
+    int mode_given;       /* --invalidation-mode was given */
+    const char *package;  /* --package PKG: its files from dpkg */
+    int remove;           /* --remove: delete the .pyc files instead */
+    const char *tar;      /* --tar OUT */
+    const char *wheel;    /* --wheel IN */
+    const char *output;   /* --output OUT (wheel) */
+    const char *base;     /* -C DIR (tar) */
+    int include_sources;  /* --include-sources */
+    int clamp_mtime;      /* --clamp-mtime */
+    int sourceless;       /* --sourceless */
     int no_verify_record; /* --no-verify-record */
-    int json;   /* --format json */
+    int json;             /* --format json */
     pcr_options opt;
     pcr_walk_options walk;
     const char *regex; /* -x */
@@ -47,8 +47,7 @@ typedef struct pcr_cli {
 } pcr_cli;
 
 /* Parse argv.  PCR_OK, or PCR_ENV with a message for a usage error. */
-pcr_status pcr_cli_parse(int argc, char **argv, pcr_cli *cli,
-                         pcr_error *err);
+pcr_status pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err);
 void pcr_cli_usage(FILE *out);
 
 /* Read names separated by sep ('\n' or '\0') from in; empty names are

@@ -194,8 +194,9 @@ check(pcr_cli *cli, pcr_error *err)
                              "--verify applies only when compiling");
     }
     if (cli->tar != NULL && cli->wheel != NULL) {
-        return pcr_set_error(err, PCR_ENV, "--tar and --wheel exclude each "
-                                           "other");
+        return pcr_set_error(err, PCR_ENV,
+                             "--tar and --wheel exclude each "
+                             "other");
     }
     if (cli->tar != NULL && pcr_aformat_from_name(cli->tar) < 0) {
         return pcr_set_error(err, PCR_ENV,
@@ -224,8 +225,7 @@ check(pcr_cli *cli, pcr_error *err)
                              "--no-verify-record apply to --wheel");
     }
     if (cli->json && cli->mode != PCR_MODE_CHECK) {
-        return pcr_set_error(err, PCR_ENV,
-                             "--format applies only to --check");
+        return pcr_set_error(err, PCR_ENV, "--format applies only to --check");
     }
     if (cli->opt.ddir != NULL &&
         (cli->opt.strip != NULL || cli->opt.prepend != NULL)) {
@@ -238,8 +238,9 @@ check(pcr_cli *cli, pcr_error *err)
                              "optimisation levels (-o)");
     }
     if (cli->remove && (cli->mode != PCR_MODE_COMPILE || cli->tar)) {
-        return pcr_set_error(err, PCR_ENV, "--remove excludes the other "
-                                           "modes");
+        return pcr_set_error(err, PCR_ENV,
+                             "--remove excludes the other "
+                             "modes");
     }
     if (cli->clamp_mtime && cli->tar == NULL) {
         int set;
@@ -421,9 +422,8 @@ pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
             } else if (strcmp(optarg, "text") == 0) {
                 cli->json = 0;
             } else {
-                return pcr_set_error(err, PCR_ENV,
-                                     "invalid format '%s' (text, json)",
-                                     optarg);
+                return pcr_set_error(
+                    err, PCR_ENV, "invalid format '%s' (text, json)", optarg);
             }
             break;
         case OPT_INVALIDATION:

@@ -29,10 +29,10 @@ struct run {
     pcr_report report; /* --check */
     const pcr_jobs *jobs;
     pcr_verify *verify; /* --verify */
-    int listing;     /* print "Compiling '...'" lines */
-    int show_errors; /* print per-file errors */
-    int summary;     /* print the summary line */
-    int progress;    /* stderr is a terminal: progress line */
+    int listing;        /* print "Compiling '...'" lines */
+    int show_errors;    /* print per-file errors */
+    int summary;        /* print the summary line */
+    int progress;       /* stderr is a terminal: progress line */
     size_t compiled, current, failed, skipped;
     int env_trouble;
     double start, last_progress;
@@ -232,8 +232,8 @@ print_version(void)
            pcr_python_build());
     uint32_t m = pcr_magic_number();
     printf("magic %u (%02x %02x %02x %02x), cache tag %s\n",
-           (unsigned)(m & 0xffff), m & 0xff, (m >> 8) & 0xff,
-           (m >> 16) & 0xff, m >> 24, pcr_cache_tag());
+           (unsigned)(m & 0xffff), m & 0xff, (m >> 8) & 0xff, (m >> 16) & 0xff,
+           m >> 24, pcr_cache_tag());
 }
 
 /* Add each name read from a stream as an operand. */
@@ -304,8 +304,7 @@ add_package(const pcr_cli *cli, pcr_jobs *jobs, pcr_error *err)
     int status = pclose(in);
     if (rc == PCR_OK && (status != 0 || n == 0)) {
         pcr_cli_free_names(names);
-        return pcr_set_error(err, PCR_ENV, "dpkg knows no package '%s'",
-                             pkg);
+        return pcr_set_error(err, PCR_ENV, "dpkg knows no package '%s'", pkg);
     }
     for (size_t i = 0; i < n && rc == PCR_OK; i++) {
         struct stat st;
@@ -428,7 +427,7 @@ run(const pcr_cli *cli)
     }
     if (cli->tar != NULL) {
         status = cli->mode == PCR_MODE_CHECK ? pcr_cli_check_tar(cli, &jobs)
-                                              : pcr_cli_run_tar(cli, &jobs);
+                                             : pcr_cli_run_tar(cli, &jobs);
         goto end;
     }
     /* compileall's levels for trees, py_compile's for plain files */
@@ -513,7 +512,7 @@ main(int argc, char **argv)
         print_version();
     } else if (cli.wheel != NULL) {
         status = cli.mode == PCR_MODE_CHECK ? pcr_cli_check_wheel(&cli)
-                                             : pcr_cli_run_wheel(&cli);
+                                            : pcr_cli_run_wheel(&cli);
     } else {
         status = run(&cli);
     }

@@ -68,10 +68,10 @@ pcr_marshal_canonicalize(unsigned char *data, size_t len, const char *layout,
         const pcr_mnode *n = &tree.nodes[i];
         unsigned char *code = data + n->offset;
         if (one_latin1_char(n->type, code)) {
-            *code = (unsigned char)((*code & FLAG_REF) |
-                                    (n->type == 'z'   ? 'Z'
-                                     : n->type == 'a' ? 'A'
-                                                      : 't'));
+            *code =
+                (unsigned char)((*code & FLAG_REF) | (n->type == 'z'   ? 'Z'
+                                                      : n->type == 'a' ? 'A'
+                                                                       : 't'));
         }
         if (n->type == 'r') {
             pcr_put_le32(data + n->offset + 1, renumber[n->ref]);

@@ -86,8 +86,8 @@ compile_code(const unsigned char *src, size_t len, const char *dfile,
              int optimize)
 {
     PyObject *code = NULL, *args = NULL, *kwargs = NULL;
-    PyObject *bytes = PyBytes_FromStringAndSize((const char *)src,
-                                                (Py_ssize_t)len);
+    PyObject *bytes =
+        PyBytes_FromStringAndSize((const char *)src, (Py_ssize_t)len);
     /* The file system decoding (UTF-8, surrogateescape) that os.fsdecode
      * applies to a path given as bytes. */
     PyObject *name = PyUnicode_DecodeFSDefault(dfile);
@@ -110,9 +110,8 @@ end:
 }
 
 pcr_status
-pcr_compile_to_marshal(const unsigned char *src, size_t len,
-                       const char *dfile, int optimize, pcr_buf *out,
-                       pcr_error *err)
+pcr_compile_to_marshal(const unsigned char *src, size_t len, const char *dfile,
+                       int optimize, pcr_buf *out, pcr_error *err)
 {
     out->data = NULL;
     out->len = 0;
@@ -165,14 +164,13 @@ pcr_source_hash(const unsigned char *src, size_t len, unsigned char out[8],
         return pcr_set_error(err, PCR_ENV, "Python is not initialised");
     }
     /* Wrap the bytes without copying: a memoryview over our buffer. */
-    PyObject *view = PyMemoryView_FromMemory((char *)src, (Py_ssize_t)len,
-                                             PyBUF_READ);
+    PyObject *view =
+        PyMemoryView_FromMemory((char *)src, (Py_ssize_t)len, PyBUF_READ);
     if (view == NULL) {
         return pcr_py_error(err, PCR_FAIL, "source hash");
     }
     PyObject *h = PyObject_CallFunctionObjArgs(pcr_py_source_hash_fn(),
-                                               pcr_py_magic_key(), view,
-                                               NULL);
+                                               pcr_py_magic_key(), view, NULL);
     Py_DECREF(view);
     if (h == NULL) {
         return pcr_py_error(err, PCR_FAIL, "source hash");

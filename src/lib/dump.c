@@ -13,35 +13,64 @@ static const char *
 type_name(unsigned t)
 {
     switch (t) {
-    case '0': return "NULL";
-    case 'N': return "None";
-    case 'F': return "False";
-    case 'T': return "True";
-    case 'S': return "StopIteration";
-    case '.': return "Ellipsis";
-    case 'i': return "int32";
-    case 'I': return "int64";
-    case 'l': return "long";
-    case 'f': return "float";
-    case 'g': return "float";
-    case 'x': return "complex";
-    case 'y': return "complex";
-    case 's': return "bytes";
-    case 't': return "str (interned)";
-    case 'u': return "str";
-    case 'a': return "ascii";
-    case 'A': return "ascii (interned)";
-    case 'z': return "short ascii";
-    case 'Z': return "short ascii (interned)";
-    case '(': return "tuple";
-    case ')': return "small tuple";
-    case '[': return "list";
-    case '{': return "dict";
-    case '<': return "set";
-    case '>': return "frozenset";
-    case 'c': return "code";
-    case 'r': return "ref";
-    default: return "?";
+    case '0':
+        return "NULL";
+    case 'N':
+        return "None";
+    case 'F':
+        return "False";
+    case 'T':
+        return "True";
+    case 'S':
+        return "StopIteration";
+    case '.':
+        return "Ellipsis";
+    case 'i':
+        return "int32";
+    case 'I':
+        return "int64";
+    case 'l':
+        return "long";
+    case 'f':
+        return "float";
+    case 'g':
+        return "float";
+    case 'x':
+        return "complex";
+    case 'y':
+        return "complex";
+    case 's':
+        return "bytes";
+    case 't':
+        return "str (interned)";
+    case 'u':
+        return "str";
+    case 'a':
+        return "ascii";
+    case 'A':
+        return "ascii (interned)";
+    case 'z':
+        return "short ascii";
+    case 'Z':
+        return "short ascii (interned)";
+    case '(':
+        return "tuple";
+    case ')':
+        return "small tuple";
+    case '[':
+        return "list";
+    case '{':
+        return "dict";
+    case '<':
+        return "set";
+    case '>':
+        return "frozenset";
+    case 'c':
+        return "code";
+    case 'r':
+        return "ref";
+    default:
+        return "?";
     }
 }
 
@@ -52,12 +81,10 @@ print_value(FILE *out, const pcr_mtree *t, const unsigned char *data,
     const pcr_mnode *n = &t->nodes[i];
     const unsigned char *s;
     size_t len;
-    if (pcr_mtree_string(t, data, i, &s, &len) == PCR_OK &&
-        n->type != 'r') {
+    if (pcr_mtree_string(t, data, i, &s, &len) == PCR_OK && n->type != 'r') {
         fputs(" '", out);
         for (size_t k = 0; k < len && k < 80; k++) {
-            if (s[k] >= 0x20 && s[k] < 0x7f && s[k] != '\'' &&
-                s[k] != '\\') {
+            if (s[k] >= 0x20 && s[k] < 0x7f && s[k] != '\'' && s[k] != '\\') {
                 fputc(s[k], out);
             } else {
                 fprintf(out, "\\x%02x", s[k]);
@@ -117,8 +144,8 @@ pcr_dump(FILE *out, const unsigned char *data, size_t len, pcr_error *err)
                              (unsigned)(h.magic & 0xffff));
     }
     pcr_mtree t;
-    rc = pcr_mtree_parse(data + PCR_HEADER_SIZE, len - PCR_HEADER_SIZE,
-                         layout, &t, err);
+    rc = pcr_mtree_parse(data + PCR_HEADER_SIZE, len - PCR_HEADER_SIZE, layout,
+                         &t, err);
     if (rc != PCR_OK) {
         return rc;
     }
@@ -154,8 +181,8 @@ pcr_dump(FILE *out, const unsigned char *data, size_t len, pcr_error *err)
         }
         fputc('\n', out);
     }
-    fprintf(out, "%u objects, %u references registered\n",
-            (unsigned)t.nnodes, (unsigned)t.nrefs);
+    fprintf(out, "%u objects, %u references registered\n", (unsigned)t.nnodes,
+            (unsigned)t.nrefs);
     pcr_mtree_free(&t);
     return PCR_OK;
 }

@@ -112,8 +112,7 @@ pcr_header_unpack(const unsigned char *data, size_t len, pcr_header *h,
         memcpy(h->hash, data + 8, 8);
     } else {
         if (h->flags != 0) {
-            return pcr_set_error(err, PCR_FAIL,
-                                 "invalid header flags 0x%x",
+            return pcr_set_error(err, PCR_FAIL, "invalid header flags 0x%x",
                                  (unsigned)h->flags);
         }
         h->mtime = pcr_le32(data + 8);

@@ -45,8 +45,7 @@ static pcr_status
 status_error(pcr_error *err, const char *what, PyStatus st)
 {
     return pcr_set_error(err, PCR_ENV, "cannot start Python: %s%s%s", what,
-                         st.err_msg ? ": " : "",
-                         st.err_msg ? st.err_msg : "");
+                         st.err_msg ? ": " : "", st.err_msg ? st.err_msg : "");
 }
 
 /* Describe the pending Python exception in err and clear it. */
@@ -172,8 +171,7 @@ pcr_runtime_init(pcr_error *err)
     if ((rc = intern_latin1(err)) != PCR_OK ||
         (rc = lookup("builtins", "compile", &builtin_compile, err)) !=
             PCR_OK ||
-        (rc = lookup("_imp", "source_hash", &source_hash_fn, err)) !=
-            PCR_OK) {
+        (rc = lookup("_imp", "source_hash", &source_hash_fn, err)) != PCR_OK) {
         return rc;
     }
     long m = PyImport_GetMagicNumber();

@@ -71,9 +71,9 @@ locate(char *out, size_t size, const pcr_mtree *t, const unsigned char *data,
         p = t->nodes[p].parent;
     }
     if (p == PCR_NONE) {
-        snprintf(out, size, "%s", t->nodes[i].type == 'c'
-                                      ? "the module's code object"
-                                      : "the top-level object");
+        snprintf(out, size, "%s",
+                 t->nodes[i].type == 'c' ? "the module's code object"
+                                         : "the top-level object");
         return;
     }
     char name[128];
@@ -84,8 +84,7 @@ locate(char *out, size_t size, const pcr_mtree *t, const unsigned char *data,
         snprintf(name, sizeof name, "?");
     }
     const char *field = pcr_code_field_name(magic, t->nodes[child].slot);
-    snprintf(out, size, "code object %s, field %s", name,
-             field ? field : "?");
+    snprintf(out, size, "code object %s, field %s", name, field ? field : "?");
 }
 
 /* The int32 fields of code object i, in layout order, with their field
@@ -186,8 +185,8 @@ pcr_marshal_diff(const unsigned char *a, size_t alen, const unsigned char *b,
     quote(va, sizeof va, &ta, a, i);
     quote(vb, sizeof vb, &tb, b, i);
     if (ta.nodes[i].type == 'c' && tb.nodes[i].type == 'c' &&
-        (ints[0] != '\0' || diff_code_ints(&ta, a, &tb, b, i, magic, ints,
-                                           sizeof ints))) {
+        (ints[0] != '\0' ||
+         diff_code_ints(&ta, a, &tb, b, i, magic, ints, sizeof ints))) {
         char name[128] = "?";
         uint32_t q = pcr_mtree_child(&ta, i, CODE_QUALNAME_SLOT);
         if (q != PCR_NONE) {

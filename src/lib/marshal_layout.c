@@ -22,25 +22,29 @@ static const char *const names_37[] = {
     "co_varnames", "co_freevars",       "co_cellvars", "co_filename",
     "co_name",     "co_firstlineno",    "co_lnotab"};
 static const char *const names_38[] = {
-    "co_argcount", "co_posonlyargcount", "co_kwonlyargcount",
-    "co_nlocals",  "co_stacksize",       "co_flags",
-    "co_code",     "co_consts",          "co_names",
-    "co_varnames", "co_freevars",        "co_cellvars",
-    "co_filename", "co_name",            "co_firstlineno",
-    "co_lnotab"};
+    "co_argcount",       "co_posonlyargcount",
+    "co_kwonlyargcount", "co_nlocals",
+    "co_stacksize",      "co_flags",
+    "co_code",           "co_consts",
+    "co_names",          "co_varnames",
+    "co_freevars",       "co_cellvars",
+    "co_filename",       "co_name",
+    "co_firstlineno",    "co_lnotab"};
 static const char *const names_310[] = {
-    "co_argcount", "co_posonlyargcount", "co_kwonlyargcount",
-    "co_nlocals",  "co_stacksize",       "co_flags",
-    "co_code",     "co_consts",          "co_names",
-    "co_varnames", "co_freevars",        "co_cellvars",
-    "co_filename", "co_name",            "co_firstlineno",
-    "co_linetable"};
+    "co_argcount",       "co_posonlyargcount",
+    "co_kwonlyargcount", "co_nlocals",
+    "co_stacksize",      "co_flags",
+    "co_code",           "co_consts",
+    "co_names",          "co_varnames",
+    "co_freevars",       "co_cellvars",
+    "co_filename",       "co_name",
+    "co_firstlineno",    "co_linetable"};
 static const char *const names_311[] = {
-    "co_argcount",       "co_posonlyargcount", "co_kwonlyargcount",
-    "co_stacksize",      "co_flags",           "co_code",
-    "co_consts",         "co_names",           "co_localsplusnames",
-    "co_localspluskinds", "co_filename",       "co_name",
-    "co_qualname",       "co_firstlineno",     "co_linetable",
+    "co_argcount",        "co_posonlyargcount", "co_kwonlyargcount",
+    "co_stacksize",       "co_flags",           "co_code",
+    "co_consts",          "co_names",           "co_localsplusnames",
+    "co_localspluskinds", "co_filename",        "co_name",
+    "co_qualname",        "co_firstlineno",     "co_linetable",
     "co_exceptiontable"};
 
 static const struct layout layouts[] = {

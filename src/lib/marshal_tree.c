@@ -139,8 +139,8 @@ register_ref(struct reader *r, uint32_t node, int open)
     return PCR_OK;
 }
 
-static pcr_status read_object(struct reader *r, uint32_t parent,
-                              unsigned slot, int allow_null);
+static pcr_status read_object(struct reader *r, uint32_t parent, unsigned slot,
+                              int allow_null);
 
 static pcr_status
 read_children(struct reader *r, uint32_t node, int64_t n)
@@ -366,8 +366,8 @@ pcr_mtree_parse(const unsigned char *data, size_t len, const char *layout,
     if (len >= 0xffffffffu) {
         return pcr_set_error(err, PCR_FAIL, "marshal data too large");
     }
-    struct reader r = {.data = data, .len = len, .layout = layout,
-                       .tree = tree, .err = err};
+    struct reader r = {
+        .data = data, .len = len, .layout = layout, .tree = tree, .err = err};
     pcr_status rc = read_object(&r, PCR_NONE, 0, 0);
     if (rc == PCR_OK && r.pos != len) {
         rc = bad(&r, r.pos, "trailing data after the object");

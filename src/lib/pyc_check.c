@@ -19,8 +19,9 @@
 #include "pcr_private.h"
 
 static const char *const class_names[] = {
-    "ok",    "missing",       "other-python", "other-mode", "stale",
-    "not-canonical", "different", "source-error", "unreadable"};
+    "ok",         "missing",      "other-python",
+    "other-mode", "stale",        "not-canonical",
+    "different",  "source-error", "unreadable"};
 
 const char *
 pcr_check_class_name(pcr_check_class c)
@@ -56,9 +57,10 @@ set(pcr_check_result *r, pcr_check_class c, const char *fmt, ...)
 static const char *
 mode_of_flags(uint32_t flags)
 {
-    return flags == 0 ? "timestamp" : flags == 3 ? "checked-hash"
-                      : flags == 1               ? "unchecked-hash"
-                                                 : "invalid";
+    return flags == 0   ? "timestamp"
+           : flags == 3 ? "checked-hash"
+           : flags == 1 ? "unchecked-hash"
+                        : "invalid";
 }
 
 /* Everything the header can tell; 1 when it matches what we write. */
@@ -101,8 +103,8 @@ header_matches(pcr_check_result *r, const pcr_buf *pyc,
             set(r, PCR_CHECK_STALE,
                 "the .pyc records mtime %u and size %u, the source has "
                 "mtime %u and size %u",
-                (unsigned)got.mtime, (unsigned)got.size,
-                (unsigned)exp.mtime, (unsigned)exp.size);
+                (unsigned)got.mtime, (unsigned)got.size, (unsigned)exp.mtime,
+                (unsigned)exp.size);
         }
         return 0;
     }
@@ -115,8 +117,8 @@ compare_code(pcr_check_result *r, const pcr_buf *pyc, const pcr_buf *want)
 {
     const unsigned char *body = pyc->data + PCR_HEADER_SIZE;
     size_t blen = pyc->len - PCR_HEADER_SIZE;
-    if (pyc->len == want->len && memcmp(pyc->data, want->data, pyc->len) ==
-                                     0) {
+    if (pyc->len == want->len &&
+        memcmp(pyc->data, want->data, pyc->len) == 0) {
         set(r, PCR_CHECK_OK, "identical");
         return;
     }
@@ -188,8 +190,7 @@ read_pyc(pcr_check_result *r, const char *cpath, pcr_buf *out)
 
 pcr_status
 pcr_check_file(const pcr_options *opt, const char *path, const char *relpath,
-               pcr_check_result res[PCR_MAX_LEVELS], int *nres,
-               pcr_error *err)
+               pcr_check_result res[PCR_MAX_LEVELS], int *nres, pcr_error *err)
 {
     static const int level0[1] = {0};
     const int *levels = opt->nlevels ? opt->levels : level0;
@@ -267,8 +268,7 @@ pcr_canonicalize_file(const char *path, int *changed, pcr_error *err)
     const char *layout = NULL;
     rc = pcr_header_unpack(f.bytes.data, f.bytes.len, &h, err);
     if (rc == PCR_OK && (layout = pcr_code_layout(h.magic)) == NULL) {
-        rc = pcr_set_error(err, PCR_FAIL,
-                           "unknown Python version (magic %u)",
+        rc = pcr_set_error(err, PCR_FAIL, "unknown Python version (magic %u)",
                            (unsigned)(h.magic & 0xffff));
     }
     unsigned char *copy = NULL;

@@ -88,8 +88,7 @@ expected_header(const pcr_options *opt, const pcr_source *src,
 /* header + canonical marshal for one level. */
 static pcr_status
 assemble(const unsigned char header[16], const pcr_source *src,
-         const char *record_name, int optimize, pcr_buf *out,
-         pcr_error *err)
+         const char *record_name, int optimize, pcr_buf *out, pcr_error *err)
 {
     out->data = NULL;
     out->len = 0;
@@ -165,10 +164,10 @@ pcr_pyc_is_current(const unsigned char *pyc, size_t len,
     uint32_t fn = tree.nodes[0].type == 'c'
                       ? pcr_mtree_child(&tree, 0, PCR_CODE_FILENAME_SLOT)
                       : PCR_NONE;
-    if (fn != PCR_NONE &&
-        pcr_mtree_string(&tree, pyc + PCR_HEADER_SIZE, fn, &name, &n) ==
-            PCR_OK) {
-        current = n == strlen(record_name) && memcmp(name, record_name, n) == 0;
+    if (fn != PCR_NONE && pcr_mtree_string(&tree, pyc + PCR_HEADER_SIZE, fn,
+                                           &name, &n) == PCR_OK) {
+        current =
+            n == strlen(record_name) && memcmp(name, record_name, n) == 0;
     }
     pcr_mtree_free(&tree);
     return current;
@@ -206,8 +205,8 @@ all_current(const pcr_options *opt, const char *path,
 }
 
 pcr_status
-pcr_compile_file(const pcr_options *opt, const char *path,
-                 const char *relpath, pcr_outcome *outcome, pcr_error *err)
+pcr_compile_file(const pcr_options *opt, const char *path, const char *relpath,
+                 pcr_outcome *outcome, pcr_error *err)
 {
     static const int level0[1] = {0};
     const int *levels = opt->nlevels ? opt->levels : level0;
@@ -245,8 +244,8 @@ pcr_compile_file(const pcr_options *opt, const char *path,
      * fails leaves all its existing .pyc files as they were. */
     for (int i = 0; i < nlevels && rc == PCR_OK; i++) {
         rc = assemble(header, &src, record, levels[i], &pyc[i], err);
-        if (rc == PCR_OK && (cpath[i] = pcr_output_path(opt, path,
-                                                        levels[i])) == NULL) {
+        if (rc == PCR_OK &&
+            (cpath[i] = pcr_output_path(opt, path, levels[i])) == NULL) {
             rc = pcr_set_error(err, PCR_ENV, "out of memory");
         }
     }

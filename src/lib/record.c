@@ -49,8 +49,8 @@ pcr_record_hash(const unsigned char *data, size_t len, char out[64],
     char *p = out + sprintf(out, "sha256=");
     unsigned i = 0;
     for (; i + 3 <= mdlen; i += 3) {
-        unsigned v = (unsigned)md[i] << 16 | (unsigned)md[i + 1] << 8 |
-                     md[i + 2];
+        unsigned v =
+            (unsigned)md[i] << 16 | (unsigned)md[i + 1] << 8 | md[i + 2];
         *p++ = b64[v >> 18];
         *p++ = b64[(v >> 12) & 63];
         *p++ = b64[(v >> 6) & 63];

@@ -111,7 +111,8 @@ add_parents(const pcr_tar_options *to, pcr_alist *l, pcr_error *err)
 {
     size_t nfiles = l->n, cap = 64, n = 0;
     char **dirs = malloc(cap * sizeof *dirs);
-    pcr_status rc = dirs ? PCR_OK : pcr_set_error(err, PCR_ENV, "out of memory");
+    pcr_status rc =
+        dirs ? PCR_OK : pcr_set_error(err, PCR_ENV, "out of memory");
     for (size_t i = 0; i < nfiles && rc == PCR_OK; i++) {
         const char *name = l->v[i].name;
         for (const char *s = strchr(name, '/'); s && rc == PCR_OK;
@@ -169,10 +170,10 @@ add_source(const pcr_tar_options *to, const pcr_job *job, pcr_alist *l,
     int outside;
     char *name = relative_to(job->path, to->base, &outside);
     if (name == NULL) {
-        return outside ? pcr_set_error(err, PCR_FAIL,
-                                       "is outside the -C directory %s",
-                                       to->base)
-                       : pcr_set_error(err, PCR_ENV, "out of memory");
+        return outside
+                   ? pcr_set_error(err, PCR_FAIL,
+                                   "is outside the -C directory %s", to->base)
+                   : pcr_set_error(err, PCR_ENV, "out of memory");
     }
     pcr_source src;
     pcr_status rc = pcr_source_read(job->path, &src, err);
@@ -180,8 +181,8 @@ add_source(const pcr_tar_options *to, const pcr_job *job, pcr_alist *l,
         free(name);
         return rc;
     }
-    char *record = pcr_record_name(name, job->relpath, opt->ddir,
-                                   opt->strip, opt->prepend);
+    char *record = pcr_record_name(name, job->relpath, opt->ddir, opt->strip,
+                                   opt->prepend);
     int64_t t = entry_time(to, src.mtime_sec);
     /* A timestamp .pyc must match the source as extracted: the entry's
      * time, not the one on this disk. */
@@ -194,8 +195,8 @@ add_source(const pcr_tar_options *to, const pcr_job *job, pcr_alist *l,
         char *cpath = pcr_cache_path(name, level);
         if (record == NULL || cpath == NULL) {
             rc = pcr_set_error(err, PCR_ENV, "out of memory");
-        } else if ((rc = pcr_build_pyc(opt, &src, record, level, &pyc,
-                                       err)) == PCR_OK) {
+        } else if ((rc = pcr_build_pyc(opt, &src, record, level, &pyc, err)) ==
+                   PCR_OK) {
             rc = pcr_alist_add(l, cpath, 0, 0644, t, pyc.data, pyc.len, err);
             pcr_buf_free(&pyc);
         }
@@ -241,8 +242,10 @@ pcr_tar_entries(const pcr_tar_options *to, const pcr_jobs *jobs,
     if (failed) {
         pcr_alist_free(out);
         if (failed > 1) {
-            return pcr_set_error(err, PCR_FAIL, "%.4000s\n(and %zu more "
-                                 "failed)", first.msg, failed - 1);
+            return pcr_set_error(err, PCR_FAIL,
+                                 "%.4000s\n(and %zu more "
+                                 "failed)",
+                                 first.msg, failed - 1);
         }
         return pcr_set_error(err, PCR_FAIL, "%s", first.msg);
     }
@@ -256,8 +259,8 @@ pcr_tar_entries(const pcr_tar_options *to, const pcr_jobs *jobs,
     }
     for (size_t i = 1; i < out->n; i++) {
         if (strcmp(out->v[i].name, out->v[i - 1].name) == 0) {
-            pcr_status r = pcr_set_error(err, PCR_FAIL,
-                                         "%s is named twice", out->v[i].name);
+            pcr_status r = pcr_set_error(err, PCR_FAIL, "%s is named twice",
+                                         out->v[i].name);
             pcr_alist_free(out);
             return r;
         }

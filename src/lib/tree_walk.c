@@ -104,8 +104,7 @@ by_name(const void *a, const void *b)
 }
 
 static pcr_status walk(pcr_jobs *jobs, const char *dir, const char *rel,
-                       int levels, const pcr_walk_options *wo,
-                       pcr_error *err);
+                       int levels, const pcr_walk_options *wo, pcr_error *err);
 
 static pcr_status
 visit(pcr_jobs *jobs, const char *dir, const char *rel, const char *name,

@@ -37,7 +37,7 @@ struct vresult {
 struct pcr_verify {
     size_t njobs;
     int nlevels;
-    int rounds; /* independent rounds (N - 1) */
+    int rounds;        /* independent rounds (N - 1) */
     struct vresult *r; /* [round][job][level] */
 };
 
@@ -110,8 +110,8 @@ pcr_verify_serve(int in_fd, int out_fd, pcr_error *err)
     uint32_t index, seed, mode, nlevels;
     char tag[4];
     if (fread(tag, 1, 4, in) != 4 || memcmp(tag, "PCRV", 4) != 0 ||
-        get(in, &seed) || get(in, &mode) || get(in, &nlevels) ||
-        nlevels < 1 || nlevels > PCR_MAX_LEVELS || mode > 2) {
+        get(in, &seed) || get(in, &mode) || get(in, &nlevels) || nlevels < 1 ||
+        nlevels > PCR_MAX_LEVELS || mode > 2) {
         return pcr_set_error(err, PCR_ENV, "verify server: bad request");
     }
     pcr_options opt;
@@ -158,12 +158,11 @@ pcr_verify_serve(int in_fd, int out_fd, pcr_error *err)
                 s = pcr_build_pyc(&opt, &src, reqs[i].record, opt.levels[li],
                                   &pyc, &e);
             }
-            int bad = put(out, reqs[i].index) || put(out, (uint32_t)li) ||
-                      put(out, (uint32_t)s) ||
-                      (s == PCR_OK
-                           ? put_bytes(out, pyc.data, (uint32_t)pyc.len)
-                           : put_bytes(out, e.msg,
-                                       (uint32_t)strlen(e.msg)));
+            int bad =
+                put(out, reqs[i].index) || put(out, (uint32_t)li) ||
+                put(out, (uint32_t)s) ||
+                (s == PCR_OK ? put_bytes(out, pyc.data, (uint32_t)pyc.len)
+                             : put_bytes(out, e.msg, (uint32_t)strlen(e.msg)));
             pcr_buf_free(&pyc);
             if (bad) {
                 return pcr_set_errno(err, PCR_ENV, errno,
@@ -269,8 +268,9 @@ collect(pcr_verify *v, int round, struct server *s, pcr_error *err)
     while (get(s->from, &job) == 0) {
         if (get(s->from, &li) || get(s->from, &st) || get(s->from, &len) ||
             job >= v->njobs || li >= (uint32_t)v->nlevels) {
-            return pcr_set_error(err, PCR_ENV, "bad reply from the verify "
-                                               "process");
+            return pcr_set_error(err, PCR_ENV,
+                                 "bad reply from the verify "
+                                 "process");
         }
         struct vresult *r = slot(v, round, job, (int)li);
         r->bytes.data = malloc(len ? len : 1);
@@ -278,8 +278,9 @@ collect(pcr_verify *v, int round, struct server *s, pcr_error *err)
             return pcr_set_error(err, PCR_ENV, "out of memory");
         }
         if (fread(r->bytes.data, 1, len, s->from) != len) {
-            return pcr_set_error(err, PCR_ENV, "bad reply from the verify "
-                                               "process");
+            return pcr_set_error(err, PCR_ENV,
+                                 "bad reply from the verify "
+                                 "process");
         }
         r->bytes.len = len;
         r->status = (pcr_status)st;
@@ -353,8 +354,8 @@ pcr_verify_run(const pcr_options *opt, const pcr_jobs *jobs, int copies,
             rc = start_server(server_argv, &srv[p], err);
             started += rc == PCR_OK;
             if (rc == PCR_OK) {
-                rc = send_jobs(&srv[p], (uint32_t)round + 1, opt, jobs,
-                               order, n, procs, p, err);
+                rc = send_jobs(&srv[p], (uint32_t)round + 1, opt, jobs, order,
+                               n, procs, p, err);
             }
         }
         for (int p = 0; p < started; p++) {
@@ -410,8 +411,8 @@ pcr_verify_compare(const pcr_verify *v, size_t job, int li,
             }
             pcr_marshal_diff(data + PCR_HEADER_SIZE, len - PCR_HEADER_SIZE,
                              r->bytes.data + PCR_HEADER_SIZE,
-                             r->bytes.len - PCR_HEADER_SIZE,
-                             pcr_le32(data), where, sizeof where);
+                             r->bytes.len - PCR_HEADER_SIZE, pcr_le32(data),
+                             where, sizeof where);
         }
         return pcr_set_error(err, PCR_FAIL,
                              "not reproducible: an independent compile "

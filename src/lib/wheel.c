@@ -35,15 +35,14 @@ check_name(const char *name, pcr_error *err)
 {
     if (name[0] == '\0' || name[0] == '/' || strchr(name, '\\') != NULL) {
         return pcr_set_error(err, PCR_FAIL,
-                             "refusing entry '%s': not a relative path",
-                             name);
+                             "refusing entry '%s': not a relative path", name);
     }
     const char *p = name;
     while (*p) {
         const char *slash = strchr(p, '/');
         size_t n = slash ? (size_t)(slash - p) : strlen(p);
-        if ((n == 2 && strncmp(p, "..", 2) == 0) ||
-            (n == 1 && p[0] == '.') || (n == 0 && slash != NULL)) {
+        if ((n == 2 && strncmp(p, "..", 2) == 0) || (n == 1 && p[0] == '.') ||
+            (n == 0 && slash != NULL)) {
             return pcr_set_error(err, PCR_FAIL,
                                  "refusing entry '%s': '.', '..' or an "
                                  "empty part in its path",
@@ -104,12 +103,11 @@ pcr_archive_read(const char *path, pcr_alist *in, pcr_error *err)
         }
         mode_t type = archive_entry_filetype(e);
         if (!is_dir && type != AE_IFREG) {
-            rc = pcr_set_error(err, PCR_FAIL,
-                               "refusing entry '%s': a %s, not a regular "
-                               "file",
-                               name,
-                               type == AE_IFLNK ? "symbolic link"
-                                                : "special file");
+            rc = pcr_set_error(
+                err, PCR_FAIL,
+                "refusing entry '%s': a %s, not a regular "
+                "file",
+                name, type == AE_IFLNK ? "symbolic link" : "special file");
             free(name);
             break;
         }
@@ -123,8 +121,8 @@ pcr_archive_read(const char *path, pcr_alist *in, pcr_error *err)
         size_t len = 0, cap = 0;
         la_ssize_t got;
         char chunk[65536];
-        while (!is_dir && (got = archive_read_data(a, chunk, sizeof chunk)) >
-                              0) {
+        while (!is_dir &&
+               (got = archive_read_data(a, chunk, sizeof chunk)) > 0) {
             if (len + (size_t)got > MAX_ENTRY_SIZE ||
                 total + (uint64_t)got > MAX_TOTAL_SIZE) {
                 rc = pcr_set_error(err, PCR_FAIL,
@@ -155,8 +153,8 @@ pcr_archive_read(const char *path, pcr_alist *in, pcr_error *err)
         }
         if (rc == PCR_OK) {
             rc = pcr_alist_add(in, name, is_dir,
-                               (archive_entry_perm(e) & 0111) ? 0755 : 0644,
-                               0, buf, len, err);
+                               (archive_entry_perm(e) & 0111) ? 0755 : 0644, 0,
+                               buf, len, err);
         }
         free(name);
         if (rc != PCR_OK) {
@@ -341,8 +339,8 @@ verify_record(const pcr_alist *in, const char *record_name,
     for (size_t k = 0; k < n && rc == PCR_OK; k++) {
         int found = strcmp(rows[k].path, record_name) == 0;
         for (size_t i = 0; i < in->n && !found; i++) {
-            found = !in->v[i].is_dir && strcmp(in->v[i].name, rows[k].path) ==
-                                            0;
+            found =
+                !in->v[i].is_dir && strcmp(in->v[i].name, rows[k].path) == 0;
         }
         if (!found) {
             rc = pcr_set_error(err, PCR_FAIL,
@@ -416,8 +414,9 @@ distinfo_of(const pcr_alist *in, pcr_error *err, pcr_status *rc)
         }
     }
     if (found == NULL) {
-        *rc = pcr_set_error(err, PCR_FAIL, "no .dist-info directory: not a "
-                                           "wheel");
+        *rc = pcr_set_error(err, PCR_FAIL,
+                            "no .dist-info directory: not a "
+                            "wheel");
     }
     return found;
 }
@@ -453,8 +452,8 @@ rewrite_wheel_file(const pcr_buf *in, pcr_buf *out, pcr_error *err)
 {
     char tag[32];
     const char *ct = pcr_cache_tag(); /* "cpython-311" */
-    snprintf(tag, sizeof tag, "cp%s", strchr(ct, '-') ? strchr(ct, '-') + 1
-                                                       : "3");
+    snprintf(tag, sizeof tag, "cp%s",
+             strchr(ct, '-') ? strchr(ct, '-') + 1 : "3");
     out->data = malloc(in->len * 2 + 64);
     out->len = 0;
     if (out->data == NULL) {
@@ -523,8 +522,8 @@ regenerated(const pcr_alist *in, const pcr_aentry *x)
     if (dirlen >= 12 &&
         strncmp(x->name + dirlen - 12, "__pycache__/", 12) == 0) {
         size_t stem = strcspn(base, ".");
-        snprintf(src, sizeof src, "%.*s%.*s.py", (int)(dirlen - 12),
-                 x->name, (int)stem, base);
+        snprintf(src, sizeof src, "%.*s%.*s.py", (int)(dirlen - 12), x->name,
+                 (int)stem, base);
     } else {
         snprintf(src, sizeof src, "%.*s", (int)(n - 1), x->name);
     }
@@ -541,8 +540,10 @@ add_pyc(const pcr_wheel_options *wo, const pcr_aentry *x, const char *ipath,
         int64_t t, pcr_alist *out, pcr_error *err)
 {
     const pcr_options *opt = wo->opt;
-    pcr_source src = {.bytes = x->data, .mtime_sec = t,
-                      .size = x->data.len, .mode = x->mode};
+    pcr_source src = {.bytes = x->data,
+                      .mtime_sec = t,
+                      .size = x->data.len,
+                      .mode = x->mode};
     char *record = pcr_record_name(ipath, NULL, NULL, NULL, opt->prepend);
     if (record == NULL) {
         return pcr_set_error(err, PCR_ENV, "out of memory");
@@ -572,8 +573,7 @@ add_pyc(const pcr_wheel_options *wo, const pcr_aentry *x, const char *ipath,
         if (name == NULL) {
             rc = pcr_set_error(err, PCR_ENV, "out of memory");
         } else {
-            rc = pcr_alist_add(out, name, 0, 0644, t, pyc.data, pyc.len,
-                               err);
+            rc = pcr_alist_add(out, name, 0, 0644, t, pyc.data, pyc.len, err);
         }
         free(name);
         pcr_buf_free(&pyc);
@@ -657,9 +657,9 @@ pcr_wheel_rebuild(const pcr_wheel_options *wo, const char *path,
         qsort(out->v, out->n, sizeof *out->v, wheel_order);
         for (size_t i = 1; i < out->n && rc == PCR_OK; i++) {
             if (strcmp(out->v[i].name, out->v[i - 1].name) == 0) {
-                rc = pcr_set_error(err, PCR_FAIL,
-                                   "'%s' would be written twice",
-                                   out->v[i].name);
+                rc =
+                    pcr_set_error(err, PCR_FAIL, "'%s' would be written twice",
+                                  out->v[i].name);
             }
         }
     }

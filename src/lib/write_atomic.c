@@ -33,8 +33,7 @@ check_target(const char *path, pcr_error *err)
     }
     if (S_ISLNK(st.st_mode)) {
         return pcr_set_error(err, PCR_FAIL,
-                             "%s is a symlink; refusing to replace it",
-                             path);
+                             "%s is a symlink; refusing to replace it", path);
     }
     if (!S_ISREG(st.st_mode)) {
         return pcr_set_error(
@@ -106,8 +105,8 @@ static int
 temp_name(char *tmp, size_t size, const char *path)
 {
     static unsigned long counter;
-    int n = snprintf(tmp, size, "%s.%ld.%lu.tmp", path, (long)getpid(),
-                     counter++);
+    int n =
+        snprintf(tmp, size, "%s.%ld.%lu.tmp", path, (long)getpid(), counter++);
     return n >= 0 && (size_t)n < size;
 }
 
@@ -118,8 +117,7 @@ put_in_place(const char *tmp, const char *path, pcr_error *err)
 {
     pcr_status rc = check_target(path, err);
     if (rc == PCR_OK && rename(tmp, path) != 0) {
-        rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot rename to %s",
-                           path);
+        rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot rename to %s", path);
     }
     if (rc != PCR_OK) {
         unlink(tmp);
@@ -150,8 +148,7 @@ write_file(const char *path, const unsigned char *data, size_t len,
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                   mode & 0666);
         if (fd < 0 && errno != EEXIST) {
-            rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot create %s",
-                               tmp);
+            rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot create %s", tmp);
             goto end;
         }
     }
@@ -216,10 +213,10 @@ pcr_link_atomic(const char *existing, const char *path, pcr_error *err)
             goto end;
         }
     }
-    rc = done ? put_in_place(tmp, path, err)
-              : pcr_set_error(err, PCR_FAIL,
-                              "cannot create a temporary link beside %s",
-                              path);
+    rc = done
+             ? put_in_place(tmp, path, err)
+             : pcr_set_error(err, PCR_FAIL,
+                             "cannot create a temporary link beside %s", path);
 end:
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     return rc;

@@ -47,8 +47,7 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             if (t.nnodes > 0 && t.nodes[0].type == 'c') {
                 const unsigned char *s;
                 size_t n;
-                uint32_t fn =
-                    pcr_mtree_child(&t, 0, PCR_CODE_FILENAME_SLOT);
+                uint32_t fn = pcr_mtree_child(&t, 0, PCR_CODE_FILENAME_SLOT);
                 if (fn != PCR_NONE) {
                     pcr_mtree_string(&t, a, fn, &s, &n);
                 }

@@ -76,11 +76,11 @@ Test(compile, source_hash_is_siphash_of_cpython)
 {
     unsigned char h1[8], h2[8];
     pcr_error err;
-    cr_assert_eq(pcr_source_hash((const unsigned char *)"x = 1\n", 6, h1,
-                                 &err),
-                 PCR_OK);
-    cr_assert_eq(pcr_source_hash((const unsigned char *)"x = 2\n", 6, h2,
-                                 &err),
-                 PCR_OK);
+    cr_assert_eq(
+        pcr_source_hash((const unsigned char *)"x = 1\n", 6, h1, &err),
+        PCR_OK);
+    cr_assert_eq(
+        pcr_source_hash((const unsigned char *)"x = 2\n", 6, h2, &err),
+        PCR_OK);
     cr_assert(memcmp(h1, h2, 8) != 0);
 }

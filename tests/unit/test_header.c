@@ -12,9 +12,9 @@ Test(header, timestamp_layout)
     unsigned char out[16];
     pcr_header_init(&h, PCR_TIMESTAMP, 0x01020304u, 0x0a0b0c0du, NULL);
     pcr_header_pack(&h, out);
-    const unsigned char want[16] = {0xa7, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0,
-                                    4,    3,    2,    1,    0x0d, 0x0c,
-                                    0x0b, 0x0a};
+    const unsigned char want[16] = {0xa7, 0x0d, 0x0d, 0x0a, 0, 0,
+                                    0,    0,    4,    3,    2, 1,
+                                    0x0d, 0x0c, 0x0b, 0x0a};
     cr_assert_arr_eq(out, want, 16);
 }
 
@@ -66,12 +66,10 @@ Test(header, mode_names)
 {
     cr_assert_eq(pcr_invalidation_parse("timestamp"), PCR_TIMESTAMP);
     cr_assert_eq(pcr_invalidation_parse("checked-hash"), PCR_CHECKED_HASH);
-    cr_assert_eq(pcr_invalidation_parse("UNCHECKED_HASH"),
-                 PCR_UNCHECKED_HASH);
+    cr_assert_eq(pcr_invalidation_parse("UNCHECKED_HASH"), PCR_UNCHECKED_HASH);
     cr_assert_eq(pcr_invalidation_parse("hash"), -1);
     cr_assert_eq(pcr_invalidation_parse(""), -1);
-    cr_assert_str_eq(pcr_invalidation_name(PCR_CHECKED_HASH),
-                     "checked-hash");
+    cr_assert_str_eq(pcr_invalidation_name(PCR_CHECKED_HASH), "checked-hash");
 }
 
 Test(header, default_mode_follows_source_date_epoch)

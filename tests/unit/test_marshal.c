@@ -7,9 +7,9 @@
 #include "unit.h"
 
 #define F 0x80 /* FLAG_REF */
-#define I32(v)                                                             \
-    (unsigned char)((v)&0xff), (unsigned char)(((v) >> 8) & 0xff),         \
-        (unsigned char)(((v) >> 16) & 0xff),                               \
+#define I32(v)                                                                \
+    (unsigned char)((v)&0xff), (unsigned char)(((v) >> 8) & 0xff),            \
+        (unsigned char)(((v) >> 16) & 0xff),                                  \
         (unsigned char)(((unsigned)(v) >> 24) & 0xff)
 
 static const char *L311 = "iiiiiooooooooioo";
@@ -20,8 +20,8 @@ canon_eq(const unsigned char *in, size_t len, const unsigned char *want)
     unsigned char *buf = malloc(len);
     memcpy(buf, in, len);
     pcr_error err;
-    cr_assert_eq(pcr_marshal_canonicalize(buf, len, L311, &err), PCR_OK,
-                 "%s", err.msg);
+    cr_assert_eq(pcr_marshal_canonicalize(buf, len, L311, &err), PCR_OK, "%s",
+                 err.msg);
     cr_assert_arr_eq(buf, want, len);
     free(buf);
 }
@@ -34,8 +34,8 @@ rejects(const unsigned char *in, size_t len, const char *why)
     pcr_error err = {{0}};
     pcr_status rc = pcr_marshal_canonicalize(buf, len, L311, &err);
     cr_assert_eq(rc, PCR_FAIL, "accepted: %s", why);
-    cr_assert(strstr(err.msg, why) != NULL, "message '%s' lacks '%s'",
-              err.msg, why);
+    cr_assert(strstr(err.msg, why) != NULL, "message '%s' lacks '%s'", err.msg,
+              why);
     free(buf);
 }
 
@@ -50,9 +50,8 @@ Test(marshal, unreferenced_flags_are_cleared)
 Test(marshal, referenced_flags_kept_and_renumbered)
 {
     /* tuple#0 ( int#1 7, str#2 "ab", ref 2, ref 2 ) */
-    const unsigned char in[] = {')' | F, 4,       'i' | F, I32(7), 'z' | F,
-                                2,       'a',     'b',     'r',    I32(2),
-                                'r',     I32(2)};
+    const unsigned char in[] = {')' | F, 4,   'i' | F, I32(7), 'z' | F, 2, 'a',
+                                'b',     'r', I32(2),  'r',    I32(2)};
     /* only the string is referenced: it becomes reference 0 */
     const unsigned char want[] = {')', 4,   'i', I32(7), 'z' | F, 2,
                                   'a', 'b', 'r', I32(0), 'r',     I32(0)};
@@ -64,22 +63,22 @@ Test(marshal, singletons_never_register)
     /* A flagged None takes no reference index (marshal.c r_object), so
      * "ref 1" below means the string, which is the second registered
      * object after the list. */
-    const unsigned char in[] = {'[' | F, I32(3), 'N' | F, 'z' | F, 1,
-                                'q',     'r',    I32(1)};
-    const unsigned char want[] = {'[', I32(3), 'N', 'Z' | F, 1,
-                                  'q', 'r',    I32(0)};
+    const unsigned char in[] = {'[' | F, I32(3), 'N' | F, 'z' | F,
+                                1,       'q',    'r',     I32(1)};
+    const unsigned char want[] = {'[', I32(3), 'N', 'Z' | F,
+                                  1,   'q',    'r', I32(0)};
     canon_eq(in, sizeof in, want);
 }
 
 Test(marshal, dict_and_sets_and_numbers)
 {
     /* {'k': 5, 1.0: frozenset()} with every object flagged */
-    const unsigned char in[] = {'{' | F, 'z' | F, 1,    'k', 'l' | F,
-                                I32(1),  5,       0,    'g' | F, 0,
-                                0,       0,       0,    0,   0,
-                                0xf0,    0x3f,    '>' | F, I32(0), '0'};
-    const unsigned char want[] = {'{', 'Z', 1,    'k',  'l', I32(1), 5,
-                                  0,   'g', 0,    0,    0,   0,      0,
+    const unsigned char in[] = {'{' | F, 'z' | F, 1,       'k',     'l' | F,
+                                I32(1),  5,       0,       'g' | F, 0,
+                                0,       0,       0,       0,       0,
+                                0xf0,    0x3f,    '>' | F, I32(0),  '0'};
+    const unsigned char want[] = {'{', 'Z',  1,    'k', 'l',    I32(1), 5,
+                                  0,   'g',  0,    0,   0,      0,      0,
                                   0,   0xf0, 0x3f, '>', I32(0), '0'};
     canon_eq(in, sizeof in, want);
 }
@@ -93,8 +92,7 @@ Test(marshal, canonical_is_idempotent_on_real_output)
     pcr_buf once;
     pcr_error err;
     cr_assert_eq(pcr_compile_to_marshal((const unsigned char *)src,
-                                        strlen(src), "m.py", 0, &once,
-                                        &err),
+                                        strlen(src), "m.py", 0, &once, &err),
                  PCR_OK, "%s", err.msg);
     unsigned char *twice = malloc(once.len);
     memcpy(twice, once.data, once.len);
@@ -111,11 +109,11 @@ Test(marshal, canonical_is_idempotent_on_real_output)
     size_t len;
     uint32_t fn = pcr_mtree_child(&tree, 0, 10); /* co_filename */
     cr_assert_neq(fn, PCR_NONE);
-    cr_assert_eq(pcr_mtree_string(&tree, once.data, fn, &name, &len),
-                 PCR_OK);
+    cr_assert_eq(pcr_mtree_string(&tree, once.data, fn, &name, &len), PCR_OK);
     cr_assert_eq(len, 4);
     cr_assert_arr_eq(name, "m.py", 4);
-    cr_assert_str_eq(pcr_code_field_name(pcr_magic_number(), 10), "co_filename");
+    cr_assert_str_eq(pcr_code_field_name(pcr_magic_number(), 10),
+                     "co_filename");
     /* every kept flag is used, every reference points at a flagged
      * object */
     for (uint32_t i = 0; i < tree.nrefs; i++) {
@@ -180,8 +178,7 @@ Test(marshal, hostile_types_and_structure)
     /* a code object needs a known layout */
     unsigned char f[] = {'c', I32(0)};
     pcr_error err;
-    cr_assert_eq(pcr_marshal_canonicalize(f, sizeof f, NULL, &err),
-                 PCR_FAIL);
+    cr_assert_eq(pcr_marshal_canonicalize(f, sizeof f, NULL, &err), PCR_FAIL);
 }
 
 Test(marshal, hostile_deep_nesting)
@@ -204,8 +201,8 @@ Test(marshal, hostile_deep_nesting)
     }
     buf[len - 1] = 'N';
     pcr_error err;
-    cr_assert_eq(pcr_marshal_canonicalize(buf, len, L311, &err), PCR_OK,
-                 "%s", err.msg);
+    cr_assert_eq(pcr_marshal_canonicalize(buf, len, L311, &err), PCR_OK, "%s",
+                 err.msg);
     free(buf);
 }
 
@@ -213,14 +210,14 @@ Test(marshal, one_character_strings_become_interned)
 {
     /* ("-", "ab", "\xe9", "\u20ac") as a process that interned nothing
      * writes them: z, z, u (2 UTF-8 bytes), u (3 UTF-8 bytes) */
-    const unsigned char in[] = {')',  4,    'z',  1,    '-', 'z', 2,   'a',
-                                'b',  'u',  I32(2), 0xc3, 0xa9, 'u', I32(3),
-                                0xe2, 0x82, 0xac};
+    const unsigned char in[] = {')',  4,   'z',    1,    '-',    'z',
+                                2,    'a', 'b',    'u',  I32(2), 0xc3,
+                                0xa9, 'u', I32(3), 0xe2, 0x82,   0xac};
     /* one-character latin-1 strings interned; "ab" and the euro sign
      * (not latin-1) left alone */
-    const unsigned char want[] = {')',  4,    'Z',  1,    '-', 'z', 2,   'a',
-                                  'b',  't',  I32(2), 0xc3, 0xa9, 'u', I32(3),
-                                  0xe2, 0x82, 0xac};
+    const unsigned char want[] = {')',  4,   'Z',    1,    '-',    'z',
+                                  2,    'a', 'b',    't',  I32(2), 0xc3,
+                                  0xa9, 'u', I32(3), 0xe2, 0x82,   0xac};
     canon_eq(in, sizeof in, want);
 }
 
@@ -243,19 +240,19 @@ Test(marshal, diff_names_code_object_and_field)
     pcr_buf b = compiled("def f():\n    return 'abd'\n");
     pcr_buf c = compiled("\ndef f():\n    return 'abc'\n");
     uint32_t magic = pcr_magic_number();
-    cr_assert_eq(pcr_marshal_diff(a.data, a.len, a.data, a.len, magic, msg,
-                                  sizeof msg),
-                 PCR_OK);
-    cr_assert_eq(pcr_marshal_diff(a.data, a.len, b.data, b.len, magic, msg,
-                                  sizeof msg),
-                 PCR_FAIL);
+    cr_assert_eq(
+        pcr_marshal_diff(a.data, a.len, a.data, a.len, magic, msg, sizeof msg),
+        PCR_OK);
+    cr_assert_eq(
+        pcr_marshal_diff(a.data, a.len, b.data, b.len, magic, msg, sizeof msg),
+        PCR_FAIL);
     cr_assert(strstr(msg, "code object 'f', field co_consts: 'abc' vs "
                           "'abd'") != NULL,
               "%s", msg);
     /* co_firstlineno sits between the children: still found */
-    cr_assert_eq(pcr_marshal_diff(a.data, a.len, c.data, c.len, magic, msg,
-                                  sizeof msg),
-                 PCR_FAIL);
+    cr_assert_eq(
+        pcr_marshal_diff(a.data, a.len, c.data, c.len, magic, msg, sizeof msg),
+        PCR_FAIL);
     cr_assert(strstr(msg, "code object 'f', field co_firstlineno: 1 vs 2") !=
                   NULL,
               "%s", msg);

@@ -22,8 +22,8 @@ Test(options, levels_sorted_unique_and_files_in_any_order)
 {
     pcr_cli cli;
     pcr_error err;
-    const char *argv[] = {"pcr", "-o", "2", "a.py", "--optimize", "0",
-                          "-o2", "b.py"};
+    const char *argv[] = {"pcr",        "-o", "2",   "a.py",
+                          "--optimize", "0",  "-o2", "b.py"};
     cr_assert_eq(parse(&cli, &err, 8, argv), PCR_OK, "%s", err.msg);
     cr_assert_eq(cli.opt.nlevels, 2);
     cr_assert_eq(cli.opt.levels[0], 0);
@@ -37,8 +37,16 @@ Test(options, invalidation_mode_and_paths)
 {
     pcr_cli cli;
     pcr_error err;
-    const char *argv[] = {"pcr", "--invalidation-mode", "unchecked-hash",
-                          "-s", "/b", "-p", "/", "-q", "-q", "x.py"};
+    const char *argv[] = {"pcr",
+                          "--invalidation-mode",
+                          "unchecked-hash",
+                          "-s",
+                          "/b",
+                          "-p",
+                          "/",
+                          "-q",
+                          "-q",
+                          "x.py"};
     cr_assert_eq(parse(&cli, &err, 10, argv), PCR_OK, "%s", err.msg);
     cr_assert_eq(cli.opt.mode, PCR_UNCHECKED_HASH);
     cr_assert_str_eq(cli.opt.strip, "/b");

@@ -39,8 +39,7 @@ check_name(const char *src, const char *rel, const char *d, const char *s,
 Test(paths, record_name)
 {
     check_name("pkg/m.py", NULL, NULL, NULL, NULL, "pkg/m.py");
-    check_name("pkg/m.py", NULL, "/usr/lib/x", NULL, NULL,
-               "/usr/lib/x/m.py");
+    check_name("pkg/m.py", NULL, "/usr/lib/x", NULL, NULL, "/usr/lib/x/m.py");
     check_name("tree/sub/m.py", "sub/m.py", "/dest/", NULL, NULL,
                "/dest/sub/m.py");
     check_name("/build/root/usr/lib/m.py", NULL, NULL, "/build/root", "/",
