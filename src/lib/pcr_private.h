@@ -20,6 +20,15 @@ pcr_status pcr_set_error(pcr_error *err, pcr_status status, const char *fmt,
 pcr_status pcr_set_errno(pcr_error *err, pcr_status status, int errnum,
                          const char *fmt, ...) PCR_PRINTF(4, 5);
 
+/* The header we would write for src, and header + canonical marshal of
+ * one level: callers compiling several levels hash the source once
+ * (pyc_file.c). */
+pcr_status pcr_pyc_header(const pcr_options *opt, const pcr_source *src,
+                          unsigned char out[16], pcr_error *err);
+pcr_status pcr_pyc_assemble(const unsigned char header[16],
+                            const pcr_source *src, const char *record_name,
+                            int optimize, pcr_buf *out, pcr_error *err);
+
 /* Keep the embedded interpreter consistent across fork(2) (interp.c). */
 void pcr_runtime_before_fork(void);
 void pcr_runtime_after_fork(int child);

@@ -221,16 +221,19 @@ pcr_check_file(const pcr_options *opt, const char *path, const char *relpath,
         pcr_check_results_free(res, nlevels);
         return pcr_set_error(err, PCR_ENV, "out of memory");
     }
+    unsigned char header[PCR_HEADER_SIZE];
+    pcr_status hrc = pcr_pyc_header(opt, &src, header, &e);
     for (int i = 0; i < nlevels; i++) {
         pcr_check_result *r = &res[i];
-        pcr_buf pyc, want;
+        pcr_buf pyc, want = {0};
         read_pyc(r, r->pyc, &pyc);
         if (pyc.data == NULL) {
             rc = PCR_FAIL;
             continue;
         }
-        pcr_status brc =
-            pcr_build_pyc(opt, &src, record, levels[i], &want, &e);
+        pcr_status brc = hrc == PCR_OK ? pcr_pyc_assemble(header, &src, record,
+                                                          levels[i], &want, &e)
+                                       : hrc;
         if (brc == PCR_ENV) {
             pcr_buf_free(&pyc);
             pcr_check_results_free(res, nlevels);

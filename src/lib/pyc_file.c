@@ -65,9 +65,9 @@ pcr_options_add_level(pcr_options *opt, int level, pcr_error *err)
 }
 
 /* The header bytes we would write for this source. */
-static pcr_status
-expected_header(const pcr_options *opt, const pcr_source *src,
-                unsigned char out[16], pcr_error *err)
+pcr_status
+pcr_pyc_header(const pcr_options *opt, const pcr_source *src,
+               unsigned char out[16], pcr_error *err)
 {
     unsigned char hash[8] = {0};
     if (opt->mode != PCR_TIMESTAMP) {
@@ -86,9 +86,10 @@ expected_header(const pcr_options *opt, const pcr_source *src,
 }
 
 /* header + canonical marshal for one level. */
-static pcr_status
-assemble(const unsigned char header[16], const pcr_source *src,
-         const char *record_name, int optimize, pcr_buf *out, pcr_error *err)
+pcr_status
+pcr_pyc_assemble(const unsigned char header[16], const pcr_source *src,
+                 const char *record_name, int optimize, pcr_buf *out,
+                 pcr_error *err)
 {
     out->data = NULL;
     out->len = 0;
@@ -118,11 +119,11 @@ pcr_build_pyc(const pcr_options *opt, const pcr_source *src,
     unsigned char header[PCR_HEADER_SIZE];
     out->data = NULL;
     out->len = 0;
-    pcr_status rc = expected_header(opt, src, header, err);
+    pcr_status rc = pcr_pyc_header(opt, src, header, err);
     if (rc != PCR_OK) {
         return rc;
     }
-    return assemble(header, src, record_name, optimize, out, err);
+    return pcr_pyc_assemble(header, src, record_name, optimize, out, err);
 }
 
 char *
@@ -234,7 +235,7 @@ pcr_compile_file(const pcr_options *opt, const char *path, const char *relpath,
     unsigned char header[PCR_HEADER_SIZE];
 
     /* Hashing the source costs far less than compiling it. */
-    rc = expected_header(opt, &src, header, err);
+    rc = pcr_pyc_header(opt, &src, header, err);
     if (rc == PCR_OK && !opt->force &&
         all_current(opt, path, header, record, levels, nlevels)) {
         *outcome = PCR_UP_TO_DATE;
@@ -243,7 +244,7 @@ pcr_compile_file(const pcr_options *opt, const char *path, const char *relpath,
     /* Compile every level before writing any, so that a source that
      * fails leaves all its existing .pyc files as they were. */
     for (int i = 0; i < nlevels && rc == PCR_OK; i++) {
-        rc = assemble(header, &src, record, levels[i], &pyc[i], err);
+        rc = pcr_pyc_assemble(header, &src, record, levels[i], &pyc[i], err);
         if (rc == PCR_OK &&
             (cpath[i] = pcr_output_path(opt, path, levels[i])) == NULL) {
             rc = pcr_set_error(err, PCR_ENV, "out of memory");

@@ -189,14 +189,16 @@ add_source(const pcr_tar_options *to, const pcr_job *job, pcr_alist *l,
     src.mtime_sec = t;
     src.mtime_nsec = 0;
     int nlevels = opt->nlevels ? opt->nlevels : 1;
+    unsigned char header[PCR_HEADER_SIZE];
+    rc = pcr_pyc_header(opt, &src, header, err); /* hash once */
     for (int i = 0; i < nlevels && rc == PCR_OK; i++) {
         int level = opt->nlevels ? opt->levels[i] : 0;
         pcr_buf pyc;
         char *cpath = pcr_cache_path(name, level);
         if (record == NULL || cpath == NULL) {
             rc = pcr_set_error(err, PCR_ENV, "out of memory");
-        } else if ((rc = pcr_build_pyc(opt, &src, record, level, &pyc, err)) ==
-                   PCR_OK) {
+        } else if ((rc = pcr_pyc_assemble(header, &src, record, level, &pyc,
+                                          err)) == PCR_OK) {
             rc = pcr_alist_add(l, cpath, 0, 0644, t, pyc.data, pyc.len, err);
             pcr_buf_free(&pyc);
         }

@@ -549,12 +549,16 @@ add_pyc(const pcr_wheel_options *wo, const pcr_aentry *x, const char *ipath,
         return pcr_set_error(err, PCR_ENV, "out of memory");
     }
     int nlevels = opt->nlevels ? opt->nlevels : 1;
-    pcr_status rc = PCR_OK;
+    unsigned char header[PCR_HEADER_SIZE];
+    pcr_error e;
+    pcr_status rc = pcr_pyc_header(opt, &src, header, &e); /* hash once */
+    if (rc != PCR_OK) {
+        pcr_set_error(err, rc, "%.1000s: %.3000s", x->name, e.msg);
+    }
     for (int i = 0; i < nlevels && rc == PCR_OK; i++) {
         int level = opt->nlevels ? opt->levels[i] : 0;
         pcr_buf pyc;
-        pcr_error e;
-        rc = pcr_build_pyc(opt, &src, record, level, &pyc, &e);
+        rc = pcr_pyc_assemble(header, &src, record, level, &pyc, &e);
         if (rc != PCR_OK) {
             pcr_set_error(err, rc, "%.1000s: %.3000s", x->name, e.msg);
             break;
