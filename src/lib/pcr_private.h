@@ -29,6 +29,10 @@ pcr_status pcr_pyc_assemble(const unsigned char header[16],
                             const pcr_source *src, const char *record_name,
                             int optimize, pcr_buf *out, pcr_error *err);
 
+/* Read (writing = 0) or write all len bytes; 0, or -1 on error or early
+ * EOF (fd_io.c). */
+int pcr_fd_transfer(int fd, void *buf, size_t len, int writing);
+
 /* Keep the embedded interpreter consistent across fork(2) (interp.c). */
 void pcr_runtime_before_fork(void);
 void pcr_runtime_after_fork(int child);

@@ -71,23 +71,6 @@ ensure_dir(const char *path, pcr_error *err)
     return rc;
 }
 
-static int
-write_all(int fd, const unsigned char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return -1;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Hold back the termination signals while a temporary file exists. */
 static void
 block_signals(sigset_t *saved)
@@ -157,7 +140,7 @@ write_file(const char *path, const unsigned char *data, size_t len,
                            "cannot create a temporary file beside %s", path);
         goto end;
     }
-    if (write_all(fd, data, len) != 0 ||
+    if (pcr_fd_transfer(fd, (void *)data, len, 1) != 0 ||
         (exact_mode && fchmod(fd, mode & 07777) != 0)) {
         rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot write %s", tmp);
         close(fd);
