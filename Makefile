@@ -1,21 +1,33 @@
 # pycompile-repro - plain Makefile.
 #
-#   make            library (build/libpycompile-repro.a) and the tool
-#                   (build/pycompile-repro)
+#   make            the front end (build/pycompile-repro), its library
+#                   (build/libpycompile-repro.{a,so}) and one compile server
+#                   per CPython found (build/libexec/pycompile-repro/
+#                   cpython-X.Y); PYTHON_VERSIONS="3.13 3.14" chooses
 #   make deps       install missing Debian build/test dependencies (root)
 #   make test       build, then run every suite in the normal build and
 #                   again under ASan+UBSan; ends with "N passed, N failed"
+#   make test-distros  the suites again in Debian trixie (3.13) and sid
+#                   (3.13 + 3.14) chroots (tests/distros.sh)
+#   make check-all  test, then test-distros: what CI runs
 #   make sanitize   only the ASan+UBSan build (build-asan/)
 #   make valgrind   the unit and end-to-end suites under valgrind
 #   make fuzz       libFuzzer on the .pyc reader for FUZZ_SECONDS (60)
-#   make bench      speed against compileall and py_compile
+#   make bench      speed against compileall and the embedded-compile floor
 #   make example    compile the shipped example and run it from its .pyc
 #   make format     clang-format every C file
+#   make install / uninstall / dist / deb / rpm
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PYTHON ?= /usr/bin/python3.11
 BUILD ?= build
+
+# Every python-3.X-embed pkg-config module installed (Debian and Fedora
+# ship one per libpython3.X-dev), oldest first.
+PYTHON_VERSIONS ?= $(shell $(PKG_CONFIG) --list-all 2>/dev/null | \
+    sed -n 's/^python-\(3\.[0-9]*\)-embed .*/\1/p' | sort -t. -k2,2n)
+# The interpreter tests use as their oracle: the system's python3.
+PYTHON ?= /usr/bin/python3
 
 # Warning flags live apart so that a user's CFLAGS does not drop them.
 WARNFLAGS = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -23,16 +35,11 @@ WARNFLAGS = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 CFLAGS ?= -O2 -g
 STD = -std=c11
 
-ifneq ($(shell $(PKG_CONFIG) --exists python3-embed && echo yes),yes)
-  ifeq ($(filter deps help,$(MAKECMDGOALS)),)
-    $(error python3-embed not found by pkg-config: run 'make deps' (Debian: libpython3-dev))
+ifeq ($(strip $(PYTHON_VERSIONS)),)
+  ifeq ($(filter deps help clean dist,$(MAKECMDGOALS)),)
+    $(error no python-3.X-embed found by pkg-config: run 'make deps' (Debian: libpython3-dev))
   endif
 endif
-
-PY_CFLAGS := $(shell $(PKG_CONFIG) --cflags python3-embed 2>/dev/null)
-PY_LIBS := $(shell $(PKG_CONFIG) --libs python3-embed 2>/dev/null)
-# The prefix of the libpython we link: the embedded interpreter's home.
-PY_HOME := $(shell $(PKG_CONFIG) --variable=prefix python3-embed 2>/dev/null)
 
 ifeq ($(SANITIZE),1)
   SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
@@ -45,21 +52,35 @@ ifeq ($(SANITIZE),fuzz)
   CFLAGS = -O1 -g
 endif
 
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+LIBEXECDIR ?= $(PREFIX)/libexec
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+PERL5DIR ?= $(PREFIX)/share/perl5
+AUTOSCRIPTDIR ?= $(PREFIX)/share/debhelper/autoscripts
+PY3RUNTIMEDIR ?= $(PREFIX)/share/python3/runtime.d
+RPMCONFIGDIR ?= $(PREFIX)/lib/rpm
+RPMMACRODIR ?= $(RPMCONFIGDIR)/macros.d
+INSTALL ?= install
+
 ALL_CFLAGS = $(STD) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -fPIC -MMD -MP
 ALL_CPPFLAGS = -Iinclude $(AR_CFLAGS) $(CPPFLAGS)
 # libarchive writes tar and zip; OpenSSL's libcrypto gives SHA-256 for a
 # wheel's RECORD.
 AR_LIBS := $(shell $(PKG_CONFIG) --libs libarchive libcrypto 2>/dev/null)
 AR_CFLAGS := $(shell $(PKG_CONFIG) --cflags libarchive libcrypto 2>/dev/null)
-LDLIBS_ALL = $(PY_LIBS) $(AR_LIBS) -lpthread -lm $(LDLIBS)
+LIB_LIBS = $(AR_LIBS) -lpthread $(LDLIBS)
 
 LIB_SRC := $(sort $(wildcard src/lib/*.c))
-CLI_SRC := $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+SERVER_SRC := $(sort $(wildcard src/server/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
-MAIN_OBJ := $(BUILD)/src/cli/main.o
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 LIB_A := $(BUILD)/libpycompile-repro.a
@@ -67,43 +88,71 @@ VERSION := $(shell sed -n 's/^\#define PCR_VERSION "\(.*\)"/\1/p' include/pycomp
 SONAME := libpycompile-repro.so.0
 LIB_SO := $(BUILD)/libpycompile-repro.so.$(VERSION)
 BIN := $(BUILD)/pycompile-repro
+SERVER_DIR := $(BUILD)/libexec/pycompile-repro
+SERVERS := $(PYTHON_VERSIONS:%=$(SERVER_DIR)/cpython-%)
 UNIT_BIN := $(BUILD)/unit-tests
 REPLAY_BIN := $(BUILD)/fuzz-replay
 
-.PHONY: all deps test check unit sanitize valgrind example format clean bench fuzz fuzz-build install uninstall deb rpm
+.PHONY: all deps test check check-all test-distros unit sanitize valgrind \
+        example format clean bench fuzz fuzz-build install uninstall dist \
+        deb rpm servers
 
-all: $(BIN) $(LIB_A) $(LIB_SO)
+all: $(BIN) $(LIB_A) $(LIB_SO) $(SERVERS)
+servers: $(SERVERS)
 
-$(LIB_SO): $(LIB_OBJ)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS_ALL)
-
-$(LIB_A): $(LIB_OBJ)
-	rm -f $@
-	$(AR) rcs $@ $^
-
-$(BIN): $(MAIN_OBJ) $(CLI_OBJ) $(LIB_A)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(CLI_OBJ) $(LIB_A) $(LDLIBS_ALL)
-
-# Only the files that talk to CPython see its headers.
-PY_SRC = src/lib/interp.c src/lib/compile.c src/lib/regex.c
-$(PY_SRC:%.c=$(BUILD)/%.o): EXTRA_CFLAGS = $(PY_CFLAGS) -DPCR_PYTHON_HOME='"$(PY_HOME)"'
+# The library exports only PCR_API symbols (tests/unit checks the list).
+$(LIB_OBJ): EXTRA_CFLAGS = -fvisibility=hidden -DPCR_BUILDING_LIBRARY \
+    -DPCR_LIBEXECDIR='"$(LIBEXECDIR)/pycompile-repro"'
 $(BUILD)/tests/unit/%.o: EXTRA_CFLAGS = -D_POSIX_C_SOURCE=200809L
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
 
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LIB_LIBS)
+
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(LIB_LIBS)
+
+# One compile server per CPython version: the server's own files built
+# against that version's headers, linked with its libpython and the
+# library's marshal code (canonical form, protocol).
+define server_rules
+$(BUILD)/server-$(1)/%.o: src/server/%.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CPPFLAGS) $$(ALL_CFLAGS) \
+	    $$(shell $$(PKG_CONFIG) --cflags python-$(1)-embed) \
+	    -DPCR_PYTHON_HOME='"$$(shell $$(PKG_CONFIG) --variable=prefix python-$(1)-embed)"' \
+	    -c -o $$@ $$<
+
+$(SERVER_DIR)/cpython-$(1): $(SERVER_SRC:src/server/%.c=$(BUILD)/server-$(1)/%.o) $(LIB_A)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ \
+	    $(SERVER_SRC:src/server/%.c=$(BUILD)/server-$(1)/%.o) $(LIB_A) \
+	    $$(shell $$(PKG_CONFIG) --libs python-$(1)-embed) -lm $$(LDLIBS)
+
+-include $(wildcard $(BUILD)/server-$(1)/*.d)
+endef
+$(foreach v,$(PYTHON_VERSIONS),$(eval $(call server_rules,$(v))))
+
 # Criterion's parameterised tests break in a PIE (see docs/design.md).
-$(UNIT_BIN): $(UNIT_OBJ) $(CLI_OBJ) $(LIB_A)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -no-pie -o $@ $(UNIT_OBJ) $(CLI_OBJ) $(LIB_A) \
-	    $(shell $(PKG_CONFIG) --libs criterion) $(LDLIBS_ALL)
+$(UNIT_BIN): $(UNIT_OBJ) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -no-pie -o $@ $(UNIT_OBJ) $(LIB_A) \
+	    $(shell $(PKG_CONFIG) --libs criterion) $(LIB_LIBS)
 
 # The fuzz target replayed over saved inputs, in any build.
 $(REPLAY_BIN): $(BUILD)/tests/fuzz/fuzz_pyc.o $(BUILD)/tests/fuzz/replay.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BUILD)/tests/fuzz/fuzz_pyc.o \
-	    $(BUILD)/tests/fuzz/replay.o $(LIB_A) $(LDLIBS_ALL)
+	    $(BUILD)/tests/fuzz/replay.o $(LIB_A) $(LIB_LIBS)
+$(BUILD)/tests/fuzz/%.o: EXTRA_CFLAGS = -Isrc/lib
 
 unit: $(UNIT_BIN) $(REPLAY_BIN)
+$(BUILD)/tests/unit/%.o: EXTRA_CFLAGS = -D_POSIX_C_SOURCE=200809L -Isrc/lib
 
 # libFuzzer with ASan+UBSan (clang), seeded with real .pyc files: ours and
 # CPython's compileall output (not canonical).  FUZZ_SECONDS bounds it.
@@ -112,7 +161,7 @@ fuzz-build:
 	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang SANITIZE=fuzz \
 	    build-fuzz/libpycompile-repro.a build-fuzz/tests/fuzz/fuzz_pyc.o
 	clang -fsanitize=fuzzer,address,undefined -o build-fuzz/fuzz_pyc \
-	    build-fuzz/tests/fuzz/fuzz_pyc.o build-fuzz/libpycompile-repro.a $(LDLIBS_ALL)
+	    build-fuzz/tests/fuzz/fuzz_pyc.o build-fuzz/libpycompile-repro.a $(LIB_LIBS)
 
 fuzz: all fuzz-build
 	tests/fuzz/seeds.sh build-fuzz/seeds $(BIN) $(PYTHON)
@@ -126,32 +175,49 @@ fuzz: all fuzz-build
 # prints one line per suite and a final "N passed, N failed".
 test check: all unit fuzz-build
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 all unit
-	PYTHON=$(PYTHON) tests/run.sh --fuzz $(FUZZ_SECONDS) --valgrind $(BUILD) build-asan
+	PYTHON_VERSIONS="$(PYTHON_VERSIONS)" tests/run.sh --fuzz $(FUZZ_SECONDS) \
+	    --valgrind --packaging $(BUILD) build-asan
+
+# Without the sanitizer build, valgrind, packaging and libFuzzer: what the
+# distribution chroots run (tests/distros.sh).
+test-quick: all unit
+	PYTHON_VERSIONS="$(PYTHON_VERSIONS)" tests/run.sh $(BUILD)
+
+test-distros:
+	tests/distros.sh
+
+check-all:
+	$(MAKE) test
+	$(MAKE) test-distros
 
 sanitize:
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 all unit
-	PYTHON=$(PYTHON) tests/run.sh build-asan
+	PYTHON_VERSIONS="$(PYTHON_VERSIONS)" tests/run.sh build-asan
 
 valgrind: all unit
-	PYTHON=$(PYTHON) tests/run.sh --valgrind $(BUILD)
+	PYTHON_VERSIONS="$(PYTHON_VERSIONS)" tests/run.sh --valgrind-only $(BUILD)
 
 example: all
-	$(BIN) fixtures/example/greet.py fixtures/example/textstats.py
+	$(BIN) -v fixtures/example/greet.py fixtures/example/textstats.py
 	@ls -l fixtures/example/__pycache__
 	cd fixtures/example && $(PYTHON) -c 'import greet; greet.main()'
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) src/cli/main.c $(UNIT_SRC) \
-	    $(wildcard src/lib/*.h src/cli/*.h include/*.h tests/fuzz/*.c)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) $(UNIT_SRC) \
+	    $(wildcard src/*/*.h include/*.h tests/fuzz/*.c)
 
 # Debian packages needed to build and test; installs only what is missing.
-DEB_DEPS = gcc make pkg-config libpython3-dev python3.11 libarchive-dev \
-           libssl-dev libcriterion-dev valgrind clang libclang-rt-14-dev \
-           python3-installer python3-wheel \
-           debhelper lintian dpkg-dev fakeroot rpm rpm2cpio cpio man-db git \
-           build-essential perl
+# libpython3-dev is the distribution's default CPython; more versions come
+# with their own libpython3.X-dev.
+DEB_DEPS = gcc make pkg-config libpython3-dev python3 libarchive-dev \
+           libssl-dev libcriterion-dev valgrind clang libclang-rt-dev \
+           python3-installer python3-wheel mmdebstrap \
+           debhelper dh-python lintian dpkg-dev fakeroot rpm rpm2cpio cpio \
+           man-db git build-essential perl
 deps:
-	@missing=$$(for p in $(DEB_DEPS); do \
+	@clang_rt=$$(apt-cache show libclang-rt-dev >/dev/null 2>&1 && \
+	    echo libclang-rt-dev || echo libclang-rt-14-dev); \
+	missing=$$(for p in $(filter-out libclang-rt-dev,$(DEB_DEPS)) $$clang_rt; do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 	        grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -160,36 +226,26 @@ deps:
 	        apt-get install -y -q --no-install-recommends $$missing; \
 	else echo "build dependencies: all installed"; fi
 
-# Installation (zstd's conventions): PREFIX, DESTDIR and the directories.
-PREFIX ?= /usr/local
-BINDIR ?= $(PREFIX)/bin
-LIBDIR ?= $(PREFIX)/lib
-INCLUDEDIR ?= $(PREFIX)/include
-MANDIR ?= $(PREFIX)/share/man
-PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
-PERL5DIR ?= $(PREFIX)/share/perl5
-AUTOSCRIPTDIR ?= $(PREFIX)/share/debhelper/autoscripts
-RPMCONFIGDIR ?= $(PREFIX)/lib/rpm
-RPMMACRODIR ?= $(RPMCONFIGDIR)/macros.d
-INSTALL ?= install
-
 # Regenerated every time: it holds PREFIX, which make cannot see change.
 .PHONY: $(BUILD)/pycompile-repro.pc
 $(BUILD)/pycompile-repro.pc: pycompile-repro.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@LIBS_PRIVATE@|$(LDLIBS_ALL)|' $< > $@
+	    -e 's|@LIBS_PRIVATE@|$(LIB_LIBS)|' $< > $@
 
 $(BUILD)/dh_pycompile_repro.1: contrib/debian/dh_pycompile_repro
 	pod2man --section=1 --center=pycompile-repro --release=$(VERSION) $< $@
 
 install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+	    $(DESTDIR)$(LIBEXECDIR)/pycompile-repro \
 	    $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(PKGCONFIGDIR) \
 	    $(DESTDIR)$(PERL5DIR)/Debian/Debhelper/Sequence \
-	    $(DESTDIR)$(AUTOSCRIPTDIR) $(DESTDIR)$(RPMMACRODIR)
+	    $(DESTDIR)$(AUTOSCRIPTDIR) $(DESTDIR)$(RPMMACRODIR) \
+	    $(DESTDIR)$(PY3RUNTIMEDIR)
 	$(INSTALL) -m 755 $(BIN) $(DESTDIR)$(BINDIR)/pycompile-repro
+	$(INSTALL) -m 755 $(SERVERS) $(DESTDIR)$(LIBEXECDIR)/pycompile-repro/
 	$(INSTALL) -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libpycompile-repro.a
 	$(INSTALL) -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libpycompile-repro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -219,32 +275,40 @@ uninstall:
 	    $(DESTDIR)$(AUTOSCRIPTDIR)/prerm-pycompile-repro \
 	    $(DESTDIR)$(RPMMACRODIR)/macros.pycompile-repro \
 	    $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro
+	rm -rf $(DESTDIR)$(LIBEXECDIR)/pycompile-repro
 
-# Packages, into dist/: a Debian binary package (from contrib/debian) and
-# an RPM (from contrib/rpm), each built from the committed tree.
+# A release tarball of the committed tree (git archive), and packages
+# built from such a tarball: deb and rpm need no .git.
+DIST_TAR = dist/pycompile-repro-$(VERSION).tar.gz
+dist:
+	mkdir -p dist
+	git archive --format=tar --prefix=pycompile-repro-$(VERSION)/ HEAD | \
+	    gzip -n > $(DIST_TAR)
+
 SRC_TREE = build/pkgsrc/pycompile-repro-$(VERSION)
 deb:
-	rm -rf build/pkgsrc && mkdir -p $(SRC_TREE) dist
-	git ls-files -z | xargs -0 tar -cf - | tar -xf - -C $(SRC_TREE)
+	rm -rf build/pkgsrc && mkdir -p build/pkgsrc dist
+	test -f $(DIST_TAR) || $(MAKE) dist
+	tar -xzf $(DIST_TAR) -C build/pkgsrc
 	cp -r contrib/debian/debian $(SRC_TREE)/debian
 	cd $(SRC_TREE) && dpkg-buildpackage -us -uc -b
-	mv build/pkgsrc/pycompile-repro_$(VERSION)_*.deb dist/
-	lintian --fail-on error dist/pycompile-repro_$(VERSION)_*.deb
+	mv build/pkgsrc/*_$(VERSION)_*.deb dist/
+	lintian --fail-on error dist/*_$(VERSION)_*.deb
 
 rpm:
 	rm -rf build/rpm && mkdir -p build/rpm/SOURCES dist
-	git ls-files -z | xargs -0 tar --transform 's|^|pycompile-repro-$(VERSION)/|' \
-	    -czf build/rpm/SOURCES/pycompile-repro-$(VERSION).tar.gz
+	test -f $(DIST_TAR) || $(MAKE) dist
+	cp $(DIST_TAR) build/rpm/SOURCES/
 	rpmbuild --define "_topdir $(CURDIR)/build/rpm" --nodeps -bb contrib/rpm/pycompile-repro.spec
-	cp build/rpm/RPMS/*/pycompile-repro-$(VERSION)-*.rpm dist/
+	cp build/rpm/RPMS/*/pycompile-repro*-$(VERSION)-*.rpm dist/
 
 clean:
 	rm -rf build build-asan build-fuzz dist fixtures/example/__pycache__
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
     $(wildcard $(BUILD)/tests/fuzz/*.d)
 
-# Speed against compileall / py_compile on real corpora (see
+# Speed against compileall and the floor on real corpora (see
 # tests/bench/bench.py); not part of the test suite.
 bench: all
 	$(PYTHON) tests/bench/bench.py --tool $(BIN)

@@ -1,70 +1,99 @@
 /*
- * cli.h - the pycompile-repro command line: option parsing and the input
- * list, kept apart from main.c so that unit tests can call them.
+ * cli.h - the pycompile-repro command line: its options, its input
+ * lists and its output.  It uses only the library's public header; its
+ * own symbols start with cli_.
  */
-#ifndef PCR_CLI_H
-#define PCR_CLI_H
+#ifndef CLI_H
+#define CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "pycompile_repro.h"
 
-typedef enum pcr_cli_mode {
-    PCR_MODE_COMPILE = 0,
-    PCR_MODE_CHECK,        /* --check */
-    PCR_MODE_DUMP,         /* --dump */
-    PCR_MODE_CANONICALIZE, /* --canonicalize */
-    PCR_MODE_VERIFY_SERVER /* --verify-server (internal, for --verify) */
-} pcr_cli_mode;
+#define CLI_PROG "pycompile-repro"
 
-typedef struct pcr_cli {
-    pcr_cli_mode mode;
-    int verify;           /* --verify[=N]: compiles per file, 0 = off */
-    int mode_given;       /* --invalidation-mode was given */
-    const char *package;  /* --package PKG: its files from dpkg */
-    int remove;           /* --remove: delete the .pyc files instead */
-    const char *tar;      /* --tar OUT */
-    const char *wheel;    /* --wheel IN */
-    const char *output;   /* --output OUT (wheel) */
-    const char *base;     /* -C DIR (tar) */
-    int include_sources;  /* --include-sources */
-    int clamp_mtime;      /* --clamp-mtime */
-    int sourceless;       /* --sourceless */
-    int no_verify_record; /* --no-verify-record */
-    int json;             /* --format json */
-    pcr_options opt;
-    pcr_walk_options walk;
-    const char *regex; /* -x */
-    const char *list;  /* -i FILE, "-" for stdin */
-    int quiet;         /* -q count (compileall's levels) */
-    int verbose;       /* -v: listing and summary even for plain files */
-    int workers;       /* -j: 0 = one per CPU */
-    int null_names;    /* -0: names on stdin are NUL-separated */
-    int help;
-    int version;
+typedef struct cli_error {
+    char msg[1024];
+} cli_error;
+
+/* What to do: one verb. */
+typedef enum cli_verb {
+    CLI_COMPILE = 0,
+    CLI_CHECK,
+    CLI_DUMP,
+    CLI_CANONICALIZE,
+    CLI_REMOVE,
+    CLI_HELP,
+    CLI_VERSION
+} cli_verb;
+
+typedef struct cli_options {
+    cli_verb verb;
+    int verify;          /* --verify[=N] */
+    int mode;            /* --invalidation-mode, -1: default */
+    int levels[3];
+    int nlevels;
+    const char *ddir, *strip, *prepend;
+    int force, legacy, hardlink_dupes;
+    int maxlevels;       /* -r / -l; -1: default */
+    const char *regex;   /* -x */
+    const char *sl_dest; /* -e */
+    const char *list;    /* -i */
+    int quiet, verbose;
+    int workers;
+    int null_names;      /* -0 */
+    int json;            /* --format json */
+    const char *tar, *base, *wheel, *output;
+    int include_sources, clamp_mtime, sourceless, no_verify_record;
+    const char *packages[64];
+    int npackages;
+    const char *pythons[16];
+    int npythons;
+    uint64_t memory_limit; /* bytes; 0: the library's default */
+    int memory_limit_set;
+    const char *server_dir;
     char **files; /* operands, borrowed from argv */
     int nfiles;
-} pcr_cli;
+} cli_options;
 
-/* Parse argv.  PCR_OK, or PCR_ENV with a message for a usage error. */
-pcr_status pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err);
-void pcr_cli_usage(FILE *out);
+/* Parse argv; on a usage error PCR_ENV with a message. */
+pcr_status cli_parse(int argc, char **argv, cli_options *o, cli_error *err);
+void cli_usage(FILE *out);
 
-/* Read names separated by sep ('\n' or '\0') from in; empty names are
- * skipped; with trim, surrounding white space is removed (compileall's
- * -i).  *names is a NULL-terminated array the caller frees with
- * pcr_cli_free_names. */
-pcr_status pcr_cli_read_names(FILE *in, int sep, int trim, char ***names,
-                              size_t *n, pcr_error *err);
-void pcr_cli_free_names(char **names);
+/* Names separated by sep ('\n' or '\0') from in; empty names skipped;
+ * with trim, surrounding white space removed (compileall's -i).  A
+ * NULL-terminated array freed with cli_free_names. */
+pcr_status cli_read_names(FILE *in, int sep, int trim, char ***names,
+                          size_t *n, cli_error *err);
+void cli_free_names(char **names);
 
-/* "pycompile-repro: FILE: MSG" on stderr (messages.c). */
-void pcr_cli_error(const char *file, const char *msg);
+/* SOURCE_DATE_EPOCH: *set = 0 when unset or empty; PCR_ENV when it is
+ * not an integer from 0 to 253402300799 (the year 9999). */
+pcr_status cli_source_date_epoch(int *set, int64_t *value, cli_error *err);
 
-/* Archive commands (archive_cmds.c); each returns the exit status. */
-int pcr_cli_run_tar(const pcr_cli *cli, const pcr_jobs *jobs);
-int pcr_cli_run_wheel(const pcr_cli *cli);
-int pcr_cli_check_tar(const pcr_cli *cli, const pcr_jobs *jobs);
-int pcr_cli_check_wheel(const pcr_cli *cli);
+/* --package: the files dpkg lists for each package, as operands; a
+ * warning for a package that ships no Python file (package.c). */
+pcr_status cli_add_packages(pcr *p, const cli_options *o, int *nfiles,
+                            cli_error *err);
+
+/* "pycompile-repro: FILE: MSG" on stderr (output.c). */
+void cli_error_line(const char *file, const char *msg);
+
+/* --check's report, text or JSON (report.c). */
+typedef struct cli_report {
+    int json;
+    FILE *out;
+    size_t checked;
+    size_t by_class[PCR_CHECK_CLASSES];
+} cli_report;
+
+void cli_report_begin(cli_report *r, int json, FILE *out, pcr *p);
+void cli_report_record(cli_report *r, const pcr_event *ev);
+/* Ends the report; the exit status (0, 1 or 2). */
+int cli_report_end(cli_report *r, double seconds);
+/* A JSON string, with bytes that are not UTF-8 escaped losslessly. */
+void cli_json_string(FILE *out, const char *s);
 
 #endif

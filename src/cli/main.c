@@ -1,16 +1,15 @@
 /*
- * main.c - pycompile-repro: a thin layer over the library.  It parses
- * the options, starts the embedded interpreter once, turns the operands
- * into jobs, runs them (in worker processes with -j) and reports, in job
- * order: "pycompile-repro: FILE: what went wrong" for errors, compileall's
- * "Compiling 'FILE'..." listing for trees, a progress line on a terminal
- * and a summary line.
+ * main.c - pycompile-repro: a thin layer over libpycompile-repro.  It
+ * parses the options, hands them and the operands to a library handle,
+ * runs the one verb asked for (looked up in one table) and reports the
+ * events: "pycompile-repro: FILE: what went wrong" for errors,
+ * compileall's "Compiling 'FILE'..." listing for trees, a progress line
+ * on a terminal, a summary line, --check's report.
  *
- * Exit status: 0 all good, 1 a file failed, 2 usage or environment.
+ * Exit status: 0 all good, 1 a file failed (or --check found a
+ * difference), 2 usage or environment trouble.
  */
-#define _XOPEN_SOURCE 700 /* realpath */
-#include <errno.h>
-#include <limits.h>
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,23 +17,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../lib/pcr_private.h"
-#include "check_report.h"
 #include "cli.h"
 
-#define PROG "pycompile-repro"
-
-struct run {
-    const pcr_cli *cli;
-    pcr_report report; /* --check */
-    const pcr_jobs *jobs;
-    pcr_verify *verify; /* --verify */
-    int listing;        /* print "Compiling '...'" lines */
-    int show_errors;    /* print per-file errors */
-    int summary;        /* print the summary line */
-    int progress;       /* stderr is a terminal: progress line */
-    size_t compiled, current, failed, skipped;
-    int env_trouble;
+struct ui {
+    const cli_options *o;
+    pcr *p;
+    cli_report report;
+    int listing;     /* print "Compiling '...'" lines */
+    int show_errors; /* print per-file errors */
+    int summary;     /* print the summary line */
+    int progress;    /* stderr is a terminal: progress line */
+    int several;     /* several Python versions: name them */
+    size_t compiled, current, failed, skipped, changed, seen;
+    size_t last_listed;
+    int listed_any;
     double start, last_progress;
 };
 
@@ -47,480 +43,462 @@ now(void)
 }
 
 static void
-clear_progress(struct run *r)
+clear_progress(struct ui *u)
 {
-    if (r->progress) {
+    if (u->progress) {
         fputs("\r\033[K", stderr);
     }
 }
 
 static void
-on_progress(void *ctx, size_t done, size_t total)
+show_progress(struct ui *u, const pcr_event *ev)
 {
-    struct run *r = ctx;
     double t = now();
-    if (!r->progress || (t - r->last_progress < 0.1 && done < total)) {
+    size_t done = pcr_event_done(ev), total = pcr_event_total(ev);
+    if (!u->progress || (t - u->last_progress < 0.1 && done < total)) {
         return;
     }
-    r->last_progress = t;
-    double secs = t - r->start;
+    u->last_progress = t;
+    double secs = t - u->start;
     fprintf(stderr, "\r\033[K%zu/%zu files, %.0f files/s", done, total,
             secs > 0 ? (double)done / secs : 0.0);
 }
 
+/* compileall lists a file once, before trying it. */
 static void
-on_result(void *ctx, size_t index, const pcr_job *job, pcr_status status,
-          pcr_outcome outcome, const char *msg)
+list_once(struct ui *u, const pcr_event *ev)
 {
-    struct run *r = ctx;
-    (void)index;
-    if (r->cli->mode == PCR_MODE_CHECK) {
-        clear_progress(r);
-        pcr_report_job(&r->report, r->cli, job, status, msg);
-        if (status == PCR_ENV) {
-            r->env_trouble = 1;
-        }
+    size_t i = pcr_event_index(ev);
+    if (!u->listing || (u->listed_any && u->last_listed == i)) {
         return;
     }
-    if (status == PCR_OK) {
-        if (outcome == PCR_COMPILED) {
-            r->compiled++;
-            if (r->listing) {
-                clear_progress(r);
-                printf("Compiling '%s'...\n", job->path);
+    u->listed_any = 1;
+    u->last_listed = i;
+    clear_progress(u);
+    printf("Compiling '%s'...\n", pcr_event_source(ev));
+}
+
+static void
+error_for(struct ui *u, const pcr_event *ev, const char *what)
+{
+    char name[4200];
+    const char *py = pcr_event_python(ev);
+    if (u->several && py != NULL) {
+        snprintf(name, sizeof name, "%s (CPython %s)", what, py);
+        what = name;
+    }
+    clear_progress(u);
+    fflush(stdout);
+    cli_error_line(what, pcr_event_message(ev));
+}
+
+static void
+on_source(struct ui *u, const pcr_event *ev)
+{
+    switch (pcr_event_outcome(ev)) {
+    case PCR_COMPILED:
+        u->compiled++;
+        list_once(u, ev);
+        return;
+    case PCR_UP_TO_DATE:
+        u->current++;
+        return;
+    case PCR_SKIPPED:
+        u->skipped++;
+        return;
+    case PCR_FAILED:
+        break;
+    }
+    u->failed++;
+    list_once(u, ev);
+    if (u->show_errors || pcr_event_status(ev) == PCR_ENV) {
+        error_for(u, ev, pcr_event_source(ev));
+    }
+}
+
+static void
+on_event(void *user, const pcr_event *ev)
+{
+    struct ui *u = user;
+    const cli_options *o = u->o;
+    switch (pcr_event_kind(ev)) {
+    case PCR_EV_PROGRESS:
+        show_progress(u, ev);
+        return;
+    case PCR_EV_WARNING:
+        if (o->quiet < 2) {
+            const char *m = pcr_event_message(ev);
+            clear_progress(u);
+            fflush(stdout);
+            fprintf(stderr, "%s%s", m[0] && strchr(m, '\n') ? "" : CLI_PROG ": ",
+                    m);
+            if (m[0] && m[strlen(m) - 1] != '\n') {
+                fputc('\n', stderr);
             }
-        } else if (outcome == PCR_UP_TO_DATE) {
-            r->current++;
-        } else {
-            r->skipped++;
+        }
+        return;
+    case PCR_EV_SOURCE:
+        on_source(u, ev);
+        return;
+    case PCR_EV_ARCHIVE:
+        if (pcr_event_status(ev) != PCR_OK) {
+            if (o->quiet < 2 || pcr_event_status(ev) == PCR_ENV) {
+                error_for(u, ev, pcr_event_pyc(ev));
+            }
+        } else if (o->wheel != NULL && o->verb == CLI_COMPILE &&
+                   o->quiet == 0) {
+            printf("%s\n", pcr_event_pyc(ev));
+        }
+        return;
+    case PCR_EV_PYC:
+        break;
+    }
+    /* PCR_EV_PYC */
+    u->seen++;
+    if (o->verb == CLI_CHECK) {
+        clear_progress(u);
+        cli_report_record(&u->report, ev);
+        return;
+    }
+    if (pcr_event_status(ev) != PCR_OK) {
+        u->failed++;
+        if (o->quiet < 2 || pcr_event_status(ev) == PCR_ENV) {
+            error_for(u, ev, pcr_event_pyc(ev));
         }
         return;
     }
-    r->failed++;
-    if (status == PCR_ENV) {
-        r->env_trouble = 1;
-    }
-    if (r->listing && job->error == NULL) {
-        /* compileall lists a file before trying it */
-        clear_progress(r);
-        printf("Compiling '%s'...\n", job->path);
-    }
-    if (r->show_errors || status == PCR_ENV) {
-        clear_progress(r);
-        fflush(stdout);
-        pcr_cli_error(job->path, msg);
+    if (pcr_event_changed(ev)) {
+        u->changed++;
+        if (o->verb == CLI_CANONICALIZE && o->quiet == 0) {
+            printf("Canonicalized '%s'\n", pcr_event_pyc(ev));
+        }
     }
 }
 
-struct verify_ctx {
-    const pcr_verify *verify;
-    size_t job;
-};
+/* ------------------------------------------------------- the handle */
 
-static pcr_status
-verify_level(void *ctx, int level_index, const pcr_buf *pyc, pcr_error *err)
-{
-    const struct verify_ctx *v = ctx;
-    return pcr_verify_compare(v->verify, v->job, level_index, pyc->data,
-                              pyc->len, err);
-}
-
-static pcr_status
-compile_job(void *ctx, const pcr_job *job, pcr_outcome *outcome,
-            pcr_error *err)
-{
-    const struct run *r = ctx;
-    pcr_options opt = r->cli->opt;
-    struct verify_ctx v = {r->verify, (size_t)(job - r->jobs->v)};
-    if (r->verify != NULL) {
-        opt.before_write = verify_level;
-        opt.before_write_ctx = &v;
-    }
-    return pcr_compile_file(&opt, job->path, job->relpath, outcome, err);
-}
-
-/* This program, to start it again as a verify server: /proc/self/exe,
- * except under valgrind, where that is valgrind's own tool and argv[0]
- * (resolved) is used. */
-static char self_path[PATH_MAX] = "/proc/self/exe";
-
-static void
-find_self(const char *argv0)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) {
-        return;
-    }
-    exe[n] = '\0';
-    const char *base = strrchr(exe, '/');
-    base = base ? base + 1 : exe;
-    char resolved[PATH_MAX];
-    if ((strstr(base, "memcheck") != NULL || strstr(base, "valgrind")) &&
-        strchr(argv0, '/') != NULL && realpath(argv0, resolved) != NULL) {
-        snprintf(self_path, sizeof self_path, "%s", resolved);
-    }
-}
-
-/* --verify: the independent compiles, made before the normal ones. */
-static pcr_status
-start_verify(struct run *r, const pcr_jobs *jobs, pcr_error *err)
-{
-    char *argv[] = {self_path, "--verify-server", NULL};
-    int procs = r->cli->workers;
-    if (procs <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        procs = n > 0 ? (int)n : 1;
-    }
-    return pcr_verify_run(&r->cli->opt, jobs, r->cli->verify, procs, argv,
-                          &r->verify, err);
-}
-
-/* --dump and --canonicalize: .pyc files named one by one or found in
- * directories; returns the exit status. */
 static int
-pyc_files(const pcr_cli *cli, const pcr_jobs *jobs)
+usage_trouble(pcr *p)
 {
-    int failed = 0;
-    size_t changed = 0;
-    for (size_t i = 0; i < jobs->n; i++) {
-        const pcr_job *job = &jobs->v[i];
-        pcr_error err;
-        pcr_status rc = PCR_OK;
-        if (job->error != NULL) {
-            rc = pcr_set_error(&err, PCR_FAIL, "%s", job->error);
-        } else if (job->skip) {
+    fprintf(stderr, CLI_PROG ": %s\n", pcr_error_string(p));
+    return 2;
+}
+
+/* Operands: the files, "-" (names on stdin), -i LIST, --package. */
+static int
+add_operands(pcr *p, const cli_options *o, int *tree)
+{
+    cli_error err;
+    int nfiles = 0;
+    if (o->npackages > 0) {
+        if (cli_add_packages(p, o, &nfiles, &err) != PCR_OK) {
+            fprintf(stderr, CLI_PROG ": %s\n", err.msg);
+            return 2;
+        }
+    }
+    for (int i = 0; i < o->nfiles; i++) {
+        const char *op = o->files[i];
+        struct stat st;
+        int is_dir = stat(op, &st) == 0 && S_ISDIR(st.st_mode);
+        if (o->npackages > 0) {
+            /* py3compile -p PKG DIR: DIR restricts the package's files */
+            if (pcr_add_restriction(p, op) != PCR_OK) {
+                return usage_trouble(p);
+            }
             continue;
-        } else if (cli->mode == PCR_MODE_DUMP) {
-            pcr_source f;
-            rc = pcr_source_read(job->path, &f, &err);
-            if (rc == PCR_OK) {
-                if (jobs->n > 1) {
-                    printf("%s%s:\n", i ? "\n" : "", job->path);
-                }
-                rc = pcr_dump(stdout, f.bytes.data, f.bytes.len, &err);
-                pcr_source_free(&f);
+        }
+        if (strcmp(op, "-") != 0) {
+            *tree |= is_dir;
+            if (pcr_add_operand(p, op) != PCR_OK) {
+                return usage_trouble(p);
             }
-        } else {
-            int ch = 0;
-            rc = pcr_canonicalize_file(job->path, &ch, &err);
-            changed += (size_t)ch;
-            if (rc == PCR_OK && ch && cli->quiet == 0) {
-                printf("Canonicalized '%s'\n", job->path);
+            continue;
+        }
+        char **names;
+        size_t n;
+        if (cli_read_names(stdin, o->null_names ? '\0' : '\n', 0, &names, &n,
+                           &err) != PCR_OK) {
+            fprintf(stderr, CLI_PROG ": %s\n", err.msg);
+            return 2;
+        }
+        for (size_t k = 0; k < n; k++) {
+            *tree |= stat(names[k], &st) == 0 && S_ISDIR(st.st_mode);
+            if (pcr_add_operand(p, names[k]) != PCR_OK) {
+                cli_free_names(names);
+                return usage_trouble(p);
             }
+        }
+        cli_free_names(names);
+    }
+    if (o->list != NULL) {
+        /* compileall -i: one name a line, white space stripped */
+        *tree = 1;
+        int from_stdin = strcmp(o->list, "-") == 0;
+        FILE *in = from_stdin ? stdin : fopen(o->list, "r");
+        char **names;
+        size_t n;
+        if (in == NULL) {
+            fprintf(stderr, CLI_PROG ": cannot read %s\n", o->list);
+            return 2;
+        }
+        pcr_status rc = cli_read_names(in, o->null_names ? '\0' : '\n', 1,
+                                       &names, &n, &err);
+        if (!from_stdin) {
+            fclose(in);
         }
         if (rc != PCR_OK) {
-            failed = rc == PCR_ENV ? 2 : failed ? failed : 1;
-            if (cli->quiet < 2) {
-                fflush(stdout);
-                pcr_cli_error(job->path, err.msg);
+            fprintf(stderr, CLI_PROG ": %s\n", err.msg);
+            return 2;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (pcr_add_operand(p, names[k]) != PCR_OK) {
+                cli_free_names(names);
+                return usage_trouble(p);
             }
         }
+        cli_free_names(names);
     }
-    if (cli->mode == PCR_MODE_CANONICALIZE && cli->quiet < 2) {
-        fprintf(stderr, PROG ": %zu .pyc files, %zu rewritten\n", jobs->n,
-                changed);
-    }
-    return failed;
-}
-
-static void
-print_version(void)
-{
-    printf(PROG " %s\n", PCR_VERSION);
-    printf("CPython %s embedded (%s)\n", pcr_python_version(),
-           pcr_python_build());
-    uint32_t m = pcr_magic_number();
-    printf("magic %u (%02x %02x %02x %02x), cache tag %s\n",
-           (unsigned)(m & 0xffff), m & 0xff, (m >> 8) & 0xff, (m >> 16) & 0xff,
-           m >> 24, pcr_cache_tag());
-}
-
-/* Add each name read from a stream as an operand. */
-static pcr_status
-add_names(pcr_jobs *jobs, const pcr_cli *cli, FILE *in, int sep, int trim,
-          int *tree, pcr_error *err)
-{
-    char **names;
-    size_t n;
-    pcr_status rc = pcr_cli_read_names(in, sep, trim, &names, &n, err);
-    if (rc != PCR_OK) {
-        return rc;
-    }
-    for (size_t i = 0; i < n && rc == PCR_OK; i++) {
-        struct stat st;
-        *tree |= stat(names[i], &st) == 0 && S_ISDIR(st.st_mode);
-        rc = pcr_jobs_add(jobs, names[i], &cli->walk, err);
-    }
-    pcr_cli_free_names(names);
-    return rc;
-}
-
-/* Is path one of PKG's Python modules, as py3compile -p picks them: in
- * the public module directories or the package's private ones? */
-static int
-package_module(const char *path, const char *pkg)
-{
-    size_t n = strlen(path), k = strcspn(pkg, ":");
-    if (n < 4 || strcmp(path + n - 3, ".py") != 0) {
-        return 0;
-    }
-    if (strncmp(path, "/usr/lib/python3/", 17) == 0 ||
-        strncmp(path, "/usr/lib/python3.", 17) == 0) {
-        return 1;
-    }
-    const char *dirs[] = {"/usr/share/", "/usr/lib/"};
-    for (int i = 0; i < 2; i++) {
-        size_t d = strlen(dirs[i]);
-        if (strncmp(path, dirs[i], d) == 0 && strncmp(path + d, pkg, k) == 0 &&
-            path[d + k] == '/') {
-            return 1;
-        }
+    if (o->npackages > 0) {
+        *tree = 1;
     }
     return 0;
 }
 
-/* --package PKG: the files dpkg installed for it. */
-static pcr_status
-add_package(const pcr_cli *cli, pcr_jobs *jobs, pcr_error *err)
+/* Every option onto the handle; 0, or the exit status. */
+static int
+configure(pcr *p, const cli_options *o)
 {
-    const char *pkg = cli->package;
-    for (const char *c = pkg; *c; c++) {
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-              strchr("+-.:", *c) != NULL)) {
-            return pcr_set_error(err, PCR_ENV, "invalid package name '%s'",
-                                 pkg);
-        }
+    cli_error err;
+    int set;
+    int64_t epoch;
+    if (cli_source_date_epoch(&set, &epoch, &err) != PCR_OK) {
+        fprintf(stderr, CLI_PROG ": %s\n", err.msg);
+        return 2;
     }
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "dpkg-query -L '%s' 2>/dev/null", pkg);
-    FILE *in = popen(cmd, "r");
-    if (in == NULL) {
-        return pcr_set_error(err, PCR_ENV, "cannot run dpkg-query");
+    if (o->clamp_mtime && !set) {
+        fprintf(stderr, CLI_PROG ": --clamp-mtime needs SOURCE_DATE_EPOCH\n");
+        return 2;
     }
-    char **names;
-    size_t n;
-    pcr_status rc = pcr_cli_read_names(in, '\n', 0, &names, &n, err);
-    int status = pclose(in);
-    if (rc == PCR_OK && (status != 0 || n == 0)) {
-        pcr_cli_free_names(names);
-        return pcr_set_error(err, PCR_ENV, "dpkg knows no package '%s'", pkg);
+    int bad = 0;
+    bad |= set && pcr_set_epoch(p, epoch) != PCR_OK;
+    bad |= o->server_dir && pcr_set_server_dir(p, o->server_dir) != PCR_OK;
+    for (int i = 0; i < o->npythons && !bad; i++) {
+        bad |= pcr_add_python(p, o->pythons[i]) != PCR_OK;
     }
-    for (size_t i = 0; i < n && rc == PCR_OK; i++) {
-        struct stat st;
-        if (package_module(names[i], pkg) && lstat(names[i], &st) == 0 &&
-            S_ISREG(st.st_mode)) {
-            rc = pcr_jobs_add(jobs, names[i], &cli->walk, err);
-        }
+    for (int i = 0; i < o->nlevels && !bad; i++) {
+        bad |= pcr_add_level(p, o->levels[i]) != PCR_OK;
     }
-    if (rc == PCR_OK || n > 0) {
-        pcr_cli_free_names(names);
+    if (o->mode >= 0 && !bad) {
+        bad |= pcr_set_invalidation(p, (pcr_invalidation)o->mode) != PCR_OK;
     }
-    return rc;
+    bad |= pcr_set_record_names(p, o->ddir, o->strip, o->prepend) != PCR_OK;
+    bad |= pcr_set_flag(p, PCR_FLAG_FORCE, o->force) != PCR_OK;
+    bad |= pcr_set_flag(p, PCR_FLAG_LEGACY, o->legacy) != PCR_OK;
+    bad |= pcr_set_flag(p, PCR_FLAG_HARDLINK_DUPES, o->hardlink_dupes);
+    bad |= pcr_set_flag(p, PCR_FLAG_INCLUDE_SOURCES, o->include_sources);
+    bad |= pcr_set_flag(p, PCR_FLAG_SOURCELESS, o->sourceless);
+    bad |= pcr_set_flag(p, PCR_FLAG_NO_VERIFY_RECORD, o->no_verify_record);
+    /* in place, --clamp-mtime changes sources: never when only checking */
+    bad |= pcr_set_flag(p, PCR_FLAG_CLAMP_MTIME,
+                        o->clamp_mtime &&
+                            (o->verb == CLI_COMPILE || o->tar != NULL));
+    bad |= pcr_set_flag(p, PCR_FLAG_ALL_TAGS, o->verb == CLI_REMOVE);
+    bad |= pcr_set_workers(p, o->workers) != PCR_OK;
+    bad |= pcr_set_verify(p, o->verify) != PCR_OK;
+    if (o->memory_limit_set) {
+        bad |= pcr_set_memory_limit(p, o->memory_limit) != PCR_OK;
+    }
+    if (o->maxlevels >= 0) {
+        bad |= pcr_set_max_depth(p, o->maxlevels) != PCR_OK;
+    }
+    bad |= pcr_set_exclude(p, o->regex) != PCR_OK;
+    bad |= pcr_set_symlink_limit(p, o->sl_dest) != PCR_OK;
+    if (o->tar != NULL) {
+        bad |= pcr_set_tar(p, o->tar, o->base ? o->base : ".") != PCR_OK;
+    }
+    if (o->wheel != NULL) {
+        bad |= pcr_set_wheel(p, o->wheel, o->output) != PCR_OK;
+    }
+    return bad ? usage_trouble(p) : 0;
 }
 
-/* --remove: delete what compiling would write, and empty __pycache__. */
+/* ---------------------------------------------------------- the verbs */
+
 static int
-remove_pycs(const pcr_cli *cli, const pcr_jobs *jobs)
+do_help(pcr *p, const cli_options *o)
 {
-    int status = 0;
-    size_t removed = 0;
-    int nlevels = cli->opt.nlevels ? cli->opt.nlevels : 1;
-    for (size_t i = 0; i < jobs->n; i++) {
-        if (jobs->v[i].skip || jobs->v[i].error) {
+    (void)p;
+    (void)o;
+    cli_usage(stdout);
+    return 0;
+}
+
+static int
+do_version(pcr *p, const cli_options *o)
+{
+    (void)o;
+    printf(CLI_PROG " %s (canonical form %d)\n", pcr_version_string(),
+           pcr_canonical_form());
+    printf("%s\n", pcr_library_versions());
+    int n = pcr_python_count(p);
+    if (n == 0) {
+        printf("no compile server found: %s\n", pcr_error_string(p));
+        return 2;
+    }
+    int status = 0, def = pcr_python_default(p);
+    for (int i = 0; i < n; i++) {
+        if (pcr_python_start(p, i) != PCR_OK) {
+            printf("CPython %s: cannot start %s: %s\n",
+                   pcr_python_series(p, i), pcr_python_path(p, i),
+                   pcr_error_string(p));
+            status = 2;
             continue;
         }
-        for (int l = 0; l < nlevels; l++) {
-            int level = cli->opt.nlevels ? cli->opt.levels[l] : 0;
-            char *pyc = pcr_output_path(&cli->opt, jobs->v[i].path, level);
-            struct stat st;
-            if (pyc != NULL && lstat(pyc, &st) == 0 && S_ISREG(st.st_mode)) {
-                if (unlink(pyc) == 0) {
-                    removed++;
-                } else if (cli->quiet < 2) {
-                    pcr_cli_error(pyc, strerror(errno));
-                    status = 1;
-                }
-            }
-            char *slash = pyc ? strrchr(pyc, '/') : NULL;
-            if (slash != NULL && !cli->opt.legacy) {
-                *slash = '\0';
-                rmdir(pyc); /* only if now empty */
-            }
-            free(pyc);
-        }
-    }
-    if (cli->verbose && cli->quiet < 2) {
-        fprintf(stderr, PROG ": %zu .pyc files removed\n", removed);
+        uint32_t m = pcr_python_magic(p, i);
+        printf("CPython %s (%s), magic %u, %s%s\n", pcr_python_version(p, i),
+               pcr_python_build(p, i), (unsigned)(m & 0xffff),
+               pcr_python_cache_tag(p, i), i == def ? ", default" : "");
+        printf("  server %s\n", pcr_python_path(p, i));
     }
     return status;
 }
 
-static pcr_status
-collect(const pcr_cli *cli, pcr_jobs *jobs, int *tree, pcr_error *err)
+static int
+status_of_run(pcr *p, pcr_status rc, struct ui *u)
 {
-    pcr_status rc = PCR_OK;
-    if (cli->package != NULL) {
-        rc = add_package(cli, jobs, err);
+    if (rc == PCR_ENV) {
+        clear_progress(u);
+        fflush(stdout);
+        fprintf(stderr, CLI_PROG ": %s\n", pcr_error_string(p));
+        return 2;
     }
-    for (int i = 0; i < cli->nfiles && rc == PCR_OK; i++) {
-        const char *op = cli->files[i];
-        if (strcmp(op, "-") == 0) {
-            rc = add_names(jobs, cli, stdin, cli->null_names ? '\0' : '\n', 0,
-                           tree, err);
-            continue;
-        }
-        struct stat st;
-        *tree |= stat(op, &st) == 0 && S_ISDIR(st.st_mode);
-        rc = pcr_jobs_add(jobs, op, &cli->walk, err);
-    }
-    if (rc == PCR_OK && cli->list != NULL) {
-        /* compileall -i: one name a line, white space stripped */
-        *tree = 1;
-        int from_stdin = strcmp(cli->list, "-") == 0;
-        FILE *in = from_stdin ? stdin : fopen(cli->list, "r");
-        if (in == NULL) {
-            return pcr_set_error(err, PCR_ENV, "cannot read %s", cli->list);
-        }
-        rc = add_names(jobs, cli, in, cli->null_names ? '\0' : '\n', 1, tree,
-                       err);
-        if (!from_stdin) {
-            fclose(in);
-        }
-    }
-    return rc;
+    return rc == PCR_FAIL ? 1 : 0;
 }
 
 static int
-run(const pcr_cli *cli)
+do_compile(pcr *p, const cli_options *o)
 {
-    pcr_error err;
-    pcr_jobs jobs = {0};
-    pcr_regex *rx = NULL;
     int tree = 0;
-    struct run r = {.cli = cli, .start = now()};
-    int status = 0;
-
-    if (cli->regex != NULL) {
-        if (pcr_regex_compile(cli->regex, &rx, &err) != PCR_OK) {
-            fprintf(stderr, PROG ": -x %s: %s\n", cli->regex, err.msg);
-            return 2;
-        }
-        ((pcr_cli *)cli)->walk.rx = rx;
-    }
-    if (cli->mode == PCR_MODE_DUMP || cli->mode == PCR_MODE_CANONICALIZE) {
-        ((pcr_cli *)cli)->walk.suffix = ".pyc";
-        ((pcr_cli *)cli)->walk.into_pycache = 1;
-    }
-    if (collect(cli, &jobs, &tree, &err) != PCR_OK) {
-        fprintf(stderr, PROG ": %s\n", err.msg);
-        status = 2;
-        goto end;
-    }
-    if (cli->mode == PCR_MODE_DUMP || cli->mode == PCR_MODE_CANONICALIZE) {
-        status = pyc_files(cli, &jobs);
-        goto end;
-    }
-    if (cli->remove) {
-        status = remove_pycs(cli, &jobs);
-        goto end;
-    }
-    if (cli->tar != NULL) {
-        status = cli->mode == PCR_MODE_CHECK ? pcr_cli_check_tar(cli, &jobs)
-                                             : pcr_cli_run_tar(cli, &jobs);
-        goto end;
+    int st = add_operands(p, o, &tree);
+    if (st != 0) {
+        return st;
     }
     /* compileall's levels for trees, py_compile's for plain files */
-    int verbose = tree || cli->verbose;
-    int check = cli->mode == PCR_MODE_CHECK;
-    r.jobs = &jobs;
-    r.listing = verbose && cli->quiet == 0 && !check;
-    r.show_errors = verbose ? cli->quiet < 2 : cli->quiet == 0;
-    r.summary = verbose && cli->quiet < 2 && !check;
-    r.progress = cli->quiet < 2 && isatty(STDERR_FILENO) && !cli->json;
-    if (cli->verify && start_verify(&r, &jobs, &err) != PCR_OK) {
-        fprintf(stderr, PROG ": --verify: %s\n", err.msg);
-        status = 2;
-        goto end;
-    }
-    if (check) {
-        pcr_report_begin(&r.report, cli->json, stdout);
-    }
-    if (pcr_pool_run(&jobs, cli->workers,
-                     check ? pcr_cli_check_job : compile_job,
-                     check ? (void *)cli : (void *)&r, on_result, on_progress,
-                     &r, &err) != PCR_OK) {
-        clear_progress(&r);
-        fprintf(stderr, PROG ": %s\n", err.msg);
-        status = 2;
-        goto end;
-    }
-    clear_progress(&r);
-    if (check) {
-        status = pcr_report_end(&r.report, now() - r.start);
-        if (r.env_trouble) {
-            status = 2;
-        }
-        goto end;
-    }
-    if (r.summary) {
+    int verbose = tree || o->verbose;
+    struct ui u = {.o = o, .p = p, .start = now()};
+    u.listing = verbose && o->quiet == 0 && o->tar == NULL && !o->wheel;
+    u.show_errors = verbose ? o->quiet < 2 : o->quiet == 0;
+    u.summary = verbose && o->quiet < 2 && o->tar == NULL && !o->wheel;
+    u.progress = o->quiet == 0 && isatty(STDERR_FILENO);
+    u.several = o->npythons > 1 ||
+                (o->npythons == 1 && strcmp(o->pythons[0], "all") == 0 &&
+                 pcr_python_count(p) > 1);
+    pcr_status rc = pcr_run(p, PCR_VERB_COMPILE, on_event, &u);
+    clear_progress(&u);
+    if (u.summary && rc != PCR_ENV) {
         fflush(stdout);
         fprintf(stderr,
-                PROG ": %zu files: %zu compiled, %zu up to date, %zu failed"
-                     " in %.2f s\n",
-                jobs.n - r.skipped, r.compiled, r.current, r.failed,
-                now() - r.start);
+                CLI_PROG ": %zu files: %zu compiled, %zu up to date, %zu "
+                         "failed in %.2f s\n",
+                u.compiled + u.current + u.failed, u.compiled, u.current,
+                u.failed, now() - u.start);
     }
-    status = r.env_trouble ? 2 : r.failed > 0 ? 1 : 0;
-end:
-    pcr_verify_free(r.verify);
-    pcr_jobs_free(&jobs);
-    pcr_regex_free(rx);
+    return status_of_run(p, rc, &u);
+}
+
+static int
+do_check(pcr *p, const cli_options *o)
+{
+    int tree = 0;
+    int st = add_operands(p, o, &tree);
+    if (st != 0) {
+        return st;
+    }
+    struct ui u = {.o = o, .p = p, .start = now()};
+    u.show_errors = 1;
+    u.progress = o->quiet == 0 && !o->json && isatty(STDERR_FILENO);
+    u.several = o->npythons > 1;
+    /* The report's header names the versions: start them first. */
+    int n = pcr_python_count(p);
+    for (int i = 0; o->json && i < n; i++) {
+        pcr_python_start(p, i);
+    }
+    cli_report_begin(&u.report, o->json, stdout, p);
+    pcr_status rc = pcr_run(p, PCR_VERB_CHECK, on_event, &u);
+    clear_progress(&u);
+    int status = cli_report_end(&u.report, now() - u.start);
+    if (rc == PCR_ENV) {
+        fflush(stdout);
+        fprintf(stderr, CLI_PROG ": %s\n", pcr_error_string(p));
+        return 2;
+    }
     return status;
 }
+
+static int
+do_pyc(pcr *p, const cli_options *o)
+{
+    int tree = 0;
+    int st = add_operands(p, o, &tree);
+    if (st != 0) {
+        return st;
+    }
+    struct ui u = {.o = o, .p = p, .start = now()};
+    pcr_verb verb = o->verb == CLI_DUMP         ? PCR_VERB_DUMP
+                    : o->verb == CLI_REMOVE     ? PCR_VERB_REMOVE
+                                                : PCR_VERB_CANONICALIZE;
+    pcr_status rc = pcr_run(p, verb, on_event, &u);
+    if (o->verb == CLI_CANONICALIZE && o->quiet < 2 && rc != PCR_ENV) {
+        fflush(stdout);
+        fprintf(stderr, CLI_PROG ": %zu .pyc files, %zu rewritten\n", u.seen,
+                u.changed);
+    }
+    if (o->verb == CLI_REMOVE && o->verbose && o->quiet < 2) {
+        fprintf(stderr, CLI_PROG ": %zu .pyc files removed\n", u.changed);
+    }
+    return status_of_run(p, rc, &u);
+}
+
+static const struct verb {
+    cli_verb verb;
+    int (*run)(pcr *p, const cli_options *o);
+} verbs[] = {
+    {CLI_COMPILE, do_compile},   {CLI_CHECK, do_check},
+    {CLI_DUMP, do_pyc},          {CLI_CANONICALIZE, do_pyc},
+    {CLI_REMOVE, do_pyc},        {CLI_HELP, do_help},
+    {CLI_VERSION, do_version},
+};
 
 int
 main(int argc, char **argv)
 {
-    pcr_cli cli;
-    pcr_error err;
-    if (pcr_cli_parse(argc, argv, &cli, &err) != PCR_OK) {
-        fprintf(stderr, PROG ": %s\n", err.msg);
-        fprintf(stderr, "Try '" PROG " --help' for more information.\n");
+    cli_options o;
+    cli_error err;
+    if (cli_parse(argc, argv, &o, &err) != PCR_OK) {
+        fprintf(stderr, CLI_PROG ": %s\n", err.msg);
+        fprintf(stderr, "Try '" CLI_PROG " --help' for more information.\n");
         return 2;
     }
-    if (cli.mode == PCR_MODE_VERIFY_SERVER) {
-        /* --verify's independent process: jobs on stdin, .pyc on stdout */
-        pcr_status rc = pcr_verify_serve(0, 1, &err);
-        if (rc != PCR_OK) {
-            fprintf(stderr, PROG ": verify process: %s\n", err.msg);
+    pcr *p = pcr_new();
+    if (p == NULL) {
+        fprintf(stderr, CLI_PROG ": out of memory\n");
+        return 2;
+    }
+    int status = o.verb == CLI_HELP || o.verb == CLI_VERSION
+                     ? 0
+                     : configure(p, &o);
+    if (status == 0 && o.verb == CLI_VERSION && o.server_dir != NULL) {
+        pcr_set_server_dir(p, o.server_dir);
+    }
+    for (size_t i = 0; status == 0 && i < sizeof verbs / sizeof verbs[0];
+         i++) {
+        if (verbs[i].verb == o.verb) {
+            status = verbs[i].run(p, &o);
+            break;
         }
-        pcr_runtime_fini(&err);
-        return rc == PCR_OK ? 0 : 2;
     }
-    if (cli.help) {
-        pcr_cli_usage(stdout);
-        return 0;
-    }
-    find_self(argv[0]);
-    if (pcr_runtime_init(&err) != PCR_OK) {
-        fprintf(stderr, PROG ": %s\n", err.msg);
-        return 2;
-    }
-    int status = 0;
-    if (cli.version) {
-        print_version();
-    } else if (cli.wheel != NULL) {
-        status = cli.mode == PCR_MODE_CHECK ? pcr_cli_check_wheel(&cli)
-                                            : pcr_cli_run_wheel(&cli);
-    } else {
-        status = run(&cli);
-    }
+    pcr_free(p);
     if (fflush(stdout) != 0 && status == 0) {
-        status = 2;
-    }
-    if (pcr_runtime_fini(&err) != PCR_OK) {
-        fprintf(stderr, PROG ": %s\n", err.msg);
         status = 2;
     }
     return status;

@@ -3,11 +3,19 @@
  * with libarchive: entries sorted by the caller, owner 0:0 "root",
  * normalised modes, whole-second mtimes, restricted pax (no atime/ctime
  * records), gzip without time or name, and the output written to a
- * temporary file renamed into place, so an error leaves nothing behind.
+ * temporary file (O_EXCL|O_NOFOLLOW, write_atomic.c) renamed into place,
+ * so an error leaves nothing behind and the target must be a regular
+ * file or absent.
+ *
+ * Names are bytes: tar entries are written with hdrcharset=BINARY (a
+ * file name is bytes on Linux, whatever the locale), zip entries as UTF-8
+ * with the UTF-8 flag (wheels are UTF-8).
  *
  * libarchive's zip writer converts mtimes to DOS date/time with
- * localtime_r(), so the bytes would follow the TZ of whoever runs us: the
- * zip is written with TZ=UTC, restored afterwards.
+ * localtime_r(), and writes the same mtime into its UT extra field, so no
+ * adjusted mtime can fix the DOS field alone: the zip is written with
+ * TZ=UTC0, restored afterwards -- the one process-wide change the library
+ * makes (said in pycompile_repro.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <archive.h>
@@ -19,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pcr_private.h"
+#include "pcr_archive.h"
 
 static int
 ends_with(const char *s, const char *suffix)
@@ -43,7 +51,7 @@ pcr_aformat_from_name(const char *path)
     if (ends_with(path, ".tar.zst")) {
         return PCR_AR_TAR_ZST;
     }
-    if (ends_with(path, ".whl") || ends_with(path, ".zip")) {
+    if (ends_with(path, ".whl")) {
         return PCR_AR_ZIP;
     }
     return -1;
@@ -101,6 +109,28 @@ pcr_alist_free(pcr_alist *l)
     memset(l, 0, sizeof *l);
 }
 
+static int
+by_name(const void *a, const void *b)
+{
+    return strcmp(((const pcr_aentry *)a)->name,
+                  ((const pcr_aentry *)b)->name);
+}
+
+pcr_status
+pcr_alist_sort_unique(pcr_alist *l, pcr_error *err)
+{
+    if (l->n > 1) {
+        qsort(l->v, l->n, sizeof *l->v, by_name);
+    }
+    for (size_t i = 1; i < l->n; i++) {
+        if (strcmp(l->v[i].name, l->v[i - 1].name) == 0) {
+            return pcr_set_error(err, PCR_FAIL, "%s is named twice",
+                                 l->v[i].name);
+        }
+    }
+    return PCR_OK;
+}
+
 static pcr_status
 la_error(struct archive *a, const char *what, pcr_error *err)
 {
@@ -118,8 +148,14 @@ configure(struct archive *a, int format, pcr_error *err)
         if (r == ARCHIVE_OK) {
             r = archive_write_zip_set_compression_deflate(a);
         }
+        if (r == ARCHIVE_OK) {
+            r = archive_write_set_options(a, "zip:hdrcharset=UTF-8");
+        }
     } else {
         r = archive_write_set_format_pax_restricted(a);
+        if (r == ARCHIVE_OK) {
+            r = archive_write_set_options(a, "pax:hdrcharset=BINARY");
+        }
         if (r == ARCHIVE_OK && format == PCR_AR_TAR_GZ) {
             r = archive_write_add_filter_gzip(a);
             /* no time (and no name) in the gzip header */
@@ -146,7 +182,7 @@ write_entries(struct archive *a, const pcr_alist *l, pcr_error *err)
     for (size_t i = 0; i < l->n && rc == PCR_OK; i++) {
         const pcr_aentry *x = &l->v[i];
         archive_entry_clear(e);
-        archive_entry_set_pathname(e, x->name);
+        archive_entry_set_pathname_utf8(e, x->name);
         archive_entry_set_filetype(e, x->is_dir ? AE_IFDIR : AE_IFREG);
         archive_entry_set_perm(e, x->mode & 07777);
         archive_entry_set_mtime(e, (time_t)x->mtime, 0);
@@ -167,17 +203,45 @@ write_entries(struct archive *a, const pcr_alist *l, pcr_error *err)
     return rc;
 }
 
+/* The times each format can hold: DOS dates run from 1980 to 2107;
+ * tar (pax) takes anything, but readers stop at year 9999. */
+static pcr_status
+check_times(int format, const pcr_alist *l, pcr_error *err)
+{
+    int64_t lo = format == PCR_AR_ZIP ? 315532800 : 0;
+    int64_t hi = format == PCR_AR_ZIP ? INT64_C(4354819198)
+                                      : INT64_C(253402300799);
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->v[i].mtime < lo || l->v[i].mtime > hi) {
+            return pcr_set_error(err, PCR_ENV,
+                                 "time %lld of '%s' cannot be stored in %s "
+                                 "(%lld to %lld; check SOURCE_DATE_EPOCH)",
+                                 (long long)l->v[i].mtime, l->v[i].name,
+                                 format == PCR_AR_ZIP ? "a zip" : "a tar",
+                                 (long long)lo, (long long)hi);
+        }
+    }
+    return PCR_OK;
+}
+
 pcr_status
 pcr_archive_write(const char *path, int format, const pcr_alist *l,
                   pcr_error *err)
 {
-    char tmp[4096];
-    int n = snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        return pcr_set_error(err, PCR_FAIL, "path too long");
+    pcr_status rc = check_times(format, l, err);
+    char *tmp = NULL;
+    int fd = -1;
+    if (rc == PCR_OK) {
+        rc = pcr_temp_open(path, 0644, &tmp, &fd, err);
+    }
+    if (rc != PCR_OK) {
+        return rc;
     }
     struct archive *a = archive_write_new();
     if (a == NULL) {
+        close(fd);
+        pcr_temp_abort(tmp);
+        free(tmp);
         return pcr_set_error(err, PCR_ENV, "out of memory");
     }
     /* zip: DOS times in UTC whatever TZ says (see the top of the file) */
@@ -189,8 +253,8 @@ pcr_archive_write(const char *path, int format, const pcr_alist *l,
         setenv("TZ", "UTC0", 1);
         tzset();
     }
-    pcr_status rc = configure(a, format, err);
-    if (rc == PCR_OK && archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
+    rc = configure(a, format, err);
+    if (rc == PCR_OK && archive_write_open_fd(a, fd) != ARCHIVE_OK) {
         rc = la_error(a, tmp, err);
     } else if (rc == PCR_OK) {
         rc = write_entries(a, l, err);
@@ -208,11 +272,14 @@ pcr_archive_write(const char *path, int format, const pcr_alist *l,
         free(old_tz);
         tzset();
     }
-    if (rc == PCR_OK && rename(tmp, path) != 0) {
-        rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot rename to %s", path);
+    if (close(fd) != 0 && rc == PCR_OK) {
+        rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot write %s", tmp);
     }
-    if (rc != PCR_OK) {
-        unlink(tmp);
+    if (rc == PCR_OK) {
+        rc = pcr_temp_commit(tmp, path, err);
+    } else {
+        pcr_temp_abort(tmp);
     }
+    free(tmp);
     return rc;
 }

@@ -5,9 +5,12 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "pcr_private.h"
+#include "canonical.h"
+#include "marshal_diff.h"
+#include "marshal_tree.h"
 
 static const char *
 type_name(unsigned t)
@@ -67,6 +70,8 @@ type_name(unsigned t)
         return "frozenset";
     case 'c':
         return "code";
+    case ':':
+        return "slice";
     case 'r':
         return "ref";
     default:
@@ -113,7 +118,8 @@ print_value(FILE *out, const pcr_mtree *t, const unsigned char *data,
 }
 
 pcr_status
-pcr_dump(FILE *out, const unsigned char *data, size_t len, pcr_error *err)
+pcr_dump_pyc(FILE *out, const unsigned char *data, size_t len,
+             pcr_error *err)
 {
     pcr_header h;
     pcr_status rc = pcr_header_unpack(data, len, &h, err);
@@ -136,7 +142,7 @@ pcr_dump(FILE *out, const unsigned char *data, size_t len, pcr_error *err)
         fprintf(out, ", mtime %" PRIu32 ", size %" PRIu32 "\n", h.mtime,
                 h.size);
     }
-    const char *layout = pcr_code_layout(h.magic);
+    const pcr_layout *layout = pcr_layout_for_magic(h.magic);
     if (layout == NULL) {
         return pcr_set_error(err, PCR_FAIL,
                              "unknown Python version (magic %u): cannot "
@@ -150,18 +156,33 @@ pcr_dump(FILE *out, const unsigned char *data, size_t len, pcr_error *err)
         return rc;
     }
     const unsigned char *body = data + PCR_HEADER_SIZE;
+    /* depth of each node from its parent's: parents come first */
+    uint16_t *depths = malloc((size_t)t.nnodes * sizeof *depths);
+    if (depths == NULL) {
+        pcr_mtree_free(&t);
+        return pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    pcr_buf canon;
+    pcr_error ce;
+    int canonical =
+        pcr_canonicalize(body, len - PCR_HEADER_SIZE, layout, &canon, &ce) ==
+            PCR_OK &&
+        canon.len == len - PCR_HEADER_SIZE &&
+        memcmp(canon.data, body, canon.len) == 0;
+    pcr_buf_free(&canon);
+    fprintf(out, "CPython %s code, canonical form %d: %s\n", layout->series,
+            PCR_CANONICAL_FORM, canonical ? "yes" : "no");
     fputs("offset  depth object\n", out);
     for (uint32_t i = 0; i < t.nnodes; i++) {
         const pcr_mnode *n = &t.nodes[i];
-        unsigned depth = 0;
-        for (uint32_t p = n->parent; p != PCR_NONE; p = t.nodes[p].parent) {
-            depth++;
-        }
+        unsigned depth = n->parent == PCR_NONE ? 0 : depths[n->parent] + 1u;
+        depths[i] = (uint16_t)depth;
         fprintf(out, "%6u %*s", n->offset + PCR_HEADER_SIZE, (int)depth * 2,
                 "");
-        if (n->parent != PCR_NONE && t.nodes[n->parent].type == 'c') {
-            const char *f = pcr_code_field_name(h.magic, n->slot);
-            fprintf(out, "%s: ", f ? f : "?");
+        if (n->parent != PCR_NONE && t.nodes[n->parent].type == TYPE_CODE) {
+            const char *f =
+                n->slot < strlen(layout->fields) ? layout->names[n->slot] : "?";
+            fprintf(out, "%s: ", f);
         }
         fprintf(out, "%c%s %s", n->type, n->flagged ? "+REF" : "",
                 type_name(n->type));
@@ -183,6 +204,7 @@ pcr_dump(FILE *out, const unsigned char *data, size_t len, pcr_error *err)
     }
     fprintf(out, "%u objects, %u references registered\n", (unsigned)t.nnodes,
             (unsigned)t.nrefs);
+    free(depths);
     pcr_mtree_free(&t);
     return PCR_OK;
 }

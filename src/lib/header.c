@@ -6,7 +6,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "pcr_private.h"
 
@@ -16,36 +15,6 @@ pcr_default_invalidation(void)
     /* py_compile._get_default_invalidation_mode: set *and* non-empty. */
     const char *sde = getenv("SOURCE_DATE_EPOCH");
     return (sde != NULL && sde[0] != '\0') ? PCR_CHECKED_HASH : PCR_TIMESTAMP;
-}
-
-static const char *const mode_names[] = {"timestamp", "checked-hash",
-                                         "unchecked-hash"};
-
-int
-pcr_invalidation_parse(const char *name)
-{
-    char norm[32];
-    size_t n = strlen(name);
-    if (n == 0 || n >= sizeof norm) {
-        return -1;
-    }
-    /* Accept compileall's spelling (checked-hash) and the enum's
-     * (CHECKED_HASH). */
-    for (size_t i = 0; i <= n; i++) {
-        norm[i] = name[i] == '_' ? '-' : name[i];
-    }
-    for (int m = 0; m < 3; m++) {
-        if (strcasecmp(norm, mode_names[m]) == 0) {
-            return m;
-        }
-    }
-    return -1;
-}
-
-const char *
-pcr_invalidation_name(pcr_invalidation mode)
-{
-    return (unsigned)mode < 3 ? mode_names[mode] : "?";
 }
 
 uint32_t
@@ -60,11 +29,11 @@ pcr_mtime32(int64_t sec, long nsec)
 }
 
 void
-pcr_header_init(pcr_header *h, pcr_invalidation mode, uint32_t mtime,
-                uint32_t size, const unsigned char hash[8])
+pcr_header_init(pcr_header *h, uint32_t magic, pcr_invalidation mode,
+                uint32_t mtime, uint32_t size, const unsigned char hash[8])
 {
     memset(h, 0, sizeof *h);
-    h->magic = pcr_magic_number();
+    h->magic = magic;
     if (mode == PCR_TIMESTAMP) {
         h->flags = 0;
         h->mtime = mtime;

@@ -11,9 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pcr_private.h"
-
-#define CODE_QUALNAME_SLOT 12 /* 3.11 - 3.13 */
+#include "marshal_diff.h"
+#include "marshal_tree.h"
 
 /* Bytes of a node that belong to it alone (not to its children). */
 static size_t
@@ -61,9 +60,27 @@ quote(char *out, size_t size, const pcr_mtree *t, const unsigned char *data,
 }
 
 /* "code object 'NAME', field FIELD" for node i, or "the top level". */
+static const char *
+field_name(const pcr_layout *L, unsigned slot)
+{
+    return L != NULL && slot < strlen(L->fields) ? L->names[slot] : "?";
+}
+
+/* co_qualname, or co_name before 3.11. */
+static uint32_t
+code_name(const pcr_mtree *t, uint32_t code)
+{
+    const pcr_layout *L = t->layout;
+    if (L == NULL) {
+        return PCR_NONE;
+    }
+    int slot = L->qualname_slot >= 0 ? L->qualname_slot : L->name_slot;
+    return pcr_mtree_child(t, code, (unsigned)slot);
+}
+
 static void
 locate(char *out, size_t size, const pcr_mtree *t, const unsigned char *data,
-       uint32_t magic, uint32_t i)
+       uint32_t i)
 {
     uint32_t child = i, p = t->nodes[i].parent;
     while (p != PCR_NONE && t->nodes[p].type != 'c') {
@@ -77,14 +94,14 @@ locate(char *out, size_t size, const pcr_mtree *t, const unsigned char *data,
         return;
     }
     char name[128];
-    uint32_t q = pcr_mtree_child(t, p, CODE_QUALNAME_SLOT);
+    uint32_t q = code_name(t, p);
     if (q != PCR_NONE) {
         quote(name, sizeof name, t, data, q);
     } else {
         snprintf(name, sizeof name, "?");
     }
-    const char *field = pcr_code_field_name(magic, t->nodes[child].slot);
-    snprintf(out, size, "code object %s, field %s", name, field ? field : "?");
+    snprintf(out, size, "code object %s, field %s", name,
+             field_name(t->layout, t->nodes[child].slot));
 }
 
 /* The int32 fields of code object i, in layout order, with their field
@@ -93,7 +110,7 @@ static int
 code_ints(const pcr_mtree *t, const unsigned char *data, uint32_t i,
           int32_t *vals, unsigned *fields, int max)
 {
-    const char *layout = t->code_fields;
+    const char *layout = t->layout ? t->layout->fields : NULL;
     size_t pos = t->nodes[i].offset + 1;
     uint32_t child = i + 1;
     int n = 0;
@@ -120,7 +137,7 @@ code_ints(const pcr_mtree *t, const unsigned char *data, uint32_t i,
 static int
 diff_code_ints(const pcr_mtree *ta, const unsigned char *a,
                const pcr_mtree *tb, const unsigned char *b, uint32_t i,
-               uint32_t magic, char *out, size_t size)
+               char *out, size_t size)
 {
     int32_t va[16], vb[16];
     unsigned fa[16], fb[16];
@@ -128,9 +145,8 @@ diff_code_ints(const pcr_mtree *ta, const unsigned char *a,
     int nb = code_ints(tb, b, i, vb, fb, 16);
     for (int k = 0; k < na && k < nb; k++) {
         if (va[k] != vb[k]) {
-            const char *name = pcr_code_field_name(magic, fa[k]);
-            snprintf(out, size, "field %s: %d vs %d", name ? name : "?",
-                     (int)va[k], (int)vb[k]);
+            snprintf(out, size, "field %s: %d vs %d",
+                     field_name(ta->layout, fa[k]), (int)va[k], (int)vb[k]);
             return 1;
         }
     }
@@ -141,7 +157,7 @@ pcr_status
 pcr_marshal_diff(const unsigned char *a, size_t alen, const unsigned char *b,
                  size_t blen, uint32_t magic, char *out, size_t outlen)
 {
-    const char *layout = pcr_code_layout(magic);
+    const pcr_layout *layout = pcr_layout_for_magic(magic);
     pcr_mtree ta, tb;
     pcr_error err;
     if (pcr_mtree_parse(a, alen, layout, &ta, &err) != PCR_OK) {
@@ -168,7 +184,7 @@ pcr_marshal_diff(const unsigned char *a, size_t alen, const unsigned char *b,
         /* a code object's later int fields (co_firstlineno) lie between
          * its children */
         if (x->type == 'c' &&
-            diff_code_ints(&ta, a, &tb, b, i, magic, ints, sizeof ints)) {
+            diff_code_ints(&ta, a, &tb, b, i, ints, sizeof ints)) {
             break;
         }
     }
@@ -181,14 +197,14 @@ pcr_marshal_diff(const unsigned char *a, size_t alen, const unsigned char *b,
         i = n - 1;
     }
     char where[256], va[160], vb[160];
-    locate(where, sizeof where, &ta, a, magic, i);
+    locate(where, sizeof where, &ta, a, i);
     quote(va, sizeof va, &ta, a, i);
     quote(vb, sizeof vb, &tb, b, i);
     if (ta.nodes[i].type == 'c' && tb.nodes[i].type == 'c' &&
         (ints[0] != '\0' ||
-         diff_code_ints(&ta, a, &tb, b, i, magic, ints, sizeof ints))) {
+         diff_code_ints(&ta, a, &tb, b, i, ints, sizeof ints))) {
         char name[128] = "?";
-        uint32_t q = pcr_mtree_child(&ta, i, CODE_QUALNAME_SLOT);
+        uint32_t q = code_name(&ta, i);
         if (q != PCR_NONE) {
             quote(name, sizeof name, &ta, a, q);
         }

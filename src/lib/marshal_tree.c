@@ -19,16 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "marshal_tree.h"
 #include "pcr_private.h"
-
-#define FLAG_REF 0x80
 
 struct reader {
     const unsigned char *data;
     size_t len;
     size_t pos;
     unsigned depth;
-    const char *layout;
+    const pcr_layout *layout;
     pcr_mtree *tree;
     uint32_t cap_nodes, cap_refs;
     uint8_t *ref_open; /* reserved, not yet complete (code, frozenset) */
@@ -190,8 +189,9 @@ read_long(struct reader *r, size_t at)
 static pcr_status
 read_code(struct reader *r, uint32_t node)
 {
-    for (unsigned i = 0; r->layout[i] != '\0'; i++) {
-        if (r->layout[i] == 'i') {
+    const char *fields = r->layout->fields;
+    for (unsigned i = 0; fields[i] != '\0'; i++) {
+        if (fields[i] == 'i') {
             int32_t v;
             if (read_i32(r, &v) != PCR_OK) {
                 return PCR_FAIL;
@@ -239,11 +239,14 @@ read_body(struct reader *r, uint32_t node, int type, int flagged,
 
     /* Everything else is registered when flagged; containers and code
      * objects before their contents. */
-    int open = (type == 'c' || type == '>');
+    /* CPython's reader reserves these before reading their contents
+     * (r_ref_reserve) and fills the slot only when complete. */
+    int open = (type == TYPE_CODE || type == TYPE_FROZENSET ||
+                type == TYPE_SLICE);
     if (flagged && register_ref(r, node, open) != PCR_OK) {
         return PCR_FAIL;
     }
-    pcr_status rc;
+    pcr_status rc = PCR_OK;
     switch (type) {
     case 'i':
         rc = skip(r, 4);
@@ -320,6 +323,14 @@ read_body(struct reader *r, uint32_t node, int type, int flagged,
         }
         rc = PCR_OK;
         break;
+    case TYPE_SLICE:
+        if (r->layout == NULL || r->layout->marshal_version < 5) {
+            return bad(r, at, "slice object before marshal version 5");
+        }
+        for (unsigned i = 0; i < 3 && rc == PCR_OK; i++) {
+            rc = read_object(r, node, i, 0);
+        }
+        break;
     case 'c':
         if (r->layout == NULL) {
             return bad(r, at, "code object of an unknown Python version");
@@ -358,11 +369,11 @@ read_object(struct reader *r, uint32_t parent, unsigned slot, int allow_null)
 }
 
 pcr_status
-pcr_mtree_parse(const unsigned char *data, size_t len, const char *layout,
-                pcr_mtree *tree, pcr_error *err)
+pcr_mtree_parse(const unsigned char *data, size_t len,
+                const pcr_layout *layout, pcr_mtree *tree, pcr_error *err)
 {
     memset(tree, 0, sizeof *tree);
-    tree->code_fields = layout;
+    tree->layout = layout;
     if (len >= 0xffffffffu) {
         return pcr_set_error(err, PCR_FAIL, "marshal data too large");
     }

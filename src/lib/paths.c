@@ -14,7 +14,7 @@
  * last dot.  A name without a dot keeps importlib's quirk: "foo" gives
  * "foocpython-311.pyc". */
 char *
-pcr_cache_path(const char *source, int optimize)
+pcr_cache_path(const char *source, const char *tag, int optimize)
 {
     const char *slash = strrchr(source, '/');
     size_t headlen = slash ? (size_t)(slash - source) + 1 : 0;
@@ -39,7 +39,6 @@ pcr_cache_path(const char *source, int optimize)
     if (optimize > 0) {
         snprintf(opt, sizeof opt, ".opt-%d", optimize);
     }
-    const char *tag = pcr_cache_tag();
     size_t n = headlen + strlen("__pycache__/") + baselen + 1 + strlen(tag) +
                strlen(opt) + strlen(".pyc") + 1;
     char *out = malloc(n);

@@ -1,38 +1,15 @@
 /*
- * record.c - small facts the archive writers need: SOURCE_DATE_EPOCH, and
- * the hash form of a wheel's RECORD (PEP 376/427: sha256=, URL-safe
+ * record.c - the hash form of a wheel's RECORD (PEP 376/427: sha256=, URL-safe
  * base64 without '=' padding), computed with OpenSSL's EVP interface.
  */
-#include <errno.h>
+#include <archive.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pcr_private.h"
-
-pcr_status
-pcr_source_date_epoch(int *set, int64_t *value, pcr_error *err)
-{
-    const char *s = getenv("SOURCE_DATE_EPOCH");
-    *set = 0;
-    *value = 0;
-    if (s == NULL || s[0] == '\0') {
-        return PCR_OK;
-    }
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 0 || s[0] == '-' ||
-        s[0] == '+' || s[0] == ' ') {
-        return pcr_set_error(err, PCR_ENV,
-                             "SOURCE_DATE_EPOCH='%s' is not a non-negative "
-                             "integer",
-                             s);
-    }
-    *set = 1;
-    *value = v;
-    return PCR_OK;
-}
+#include "pcr_archive.h"
 
 pcr_status
 pcr_record_hash(const unsigned char *data, size_t len, char out[64],
@@ -63,4 +40,15 @@ pcr_record_hash(const unsigned char *data, size_t len, char out[64],
     *p++ = b64[(v >> 6) & 63];
     *p = '\0';
     return PCR_OK;
+}
+
+PCR_API const char *
+pcr_library_versions(void)
+{
+    static char text[512];
+    if (text[0] == '\0') {
+        snprintf(text, sizeof text, "%s, %s", archive_version_details(),
+                 OpenSSL_version(OPENSSL_VERSION));
+    }
+    return text;
 }

@@ -13,10 +13,6 @@
 
 #include "pcr_private.h"
 
-/* CPython's compiler takes a Py_ssize_t-sized buffer, but a source this
- * large is a mistake, not a module. */
-#define MAX_SOURCE ((size_t)1 << 30)
-
 static const char *
 kind(mode_t m)
 {
@@ -36,7 +32,8 @@ kind(mode_t m)
 }
 
 pcr_status
-pcr_source_read(const char *path, pcr_source *src, pcr_error *err)
+pcr_source_read(const char *path, size_t max, pcr_source *src,
+                pcr_error *err)
 {
     memset(src, 0, sizeof *src);
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -53,9 +50,10 @@ pcr_source_read(const char *path, pcr_source *src, pcr_error *err)
         rc = pcr_set_error(err, PCR_FAIL, "%s", kind(st.st_mode));
         goto end;
     }
-    if ((uint64_t)st.st_size > MAX_SOURCE) {
-        rc = pcr_set_error(err, PCR_FAIL, "source too large (%lld bytes)",
-                           (long long)st.st_size);
+    if ((uint64_t)st.st_size > max) {
+        rc = pcr_set_error(err, PCR_FAIL,
+                           "too large: %lld bytes, the limit is %zu MiB",
+                           (long long)st.st_size, max >> 20);
         goto end;
     }
     /* Read to EOF rather than trusting st_size: the file may change. */
@@ -67,9 +65,12 @@ pcr_source_read(const char *path, pcr_source *src, pcr_error *err)
     }
     for (;;) {
         if (len == cap) {
-            if (cap > MAX_SOURCE) {
+            if (cap > max) {
                 free(buf);
-                rc = pcr_set_error(err, PCR_FAIL, "source too large");
+                rc = pcr_set_error(err, PCR_FAIL,
+                                   "too large: it grew past the limit of "
+                                   "%zu MiB while being read",
+                                   max >> 20);
                 goto end;
             }
             unsigned char *nb = realloc(buf, cap * 2);

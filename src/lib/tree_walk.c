@@ -14,14 +14,6 @@
 
 #include "pcr_private.h"
 
-void
-pcr_walk_options_init(pcr_walk_options *wo)
-{
-    memset(wo, 0, sizeof *wo);
-    wo->maxlevels = 1000; /* compileall: sys.getrecursionlimit() */
-    wo->suffix = ".py";
-}
-
 static char *
 join(const char *dir, const char *name)
 {
@@ -54,7 +46,7 @@ push(pcr_jobs *jobs, char *path, char *relpath, uint64_t size, char *error,
         jobs->v = v;
         jobs->cap = cap;
     }
-    jobs->v[jobs->n++] = (pcr_job){path, relpath, size, error, skip};
+    jobs->v[jobs->n++] = (pcr_job){path, relpath, size, error, skip, 0};
     return PCR_OK;
 }
 
@@ -73,14 +65,12 @@ push_error(pcr_jobs *jobs, const char *path, int errnum, const char *what,
     return push(jobs, p, NULL, 0, e, 0, err);
 }
 
-/* compileall's filters: -x (regex searched in the path) and -e (a
- * symlink must resolve to somewhere below DIR). */
+/* compileall's -e: a symlink must resolve to somewhere below DIR.  (-x,
+ * a Python regular expression, is applied after the walk by a compile
+ * server: run.c.) */
 static int
-filtered(const char *path, int is_link, const pcr_walk_options *wo)
+filtered(const char *path, int is_link, const pcr_walk *wo)
 {
-    if (wo->rx != NULL && pcr_regex_search(wo->rx, path)) {
-        return 1;
-    }
     if (wo->limit_sl_dest != NULL && is_link) {
         char limit[PATH_MAX], target[PATH_MAX];
         if (realpath(wo->limit_sl_dest, limit) == NULL ||
@@ -104,11 +94,11 @@ by_name(const void *a, const void *b)
 }
 
 static pcr_status walk(pcr_jobs *jobs, const char *dir, const char *rel,
-                       int levels, const pcr_walk_options *wo, pcr_error *err);
+                       int levels, const pcr_walk *wo, pcr_error *err);
 
 static pcr_status
 visit(pcr_jobs *jobs, const char *dir, const char *rel, const char *name,
-      int levels, const pcr_walk_options *wo, pcr_error *err)
+      int levels, const pcr_walk *wo, pcr_error *err)
 {
     char *path = join(dir, name);
     char *relpath = rel[0] ? join(rel, name) : strdup(name);
@@ -144,7 +134,7 @@ visit(pcr_jobs *jobs, const char *dir, const char *rel, const char *name,
 
 static pcr_status
 walk(pcr_jobs *jobs, const char *dir, const char *rel, int levels,
-     const pcr_walk_options *wo, pcr_error *err)
+     const pcr_walk *wo, pcr_error *err)
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
@@ -195,7 +185,7 @@ end:
 }
 
 pcr_status
-pcr_jobs_add(pcr_jobs *jobs, const char *operand, const pcr_walk_options *wo,
+pcr_jobs_add(pcr_jobs *jobs, const char *operand, const pcr_walk *wo,
              pcr_error *err)
 {
     struct stat st, lst;

@@ -1,178 +1,23 @@
 /*
- * wheel.c - adding reproducible .pyc files to a wheel (PEP 427).
+ * wheel.c - the wheel format (PEP 427): which entries of a wheel are
+ * compiled, and the rebuilt wheel's entries.
  *
- * The input is read with libarchive and trusted in nothing: entry names
- * must be relative and free of "..", each name appears once, only regular
- * files and directories are accepted, every entry and the whole are
- * bounded in uncompressed size (counted while reading, not taken from the
- * headers), and the RECORD must list every file with its SHA-256 and
- * size.  Python files of the importable tree (not .dist-info, and in
- * NAME.data/ only purelib and platlib) are compiled with their path inside
- * the wheel as the recorded name (after -p).  The output keeps every other
- * entry's bytes, adds the .pyc files (or puts NAME.pyc in place of
- * NAME.py with --sourceless), says cp311 in WHEEL's Tag lines, and gets a
- * new RECORD; entries are sorted bytewise with .dist-info last and RECORD
- * last.
+ * Python files of the importable tree (not .dist-info, and in NAME.data/
+ * only purelib and platlib) are compiled, with their path below the
+ * importable root as the recorded name (after -p).  The output keeps
+ * every other entry's bytes, adds the .pyc files (or puts NAME.pyc in
+ * place of NAME.py with --sourceless) and drops the .pyc files they
+ * replace (any tag and level of the same source), says the python tag of
+ * its interpreter (cp313) in WHEEL's Tag lines, and gets a new RECORD;
+ * entries are sorted bytewise with .dist-info last and RECORD last.  The
+ * input's RECORD must list every file with its SHA-256 and size.
  */
 #define _GNU_SOURCE /* memmem */
-#include <archive.h>
-#include <archive_entry.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pcr_private.h"
-
-#define MAX_ENTRY_SIZE ((uint64_t)256 << 20) /* uncompressed, per entry */
-#define MAX_TOTAL_SIZE ((uint64_t)1 << 30)   /* uncompressed, in all */
-#define MAX_ENTRIES 100000
-#define ZIP_EPOCH 315532800 /* 1980-01-01: DOS times start there */
-
-/* ------------------------------------------------------------ reading */
-
-static pcr_status
-check_name(const char *name, pcr_error *err)
-{
-    if (name[0] == '\0' || name[0] == '/' || strchr(name, '\\') != NULL) {
-        return pcr_set_error(err, PCR_FAIL,
-                             "refusing entry '%s': not a relative path", name);
-    }
-    const char *p = name;
-    while (*p) {
-        const char *slash = strchr(p, '/');
-        size_t n = slash ? (size_t)(slash - p) : strlen(p);
-        if ((n == 2 && strncmp(p, "..", 2) == 0) || (n == 1 && p[0] == '.') ||
-            (n == 0 && slash != NULL)) {
-            return pcr_set_error(err, PCR_FAIL,
-                                 "refusing entry '%s': '.', '..' or an "
-                                 "empty part in its path",
-                                 name);
-        }
-        p += n + (slash != NULL);
-    }
-    return PCR_OK;
-}
-
-pcr_status
-pcr_archive_read(const char *path, pcr_alist *in, pcr_error *err)
-{
-    struct archive *a = archive_read_new();
-    memset(in, 0, sizeof *in);
-    if (a == NULL) {
-        return pcr_set_error(err, PCR_ENV, "out of memory");
-    }
-    archive_read_support_format_zip(a);
-    archive_read_support_format_tar(a);
-    archive_read_support_filter_all(a);
-    pcr_status rc = PCR_OK;
-    uint64_t total = 0;
-    if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
-        rc = pcr_set_error(err, PCR_FAIL, "cannot read the archive: %s",
-                           archive_error_string(a));
-        goto end;
-    }
-    struct archive_entry *e;
-    int r;
-    unsigned char *buf = NULL;
-    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-        const char *raw = archive_entry_pathname(e);
-        if (raw == NULL) {
-            rc = pcr_set_error(err, PCR_FAIL, "an entry has no name");
-            break;
-        }
-        while (strncmp(raw, "./", 2) == 0) {
-            raw += 2; /* tar's "./pkg": the same name as "pkg" */
-        }
-        if (raw[0] == '\0') {
-            continue; /* "./" itself */
-        }
-        char *name = strdup(raw);
-        if (name == NULL) {
-            rc = pcr_set_error(err, PCR_ENV, "out of memory");
-            break;
-        }
-        size_t n = strlen(name);
-        int is_dir = archive_entry_filetype(e) == AE_IFDIR ||
-                     (n > 0 && name[n - 1] == '/');
-        while (n > 0 && name[n - 1] == '/') {
-            name[--n] = '\0';
-        }
-        if ((rc = check_name(name, err)) != PCR_OK) {
-            free(name);
-            break;
-        }
-        mode_t type = archive_entry_filetype(e);
-        if (!is_dir && type != AE_IFREG) {
-            rc = pcr_set_error(
-                err, PCR_FAIL,
-                "refusing entry '%s': a %s, not a regular "
-                "file",
-                name, type == AE_IFLNK ? "symbolic link" : "special file");
-            free(name);
-            break;
-        }
-        if (in->n >= MAX_ENTRIES) {
-            rc = pcr_set_error(err, PCR_FAIL, "more than %d entries",
-                               MAX_ENTRIES);
-            free(name);
-            break;
-        }
-        /* Read, counting the bytes ourselves: sizes in headers lie. */
-        size_t len = 0, cap = 0;
-        la_ssize_t got;
-        char chunk[65536];
-        while (!is_dir &&
-               (got = archive_read_data(a, chunk, sizeof chunk)) > 0) {
-            if (len + (size_t)got > MAX_ENTRY_SIZE ||
-                total + (uint64_t)got > MAX_TOTAL_SIZE) {
-                rc = pcr_set_error(err, PCR_FAIL,
-                                   "refusing entry '%s': larger than the "
-                                   "limits (%llu MiB an entry, %llu MiB in "
-                                   "all)",
-                                   name,
-                                   (unsigned long long)(MAX_ENTRY_SIZE >> 20),
-                                   (unsigned long long)(MAX_TOTAL_SIZE >> 20));
-                break;
-            }
-            if (len + (size_t)got > cap) {
-                cap = (len + (size_t)got) * 2;
-                unsigned char *nb = realloc(buf, cap);
-                if (nb == NULL) {
-                    rc = pcr_set_error(err, PCR_ENV, "out of memory");
-                    break;
-                }
-                buf = nb;
-            }
-            memcpy(buf + len, chunk, (size_t)got);
-            len += (size_t)got;
-            total += (uint64_t)got;
-        }
-        if (rc == PCR_OK && !is_dir && got < 0) {
-            rc = pcr_set_error(err, PCR_FAIL, "cannot read '%s': %s", name,
-                               archive_error_string(a));
-        }
-        if (rc == PCR_OK) {
-            rc = pcr_alist_add(in, name, is_dir,
-                               (archive_entry_perm(e) & 0111) ? 0755 : 0644, 0,
-                               buf, len, err);
-        }
-        free(name);
-        if (rc != PCR_OK) {
-            break;
-        }
-    }
-    free(buf);
-    if (rc == PCR_OK && r != ARCHIVE_EOF) {
-        rc = pcr_set_error(err, PCR_FAIL, "cannot read the archive: %s",
-                           archive_error_string(a));
-    }
-    if (rc != PCR_OK) {
-        pcr_alist_free(in);
-    }
-end:
-    archive_read_free(a);
-    return rc;
-}
+#include "pcr_archive.h"
 
 /* ------------------------------------------------------------- RECORD */
 
@@ -386,10 +231,11 @@ put(pcr_buf *b, size_t *cap, const char *s, int quote_if_needed,
 
 /* ------------------------------------------------------------ building */
 
-static const char *
+/* The one NAME.dist-info directory (malloc'd), or NULL with *rc set. */
+static char *
 distinfo_of(const pcr_alist *in, pcr_error *err, pcr_status *rc)
 {
-    const char *found = NULL;
+    char *found = NULL;
     for (size_t i = 0; i < in->n; i++) {
         const char *name = in->v[i].name;
         const char *slash = strchr(name, '/');
@@ -397,26 +243,20 @@ distinfo_of(const pcr_alist *in, pcr_error *err, pcr_status *rc)
         if (n > 10 && strncmp(name + n - 10, ".dist-info", 10) == 0) {
             if (found != NULL &&
                 (strncmp(found, name, n) != 0 || found[n] != '\0')) {
+                free(found);
                 *rc = pcr_set_error(err, PCR_FAIL,
                                     "more than one .dist-info directory");
                 return NULL;
             }
-            if (found == NULL) {
-                static char dir[4096];
-                if (n >= sizeof dir) {
-                    *rc = pcr_set_error(err, PCR_FAIL, "name too long");
-                    return NULL;
-                }
-                memcpy(dir, name, n);
-                dir[n] = '\0';
-                found = dir;
+            if (found == NULL && (found = strndup(name, n)) == NULL) {
+                *rc = pcr_set_error(err, PCR_ENV, "out of memory");
+                return NULL;
             }
         }
     }
     if (found == NULL) {
         *rc = pcr_set_error(err, PCR_FAIL,
-                            "no .dist-info directory: not a "
-                            "wheel");
+                            "no .dist-info directory: not a wheel");
     }
     return found;
 }
@@ -448,12 +288,9 @@ import_path(const char *name, const char *distinfo)
 /* WHEEL with every Tag's python tag replaced by ours, duplicates
  * dropped. */
 static pcr_status
-rewrite_wheel_file(const pcr_buf *in, pcr_buf *out, pcr_error *err)
+rewrite_wheel_file(const pcr_buf *in, const char *tag, pcr_buf *out,
+                   pcr_error *err)
 {
-    char tag[32];
-    const char *ct = pcr_cache_tag(); /* "cpython-311" */
-    snprintf(tag, sizeof tag, "cp%s",
-             strchr(ct, '-') ? strchr(ct, '-') + 1 : "3");
     out->data = malloc(in->len * 2 + 64);
     out->len = 0;
     if (out->data == NULL) {
@@ -505,165 +342,193 @@ wheel_order(const void *a, const void *b)
     return strcmp(x, y);
 }
 
-/* Is x a .pyc that compiling this wheel's sources produces again (so the
- * rebuilt one replaces it)?  a/__pycache__/b.TAG[.opt-N].pyc and a/b.pyc
- * both belong to a/b.py. */
-static int
-regenerated(const pcr_alist *in, const pcr_aentry *x)
+/* The source a .pyc entry belongs to: DIR/__pycache__/BASE.TAG[.opt-N].pyc
+ * and DIR/BASE.pyc both belong to DIR/BASE.py (malloc'd), else NULL. */
+static char *
+source_of_pyc(const char *name)
 {
-    size_t n = strlen(x->name);
-    if (n < 5 || strcmp(x->name + n - 4, ".pyc") != 0) {
-        return 0;
+    size_t n = strlen(name);
+    if (n < 5 || strcmp(name + n - 4, ".pyc") != 0) {
+        return NULL;
     }
-    char src[4200];
-    const char *slash = strrchr(x->name, '/');
-    const char *base = slash ? slash + 1 : x->name;
-    size_t dirlen = (size_t)(base - x->name);
-    if (dirlen >= 12 &&
-        strncmp(x->name + dirlen - 12, "__pycache__/", 12) == 0) {
-        size_t stem = strcspn(base, ".");
-        snprintf(src, sizeof src, "%.*s%.*s.py", (int)(dirlen - 12), x->name,
-                 (int)stem, base);
-    } else {
-        snprintf(src, sizeof src, "%.*s", (int)(n - 1), x->name);
+    const char *slash = strrchr(name, '/');
+    const char *base = slash ? slash + 1 : name;
+    size_t dirlen = (size_t)(base - name);
+    char *out = malloc(n + 4);
+    if (out == NULL) {
+        return NULL;
     }
-    for (size_t i = 0; i < in->n; i++) {
-        if (strcmp(in->v[i].name, src) == 0) {
-            return 1;
+    if (dirlen >= 12 && strncmp(name + dirlen - 12, "__pycache__/", 12) == 0) {
+        /* strip .pyc, an .opt-N, then .TAG (which has no dots) */
+        size_t k = n - 4;
+        if (k >= 6 && strncmp(name + k - 6, ".opt-", 5) == 0) {
+            k -= 6;
         }
+        while (k > dirlen && name[k - 1] != '.') {
+            k--;
+        }
+        if (k <= dirlen + 1) {
+            free(out);
+            return NULL;
+        }
+        snprintf(out, n + 4, "%.*s%.*s.py", (int)(dirlen - 12), name,
+                 (int)(k - 1 - dirlen), base);
+    } else {
+        snprintf(out, n + 4, "%.*s", (int)(n - 1), name);
     }
-    return 0;
+    return out;
 }
 
-static pcr_status
-add_pyc(const pcr_wheel_options *wo, const pcr_aentry *x, const char *ipath,
-        int64_t t, pcr_alist *out, pcr_error *err)
+static int
+by_name(const void *a, const void *b)
 {
-    const pcr_options *opt = wo->opt;
-    pcr_source src = {.bytes = x->data,
-                      .mtime_sec = t,
-                      .size = x->data.len,
-                      .mode = x->mode};
-    char *record = pcr_record_name(ipath, NULL, NULL, NULL, opt->prepend);
-    if (record == NULL) {
-        return pcr_set_error(err, PCR_ENV, "out of memory");
-    }
-    int nlevels = opt->nlevels ? opt->nlevels : 1;
-    unsigned char header[PCR_HEADER_SIZE];
-    pcr_error e;
-    pcr_status rc = pcr_pyc_header(opt, &src, header, &e); /* hash once */
-    if (rc != PCR_OK) {
-        pcr_set_error(err, rc, "%.1000s: %.3000s", x->name, e.msg);
-    }
-    for (int i = 0; i < nlevels && rc == PCR_OK; i++) {
-        int level = opt->nlevels ? opt->levels[i] : 0;
-        pcr_buf pyc;
-        rc = pcr_pyc_assemble(header, &src, record, level, &pyc, &e);
-        if (rc != PCR_OK) {
-            pcr_set_error(err, rc, "%.1000s: %.3000s", x->name, e.msg);
-            break;
-        }
-        char *name;
-        if (wo->sourceless) { /* NAME.py -> NAME.pyc */
-            size_t n = strlen(x->name);
-            name = malloc(n + 2);
-            if (name != NULL) {
-                memcpy(name, x->name, n);
-                memcpy(name + n, "c", 2);
-            }
-        } else {
-            name = pcr_cache_path(x->name, level);
-        }
-        if (name == NULL) {
-            rc = pcr_set_error(err, PCR_ENV, "out of memory");
-        } else {
-            rc = pcr_alist_add(out, name, 0, 0644, t, pyc.data, pyc.len, err);
-        }
-        free(name);
-        pcr_buf_free(&pyc);
-    }
-    free(record);
-    return rc;
+    return strcmp(((const pcr_aentry *)a)->name,
+                  ((const pcr_aentry *)b)->name);
+}
+
+/* Is there a compiled source of this name in the wheel? */
+static int
+is_compiled_source(const pcr_wheel *w, const char *name)
+{
+    pcr_aentry key = {.name = (char *)name};
+    const pcr_aentry *e =
+        bsearch(&key, w->in.v, w->in.n, sizeof *w->in.v, by_name);
+    return e != NULL && !e->is_dir &&
+           import_path(e->name, w->distinfo) != NULL;
+}
+
+const char *
+pcr_wheel_import_path(const pcr_wheel *w, const char *name)
+{
+    return import_path(name, w->distinfo);
 }
 
 pcr_status
-pcr_wheel_rebuild(const pcr_wheel_options *wo, const char *path,
-                  pcr_alist *out, pcr_error *err)
+pcr_wheel_open(const char *path, int must_match, pcr_wheel *w,
+               pcr_error *err)
 {
-    pcr_alist in = {0};
-    memset(out, 0, sizeof *out);
-    int64_t t = wo->epoch < ZIP_EPOCH ? ZIP_EPOCH : wo->epoch;
-    if (wo->sourceless && wo->opt->nlevels > 1) {
-        return pcr_set_error(err, PCR_ENV,
-                             "--sourceless takes one optimisation level");
+    memset(w, 0, sizeof *w);
+    pcr_status rc = pcr_archive_read(path, 1, &w->in, err);
+    if (rc != PCR_OK) {
+        return rc;
     }
-    pcr_status rc = pcr_archive_read(path, &in, err);
-    const char *distinfo = rc == PCR_OK ? distinfo_of(&in, err, &rc) : NULL;
-    char record_name[4200], wheel_name[4200];
+    w->distinfo = distinfo_of(&w->in, err, &rc);
     if (rc == PCR_OK) {
-        snprintf(record_name, sizeof record_name, "%s/RECORD", distinfo);
-        snprintf(wheel_name, sizeof wheel_name, "%s/WHEEL", distinfo);
-        /* duplicates: sort a copy of the names */
-        sort_distinfo = distinfo;
-        qsort(in.v, in.n, sizeof *in.v, wheel_order);
-        for (size_t i = 1; i < in.n && rc == PCR_OK; i++) {
-            if (strcmp(in.v[i].name, in.v[i - 1].name) == 0) {
-                rc = pcr_set_error(err, PCR_FAIL,
-                                   "refusing a wheel that has '%s' twice",
-                                   in.v[i].name);
-            }
+        rc = pcr_alist_sort_unique(&w->in, err);
+        if (rc != PCR_OK) {
+            char msg[PCR_ERROR_MAX];
+            snprintf(msg, sizeof msg, "refusing a wheel where %.3000s",
+                     err->msg);
+            pcr_set_error(err, PCR_FAIL, "%s", msg);
         }
+    }
+    size_t n = rc == PCR_OK ? strlen(w->distinfo) + 8 : 0;
+    if (rc == PCR_OK && (w->record_name = malloc(n)) == NULL) {
+        rc = pcr_set_error(err, PCR_ENV, "out of memory");
     }
     const pcr_aentry *record = NULL, *wheel = NULL;
-    for (size_t i = 0; rc == PCR_OK && i < in.n; i++) {
-        if (strcmp(in.v[i].name, record_name) == 0) {
-            record = &in.v[i];
-        } else if (strcmp(in.v[i].name, wheel_name) == 0) {
-            wheel = &in.v[i];
+    if (rc == PCR_OK) {
+        snprintf(w->record_name, n, "%s/RECORD", w->distinfo);
+        char wheel_name[4200];
+        snprintf(wheel_name, sizeof wheel_name, "%s/WHEEL", w->distinfo);
+        for (size_t i = 0; i < w->in.n; i++) {
+            if (strcmp(w->in.v[i].name, w->record_name) == 0) {
+                record = &w->in.v[i];
+            } else if (strcmp(w->in.v[i].name, wheel_name) == 0) {
+                wheel = &w->in.v[i];
+            }
+        }
+        if (record == NULL || wheel == NULL) {
+            rc = pcr_set_error(err, PCR_FAIL, "%s has no RECORD or no WHEEL",
+                               w->distinfo);
         }
     }
-    if (rc == PCR_OK && (record == NULL || wheel == NULL)) {
-        rc = pcr_set_error(err, PCR_FAIL, "%s has no RECORD or no WHEEL",
-                           distinfo);
-    }
-    if (rc == PCR_OK && wo->verify_record) {
-        rc = verify_record(&in, record_name, &record->data, err);
-    }
-    for (size_t i = 0; rc == PCR_OK && i < in.n; i++) {
-        const pcr_aentry *x = &in.v[i];
-        const char *ipath = x->is_dir ? NULL : import_path(x->name, distinfo);
-        if (x->is_dir || x == record || is_signature(x->name, record_name) ||
-            regenerated(&in, x)) {
-            continue; /* rebuilt below; signatures no longer hold */
+    if (rc == PCR_OK) {
+        pcr_error rerr;
+        pcr_status vr = verify_record(&w->in, w->record_name, &record->data,
+                                      &rerr);
+        if (vr == PCR_ENV) {
+            rc = pcr_set_error(err, PCR_ENV, "%s", rerr.msg);
+        } else if (vr != PCR_OK && must_match) {
+            rc = pcr_set_error(err, PCR_FAIL, "%s", rerr.msg);
+        } else if (vr != PCR_OK) {
+            w->record_problem = strdup(rerr.msg);
         }
-        if (x == wheel) {
-            pcr_buf w;
-            rc = rewrite_wheel_file(&x->data, &w, err);
+    }
+    if (rc == PCR_OK) {
+        w->sources = malloc((w->in.n ? w->in.n : 1) * sizeof *w->sources);
+        if (w->sources == NULL) {
+            rc = pcr_set_error(err, PCR_ENV, "out of memory");
+        }
+    }
+    for (size_t i = 0; rc == PCR_OK && i < w->in.n; i++) {
+        if (!w->in.v[i].is_dir &&
+            import_path(w->in.v[i].name, w->distinfo) != NULL) {
+            w->sources[w->nsources++] = i;
+        }
+    }
+    if (rc != PCR_OK) {
+        pcr_wheel_close(w);
+    }
+    return rc;
+}
+
+void
+pcr_wheel_close(pcr_wheel *w)
+{
+    pcr_alist_free(&w->in);
+    free(w->distinfo);
+    free(w->record_name);
+    free(w->record_problem);
+    free(w->sources);
+    memset(w, 0, sizeof *w);
+}
+
+pcr_status
+pcr_wheel_assemble(const pcr_wheel *w, const pcr_alist *pycs,
+                   int sourceless, const char *pytag, int64_t t,
+                   pcr_alist *out, pcr_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char wheel_name[4200];
+    snprintf(wheel_name, sizeof wheel_name, "%s/WHEEL", w->distinfo);
+    pcr_status rc = PCR_OK;
+    for (size_t i = 0; rc == PCR_OK && i < w->in.n; i++) {
+        const pcr_aentry *x = &w->in.v[i];
+        char *src = x->is_dir ? NULL : source_of_pyc(x->name);
+        int replaced = src != NULL && is_compiled_source(w, src);
+        free(src);
+        if (x->is_dir || strcmp(x->name, w->record_name) == 0 ||
+            is_signature(x->name, w->record_name) || replaced ||
+            (sourceless && import_path(x->name, w->distinfo) != NULL)) {
+            continue; /* rebuilt or dropped; signatures no longer hold */
+        }
+        if (strcmp(x->name, wheel_name) == 0) {
+            pcr_buf nw;
+            rc = rewrite_wheel_file(&x->data, pytag, &nw, err);
             if (rc == PCR_OK) {
-                rc = pcr_alist_add(out, x->name, 0, 0644, t, w.data, w.len,
+                rc = pcr_alist_add(out, x->name, 0, 0644, t, nw.data, nw.len,
                                    err);
-                pcr_buf_free(&w);
+                pcr_buf_free(&nw);
             }
             continue;
         }
-        if (ipath != NULL) {
-            rc = add_pyc(wo, x, ipath, t, out, err);
-            if (wo->sourceless) {
-                continue;
-            }
-        }
-        if (rc == PCR_OK) {
-            rc = pcr_alist_add(out, x->name, 0, x->mode, t, x->data.data,
-                               x->data.len, err);
-        }
+        rc = pcr_alist_add(out, x->name, 0, x->mode, t, x->data.data,
+                           x->data.len, err);
+    }
+    for (size_t i = 0; rc == PCR_OK && i < pycs->n; i++) {
+        const pcr_aentry *x = &pycs->v[i];
+        rc = pcr_alist_add(out, x->name, 0, 0644, t, x->data.data, x->data.len,
+                           err);
     }
     if (rc == PCR_OK) {
+        sort_distinfo = w->distinfo;
         qsort(out->v, out->n, sizeof *out->v, wheel_order);
         for (size_t i = 1; i < out->n && rc == PCR_OK; i++) {
             if (strcmp(out->v[i].name, out->v[i - 1].name) == 0) {
-                rc =
-                    pcr_set_error(err, PCR_FAIL, "'%s' would be written twice",
-                                  out->v[i].name);
+                rc = pcr_set_error(err, PCR_FAIL,
+                                   "'%s' would be written twice",
+                                   out->v[i].name);
             }
         }
     }
@@ -683,50 +548,24 @@ pcr_wheel_rebuild(const pcr_wheel_options *wo, const char *path,
         put(&rec, &cap, "\n", 0, &rc);
     }
     if (rc == PCR_OK) {
-        put(&rec, &cap, record_name, 1, &rc);
+        put(&rec, &cap, w->record_name, 1, &rc);
         put(&rec, &cap, ",,\n", 0, &rc);
     }
     if (rc == PCR_ENV) {
         pcr_set_error(err, PCR_ENV, "out of memory");
     } else if (rc == PCR_OK) {
-        rc = pcr_alist_add(out, record_name, 0, 0644, t, rec.data, rec.len,
+        rc = pcr_alist_add(out, w->record_name, 0, 0644, t, rec.data, rec.len,
                            err);
     }
     pcr_buf_free(&rec);
     if (rc != PCR_OK) {
         pcr_alist_free(out);
     }
-    pcr_alist_free(&in);
-    return rc;
-}
-
-pcr_status
-pcr_wheel_verify_record(const char *path, pcr_error *err)
-{
-    pcr_alist in;
-    pcr_status rc = pcr_archive_read(path, &in, err);
-    if (rc != PCR_OK) {
-        return rc;
-    }
-    const char *distinfo = distinfo_of(&in, err, &rc);
-    char record_name[4200];
-    const pcr_aentry *record = NULL;
-    if (rc == PCR_OK) {
-        snprintf(record_name, sizeof record_name, "%s/RECORD", distinfo);
-        for (size_t i = 0; i < in.n; i++) {
-            if (strcmp(in.v[i].name, record_name) == 0) {
-                record = &in.v[i];
-            }
-        }
-        rc = record ? verify_record(&in, record_name, &record->data, err)
-                    : pcr_set_error(err, PCR_FAIL, "no %s", record_name);
-    }
-    pcr_alist_free(&in);
     return rc;
 }
 
 char *
-pcr_wheel_output_name(const char *in)
+pcr_wheel_output_name(const char *in, const char *pytag)
 {
     const char *base = strrchr(in, '/');
     base = base ? base + 1 : in;
@@ -746,13 +585,10 @@ pcr_wheel_output_name(const char *in)
         return NULL;
     }
     const char *py = dashes[2] + 1, *abi = dashes[1];
-    const char *ct = pcr_cache_tag();
-    const char *ver = strchr(ct, '-');
-    size_t len = (size_t)(py - base) + 16 + strlen(abi) + 1;
+    size_t len = (size_t)(py - base) + strlen(pytag) + strlen(abi) + 1;
     char *out = malloc(len);
     if (out != NULL) {
-        snprintf(out, len, "%.*scp%s%s", (int)(py - base), base,
-                 ver ? ver + 1 : "3", abi);
+        snprintf(out, len, "%.*s%s%s", (int)(py - base), base, pytag, abi);
     }
     return out;
 }

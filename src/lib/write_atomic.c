@@ -2,16 +2,21 @@
  * write_atomic.c - putting a file in place so that a reader, a crash or a
  * kill never sees half of it: write a temporary file in the target's
  * directory, then rename(2) over the target (importlib's _write_atomic).
- * The usual termination signals are held back during the short window in
- * which the temporary file exists, so an interrupted run leaves neither a
- * truncated .pyc nor a stray temporary file (SIGKILL aside, which can at
- * worst leave a temporary file, never a truncated .pyc).
+ * The one writer serves .pyc files and archives alike.
+ *
+ * The temporary file is TARGET.PID.N.tmp, created O_EXCL|O_NOFOLLOW, so
+ * nobody can plant a symlink there; the target is refused if it is a
+ * symlink or not a regular file, checked before and again just before
+ * the rename.  The usual termination signals are held back while the
+ * temporary file of a .pyc exists, so an interrupted run leaves neither a
+ * truncated .pyc nor a stray temporary file; a SIGKILL can leave one,
+ * which pcr_clean_stale_temps removes once its process is gone.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* O_CLOEXEC, O_NOFOLLOW with strndup */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +26,8 @@
 
 #include "pcr_private.h"
 
-static pcr_status
-check_target(const char *path, pcr_error *err)
+pcr_status
+pcr_check_target(const char *path, pcr_error *err)
 {
     struct stat st;
     if (lstat(path, &st) != 0) {
@@ -51,8 +56,7 @@ ensure_dir(const char *path, pcr_error *err)
     if (slash == NULL || slash == path) {
         return PCR_OK;
     }
-    size_t n = (size_t)(slash - path);
-    char *dir = strndup(path, n);
+    char *dir = strndup(path, (size_t)(slash - path));
     if (dir == NULL) {
         return pcr_set_error(err, PCR_ENV, "out of memory");
     }
@@ -93,12 +97,36 @@ temp_name(char *tmp, size_t size, const char *path)
     return n >= 0 && (size_t)n < size;
 }
 
-/* Final step shared by both writers: re-check the target (it may have
- * been replaced by a symlink or a directory meanwhile), then rename. */
+/* Create a fresh temporary file beside path. */
+static pcr_status
+create_temp(const char *path, int mode, char *tmp, size_t size, int *fd,
+            pcr_error *err)
+{
+    *fd = -1;
+    for (int tries = 0; tries < 100; tries++) {
+        if (!temp_name(tmp, size, path)) {
+            return pcr_set_error(err, PCR_FAIL, "path too long: %s", path);
+        }
+        *fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                   mode & 0666);
+        if (*fd >= 0) {
+            return PCR_OK;
+        }
+        if (errno != EEXIST) {
+            return pcr_set_errno(err, PCR_FAIL, errno, "cannot create %s",
+                                 tmp);
+        }
+    }
+    return pcr_set_error(err, PCR_FAIL,
+                         "cannot create a temporary file beside %s", path);
+}
+
+/* Final step: re-check the target (it may have been replaced by a
+ * symlink or a device meanwhile), then rename. */
 static pcr_status
 put_in_place(const char *tmp, const char *path, pcr_error *err)
 {
-    pcr_status rc = check_target(path, err);
+    pcr_status rc = pcr_check_target(path, err);
     if (rc == PCR_OK && rename(tmp, path) != 0) {
         rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot rename to %s", path);
     }
@@ -108,11 +136,28 @@ put_in_place(const char *tmp, const char *path, pcr_error *err)
     return rc;
 }
 
+/* An existing file rewritten in place keeps its mode, owner and group. */
 static pcr_status
-write_file(const char *path, const unsigned char *data, size_t len,
-           mode_t mode, int exact_mode, pcr_error *err)
+keep_owner(int fd, const char *path, pcr_error *err)
 {
-    pcr_status rc = check_target(path, err);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        return PCR_OK;
+    }
+    if ((st.st_uid != geteuid() || st.st_gid != getegid()) &&
+        fchown(fd, st.st_uid, st.st_gid) != 0) {
+        return pcr_set_errno(err, PCR_FAIL, errno,
+                             "cannot keep the owner of %s", path);
+    }
+    return PCR_OK;
+}
+
+pcr_status
+pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
+                 int mode, pcr_error *err)
+{
+    int exact = (mode & PCR_EXACT_MODE) != 0;
+    pcr_status rc = pcr_check_target(path, err);
     if (rc == PCR_OK) {
         rc = ensure_dir(path, err);
     }
@@ -122,60 +167,64 @@ write_file(const char *path, const unsigned char *data, size_t len,
     sigset_t saved;
     block_signals(&saved);
     char tmp[PATH_MAX];
-    int fd = -1;
-    for (int tries = 0; tries < 100 && fd < 0; tries++) {
-        if (!temp_name(tmp, sizeof tmp, path)) {
-            rc = pcr_set_error(err, PCR_FAIL, "path too long: %s", path);
-            goto end;
+    int fd;
+    rc = create_temp(path, mode, tmp, sizeof tmp, &fd, err);
+    if (rc == PCR_OK) {
+        if (pcr_fd_transfer(fd, (void *)data, len, 1) != 0 ||
+            (exact && fchmod(fd, (mode_t)(mode & 07777)) != 0)) {
+            rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot write %s", tmp);
+        } else if (exact) {
+            rc = keep_owner(fd, path, err);
         }
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  mode & 0666);
-        if (fd < 0 && errno != EEXIST) {
-            rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot create %s", tmp);
-            goto end;
+        if (close(fd) != 0 && rc == PCR_OK) {
+            rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot write %s", tmp);
         }
+        rc = rc == PCR_OK ? put_in_place(tmp, path, err)
+                          : (unlink(tmp), rc);
     }
-    if (fd < 0) {
-        rc = pcr_set_error(err, PCR_FAIL,
-                           "cannot create a temporary file beside %s", path);
-        goto end;
-    }
-    if (pcr_fd_transfer(fd, (void *)data, len, 1) != 0 ||
-        (exact_mode && fchmod(fd, mode & 07777) != 0)) {
-        rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot write %s", tmp);
-        close(fd);
-        unlink(tmp);
-        goto end;
-    }
-    if (close(fd) != 0) {
-        rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot write %s", tmp);
-        unlink(tmp);
-        goto end;
-    }
-    rc = put_in_place(tmp, path, err);
-end:
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     return rc;
 }
 
 pcr_status
-pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
-                 mode_t mode, pcr_error *err)
+pcr_temp_open(const char *path, int mode, char **tmp, int *fd,
+              pcr_error *err)
 {
-    return write_file(path, data, len, mode, 0, err);
+    *tmp = NULL;
+    pcr_status rc = pcr_check_target(path, err);
+    if (rc == PCR_OK) {
+        rc = ensure_dir(path, err);
+    }
+    char name[PATH_MAX];
+    if (rc == PCR_OK) {
+        rc = create_temp(path, mode, name, sizeof name, fd, err);
+    }
+    if (rc == PCR_OK && (*tmp = strdup(name)) == NULL) {
+        close(*fd);
+        unlink(name);
+        rc = pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    return rc;
 }
 
 pcr_status
-pcr_replace_atomic(const char *path, const unsigned char *data, size_t len,
-                   mode_t mode, pcr_error *err)
+pcr_temp_commit(const char *tmp, const char *path, pcr_error *err)
 {
-    return write_file(path, data, len, mode, 1, err);
+    return put_in_place(tmp, path, err);
+}
+
+void
+pcr_temp_abort(const char *tmp)
+{
+    if (tmp != NULL) {
+        unlink(tmp);
+    }
 }
 
 pcr_status
 pcr_link_atomic(const char *existing, const char *path, pcr_error *err)
 {
-    pcr_status rc = check_target(path, err);
+    pcr_status rc = pcr_check_target(path, err);
     if (rc != PCR_OK) {
         return rc;
     }
@@ -183,24 +232,71 @@ pcr_link_atomic(const char *existing, const char *path, pcr_error *err)
     block_signals(&saved);
     char tmp[PATH_MAX];
     int done = 0;
-    for (int tries = 0; tries < 100 && !done; tries++) {
+    for (int tries = 0; tries < 100 && !done && rc == PCR_OK; tries++) {
         if (!temp_name(tmp, sizeof tmp, path)) {
             rc = pcr_set_error(err, PCR_FAIL, "path too long: %s", path);
-            goto end;
-        }
-        if (link(existing, tmp) == 0) {
+        } else if (link(existing, tmp) == 0) {
             done = 1;
         } else if (errno != EEXIST) {
             rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot link %s to %s",
                                tmp, existing);
-            goto end;
         }
     }
-    rc = done
-             ? put_in_place(tmp, path, err)
-             : pcr_set_error(err, PCR_FAIL,
-                             "cannot create a temporary link beside %s", path);
-end:
+    if (rc == PCR_OK) {
+        rc = done ? put_in_place(tmp, path, err)
+                  : pcr_set_error(err, PCR_FAIL,
+                                  "cannot create a temporary link beside %s",
+                                  path);
+    }
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     return rc;
+}
+
+/* NAME.PID.N.tmp whose PID is no longer a process: left by a SIGKILL.
+ * Only regular files we own are removed, and only when kill(PID, 0)
+ * says no such process. */
+void
+pcr_clean_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n < 9 || strcmp(e->d_name + n - 4, ".tmp") != 0) {
+            continue;
+        }
+        /* ... .PID.N.tmp: walk back over N and PID */
+        const char *end = e->d_name + n - 4, *p = end;
+        while (p > e->d_name && p[-1] >= '0' && p[-1] <= '9') {
+            p--;
+        }
+        if (p == end || p == e->d_name || p[-1] != '.') {
+            continue;
+        }
+        const char *q = p - 1;
+        while (q > e->d_name && q[-1] >= '0' && q[-1] <= '9') {
+            q--;
+        }
+        if (q == p - 1 || q == e->d_name || q[-1] != '.') {
+            continue;
+        }
+        long pid = strtol(q, NULL, 10);
+        if (pid <= 0 || pid == (long)getpid() ||
+            kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+            continue;
+        }
+        struct stat st;
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >=
+                (int)sizeof path ||
+            lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid()) {
+            continue;
+        }
+        unlink(path);
+    }
+    closedir(d);
 }

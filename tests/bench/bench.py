@@ -1,28 +1,44 @@
-"""Benchmark: pycompile-repro against CPython's own tools, side by side.
+"""Benchmark: pycompile-repro against CPython's own tools and against the
+floor, side by side on the same corpora.
 
-    make bench            (or: python3.11 tests/bench/bench.py --tool BIN)
+    make bench            (or: python3 tests/bench/bench.py --tool BIN)
 
-Corpora: a copy of /usr/lib/python3.11, and the Django tree from Debian's
-python3-django (apt-get download + dpkg-deb -x, cached in build/bench/).
-For each corpus the two tools' runs are interleaved, ROUNDS times, and the
-medians and their ratio are printed for:
+Corpora (copied into a temporary directory, never compiled in place):
+  stdlib   /usr/lib/python3.X of the version benchmarked
+  django   Debian's python3-django   (apt-get download + dpkg-deb -x,
+  sympy    Debian's python3-sympy     cached in build/bench/); sympy is the
+                                      compile-heavy one (many big files)
 
-  fresh      every __pycache__ removed first
-             ours: pycompile-repro -q -j0 --invalidation-mode checked-hash
-             ref:  python3.11 -m compileall -q -j0 --invalidation-mode
-                   checked-hash
-  rebuild    the same commands again on an up-to-date tree
-  verify     ours with --verify against compileall's fresh build (only
-             when the tool has --verify)
-  one file   one small file, process start to exit, against
-             python3.11 -m py_compile
+Every command runs from a neutral, empty directory with the tree given as
+an absolute path, and CPython runs with -I: `python3 -m compileall` from
+inside a tree would put that tree first on sys.path and import its own
+modules from the uncompiled copy on every run.
 
-and the peak resident memory of any single process of each tool (the
-largest ru_maxrss among the tool's processes).
+For each corpus the runs are interleaved ROUNDS times; medians.
+  fresh     every __pycache__ removed first
+            ours: pycompile-repro -q -j0 --invalidation-mode checked-hash
+            ref:  python3.X -I -m compileall -q -j0 --invalidation-mode
+                  checked-hash
+  rebuild   the same again on the up-to-date tree
+  verify    ours with --verify, against compileall's fresh build
+  cache     ours on a fresh copy with --cache-dir warm from an earlier
+            build, against compileall's fresh build (when the tool has
+            --cache-dir)
+  floor     compile + marshal of every file (level 0) in one process of
+            libpython3.X embedded (a Py_BytesMain program linked against
+            the same library our compile servers embed): its CPU time
+            (user + sys) divided by the number of cores.  That is what
+            compiling through Debian's libpython costs at best: Debian's
+            /usr/bin/python3.X is a static PGO+LTO build and compiles about
+            1.3x faster than its libpython3.X.so.
+  one-file  one small file, process start to exit, against
+            python3.X -I -m py_compile
+
+Ratios: ours / compileall and ours / floor (wall time).  Peak RSS is the
+largest resident size of any single process of each tool.
 """
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -30,24 +46,45 @@ import sys
 import tempfile
 import time
 
-PY = "/usr/bin/python3.11"
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
 
+FLOOR_SCRIPT = r"""
+import marshal, os, sys
+n = 0
+for top in sys.argv[1:]:
+    for d, dirs, files in os.walk(top):
+        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+        for f in sorted(files):
+            if f.endswith(".py"):
+                p = os.path.join(d, f)
+                with open(p, "rb") as fh:
+                    src = fh.read()
+                try:
+                    marshal.dumps(compile(src, p, "exec", dont_inherit=True))
+                except (SyntaxError, ValueError):
+                    pass
+                n += 1
+"""
 
-def rss_wrapper(cmd, cwd):
-    """Run cmd in a child of a fresh helper process: the helper's
-    RUSAGE_CHILDREN maximum is then the tool's largest process alone."""
-    helper = ("import resource,subprocess,sys,time;"
-              "t=time.perf_counter();"
-              "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL);"
-              "t=time.perf_counter()-t;"
-              "print(r.returncode,t,"
-              "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([PY, "-c", helper] + cmd, cwd=cwd,
+RUN_HELPER = r"""
+import os, resource, subprocess, sys, time
+t = time.perf_counter()
+r = subprocess.run(sys.argv[2:], cwd=sys.argv[1], stdout=subprocess.DEVNULL)
+t = time.perf_counter() - t
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(r.returncode, t, u.ru_utime + u.ru_stime, u.ru_maxrss)
+"""
+
+
+def run(py, cmd, cwd):
+    """Run cmd from cwd in a child of a fresh helper: returns (status,
+    wall seconds, CPU seconds of the whole process tree, peak RSS KiB of
+    its largest process)."""
+    out = subprocess.run([py, "-I", "-S", "-c", RUN_HELPER, cwd] + cmd,
                          capture_output=True, text=True, check=True)
-    rc, secs, rss = out.stdout.split()
-    return int(rc), float(secs), int(rss)
+    rc, wall, cpu, rss = out.stdout.split()
+    return int(rc), float(wall), float(cpu), int(rss)
 
 
 def clean(tree):
@@ -61,70 +98,113 @@ def count_py(tree):
     return sum(f.endswith(".py") for _, _, fs in os.walk(tree) for f in fs)
 
 
-def django_tree(cache):
-    dest = os.path.join(cache, "django")
+def deb_tree(cache, package, subdir):
+    """A module tree from a Debian package, extracted once into cache."""
+    dest = os.path.join(cache, subdir)
     if os.path.isdir(dest):
         return dest
     os.makedirs(cache, exist_ok=True)
-    subprocess.run(["apt-get", "download", "python3-django"], cwd=cache,
-                   check=True, capture_output=True)
-    deb = [f for f in os.listdir(cache) if f.startswith("python3-django")
-           and f.endswith(".deb")][0]
-    subprocess.run(["dpkg-deb", "-x", deb, "x"], cwd=cache, check=True)
-    src = os.path.join(cache, "x", "usr", "lib", "python3", "dist-packages",
-                       "django")
-    shutil.move(src, dest)
-    shutil.rmtree(os.path.join(cache, "x"))
+    subprocess.run(["apt-get", "download", package], cwd=cache, check=True,
+                   capture_output=True)
+    deb = sorted(f for f in os.listdir(cache)
+                 if f.startswith(package + "_") and f.endswith(".deb"))[-1]
+    x = os.path.join(cache, "x-" + subdir)
+    shutil.rmtree(x, True)
+    subprocess.run(["dpkg-deb", "-x", deb, x], cwd=cache, check=True)
+    shutil.move(os.path.join(x, "usr", "lib", "python3", "dist-packages",
+                             subdir), dest)
+    shutil.rmtree(x)
     return dest
 
 
+def floor_program(cache, version):
+    """A Py_BytesMain program linked against libpython3.X (embed)."""
+    exe = os.path.join(cache, "pyembed-" + version)
+    if os.path.exists(exe):
+        return exe
+    os.makedirs(cache, exist_ok=True)
+    src = os.path.join(cache, "pyembed.c")
+    with open(src, "w") as f:
+        f.write("#include <Python.h>\nint main(int argc, char **argv)\n"
+                "{\n    return Py_BytesMain(argc, argv);\n}\n")
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs",
+                            "python-%s-embed" % version], check=True,
+                           capture_output=True, text=True).stdout.split()
+    subprocess.run(["cc", "-O2", "-o", exe, src] + flags, check=True)
+    return exe
+
+
 def median(xs):
-    return statistics.median(xs)
+    return statistics.median(xs) if xs else float("nan")
 
 
-def bench_tree(tool, name, tree, rounds, has_verify):
-    ours = [tool, "-q", "-j0", "--invalidation-mode", "checked-hash", "."]
-    ref = [PY, "-m", "compileall", "-q", "-j0", "--invalidation-mode",
-           "checked-hash", "."]
-    times = {k: ([], []) for k in ("fresh", "rebuild", "verify")}
-    rss = [0, 0]
-    for _ in range(rounds):
-        for i, cmd in ((0, ours), (1, ref)):
+def tool_has(tool, option):
+    return option.encode() in subprocess.run(
+        [tool, "--help"], capture_output=True).stdout
+
+
+def bench_tree(args, py, floor_exe, tree, neutral, cache_dir):
+    ours = [args.tool, "-q", "-j0", "--invalidation-mode", "checked-hash"]
+    if args.version_flag:
+        ours += ["--python", args.python]
+    ref = [py, "-I", "-m", "compileall", "-q", "-j0",
+           "--invalidation-mode", "checked-hash", tree]
+    floor = [floor_exe, "-I", "-S", "-c", FLOOR_SCRIPT, tree]
+    t = {k: ([], []) for k in ("fresh", "rebuild", "verify", "cache")}
+    floor_cpu, rss = [], [0, 0]
+    cores = os.cpu_count()
+
+    def timed(kind, i, cmd):
+        rc, wall, _, m = run(py, cmd, neutral)
+        if rc not in (0, 1):
+            sys.exit("%s exited %d" % (" ".join(cmd), rc))
+        t[kind][i].append(wall)
+        rss[i] = max(rss[i], m)
+
+    for _ in range(args.rounds):
+        clean(tree)
+        _, _, cpu, _ = run(py, floor, neutral)
+        floor_cpu.append(cpu)
+        for i, cmd in ((0, ours + [tree]), (1, ref)):
             clean(tree)
-            rc, t, m = rss_wrapper(cmd, tree)
-            times["fresh"][i].append(t)
-            rss[i] = max(rss[i], m)
-            rc2, t2, m2 = rss_wrapper(cmd, tree)
-            times["rebuild"][i].append(t2)
-            rss[i] = max(rss[i], m2)
-            if rc not in (0, 1) or rc2 not in (0, 1):
-                sys.exit("%s failed on %s" % (cmd[0], name))
-        if has_verify:
+            timed("fresh", i, cmd)
+            timed("rebuild", i, cmd)
+        if args.verify:
             clean(tree)
-            _, t, _ = rss_wrapper(ours[:1] + ["--verify"] + ours[1:], tree)
-            times["verify"][0].append(t)
+            timed("verify", 0, ours + ["--verify", tree])
+            t["verify"][1].append(t["fresh"][1][-1])
+        if cache_dir:
+            # warm the cache from another copy, then build this one
             clean(tree)
-            _, t, _ = rss_wrapper(ref, tree)
-            times["verify"][1].append(t)
+            shutil.rmtree(cache_dir, True)
+            run(py, ours + ["--cache-dir", cache_dir, tree], neutral)
+            clean(tree)
+            timed("cache", 0, ours + ["--cache-dir", cache_dir, tree])
+            t["cache"][1].append(t["fresh"][1][-1])
+    fl = median(floor_cpu) / cores
     rows = []
-    for k in ("fresh", "rebuild", "verify"):
-        a, b = times[k]
+    for k in ("fresh", "rebuild", "verify", "cache"):
+        a, b = t[k]
         if a and b:
-            rows.append((k, median(a), median(b), median(a) / median(b)))
+            rows.append((k, median(a), median(b), fl))
     return rows, rss
 
 
-def bench_one_file(tool, rounds):
+def bench_one_file(args, py, neutral):
     d = tempfile.mkdtemp(prefix="pcr-bench-")
     try:
-        with open(os.path.join(d, "small.py"), "w") as f:
+        src = os.path.join(d, "small.py")
+        with open(src, "w") as f:
             f.write("def hello(name):\n    return 'hello ' + name\n")
+        ours = [args.tool] + (["--python", args.python]
+                              if args.version_flag else []) + [src]
         a, b = [], []
-        for _ in range(rounds):
+        for _ in range(max(args.rounds, 10)):
             shutil.rmtree(os.path.join(d, "__pycache__"), True)
-            a.append(rss_wrapper([tool, "small.py"], d)[1])
+            a.append(run(py, ours, neutral)[1])
             shutil.rmtree(os.path.join(d, "__pycache__"), True)
-            b.append(rss_wrapper([PY, "-m", "py_compile", "small.py"], d)[1])
+            b.append(run(py, [py, "-I", "-m", "py_compile", src],
+                         neutral)[1])
         return median(a), median(b)
     finally:
         shutil.rmtree(d)
@@ -134,42 +214,62 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tool", default=os.path.join(TOP, "build",
                                                    "pycompile-repro"))
+    ap.add_argument("--python", default="%d.%d" % sys.version_info[:2],
+                    help="CPython version benchmarked (X.Y)")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--corpora", default="stdlib,django,sympy")
     ap.add_argument("--cache", default=os.path.join(TOP, "build", "bench"))
     args = ap.parse_args()
-    tool = os.path.abspath(args.tool)
-    has_verify = b"--verify" in subprocess.run(
-        [tool, "--help"], capture_output=True).stdout
+    args.tool = os.path.abspath(args.tool)
+    args.version_flag = tool_has(args.tool, "--python")
+    args.verify = tool_has(args.tool, "--verify")
+    has_cache = tool_has(args.tool, "--cache-dir")
+    py = "/usr/bin/python" + args.python
+    floor_exe = floor_program(args.cache, args.python)
     work = tempfile.mkdtemp(prefix="pcr-bench-")
+    neutral = os.path.join(work, "neutral")
+    os.mkdir(neutral)
+    sources = {
+        "stdlib": lambda: "/usr/lib/python" + args.python,
+        "django": lambda: deb_tree(args.cache, "python3-django", "django"),
+        "sympy": lambda: deb_tree(args.cache, "python3-sympy", "sympy"),
+    }
     try:
-        corpora = [("stdlib", "/usr/lib/python3.11")]
-        try:
-            corpora.append(("django", django_tree(args.cache)))
-        except (subprocess.CalledProcessError, IndexError, OSError) as e:
-            print("django corpus unavailable (%s); skipped" % e)
-        print("pycompile-repro benchmark, %s, %d cores, %d rounds, "
-              "medians" % (time.strftime("%Y-%m-%d"), os.cpu_count(),
-                           args.rounds))
-        print("%-8s %-8s %6s %10s %12s %7s" % ("corpus", "run", "files",
-                                               "ours (s)", "CPython (s)",
-                                               "ratio"))
-        for name, src in corpora:
+        print("pycompile-repro benchmark, %s, CPython %s, %d cores, "
+              "%d rounds, medians" % (time.strftime("%Y-%m-%d"),
+                                      args.python, os.cpu_count(),
+                                      args.rounds))
+        print("%-7s %-8s %6s %9s %11s %9s %8s %8s"
+              % ("corpus", "run", "files", "ours (s)", "compileall",
+                 "floor (s)", "/compall", "/floor"))
+        for name in args.corpora.split(","):
+            try:
+                src = sources[name]()
+            except (subprocess.CalledProcessError, OSError) as e:
+                print("%s corpus unavailable (%s); skipped" % (name, e))
+                continue
             tree = os.path.join(work, name)
             shutil.copytree(src, tree, symlinks=True,
                             ignore=shutil.ignore_patterns("__pycache__"))
+            cache_dir = (os.path.join(work, "cache-" + name)
+                         if has_cache else None)
+            rows, rss = bench_tree(args, py, floor_exe, tree, neutral,
+                                   cache_dir)
             n = count_py(tree)
-            rows, rss = bench_tree(tool, name, tree, args.rounds,
-                                   has_verify)
-            for k, a, b, r in rows:
-                print("%-8s %-8s %6d %10.3f %12.3f %7.3f"
-                      % (name, k, n, a, b, r))
-            print("%-8s %-8s peak RSS per process: ours %d KiB, "
+            for k, a, b, fl in rows:
+                print("%-7s %-8s %6d %9.3f %11.3f %9.3f %8.3f %8s"
+                      % (name, k, n, a, b, fl, a / b,
+                         "%.3f" % (a / fl) if k in ("fresh", "verify")
+                         else "-"))
+            print("%-7s %-8s peak RSS per process: ours %d KiB, "
                   "compileall %d KiB" % (name, "memory", rss[0], rss[1]))
-        a, b = bench_one_file(tool, max(args.rounds, 10))
-        print("%-8s %-8s %6d %10.3f %12.3f %7.3f"
-              % ("small", "one-file", 1, a, b, a / b))
-        print("(reference for one-file: python3.11 -m py_compile; for the "
-              "rest: python3.11 -m compileall -j0)")
+            shutil.rmtree(tree)
+        a, b = bench_one_file(args, py, neutral)
+        print("%-7s %-8s %6d %9.3f %11.3f %9s %8.3f %8s"
+              % ("small", "one-file", 1, a, b, "-", a / b, "-"))
+        print("(one-file against python%s -I -m py_compile; the rest "
+              "against python%s -I -m compileall -j0)"
+              % (args.python, args.python))
     finally:
         shutil.rmtree(work, True)
 

@@ -1,5 +1,5 @@
 /*
- * compile.c - source bytes to canonical marshal data, through CPython's
+ * py_compile.c - source bytes to canonical marshal data, through CPython's
  * own compile() and marshal, and CPython's own source hash.
  *
  * We call builtins.compile with a bytes object, exactly as importlib's
@@ -7,21 +7,79 @@
  * cookie and BOM and rejects NUL bytes itself.  (A C-string API such as
  * Py_CompileStringObject would stop at the first NUL.)
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <marshal.h>
+#include "server_private.h"
 
+#include <marshal.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "interp_private.h"
-#include "pcr_private.h"
+#include "../lib/canonical.h"
+
+static PyObject *builtin_compile; /* builtins.compile */
+static PyObject *source_hash_fn;  /* _imp.source_hash */
+static PyObject *magic_key;       /* int: the source hash key */
+static PyObject *warnings_sink;   /* io.StringIO standing in for stderr */
+
+static pcr_status
+lookup(const char *module, const char *name, PyObject **out, pcr_error *err)
+{
+    if (*out != NULL) {
+        return PCR_OK;
+    }
+    PyObject *mod = PyImport_ImportModule(module);
+    if (mod == NULL) {
+        return srv_py_error(err, PCR_ENV, "cannot start Python");
+    }
+    *out = PyObject_GetAttrString(mod, name);
+    Py_DECREF(mod);
+    if (*out == NULL) {
+        return srv_py_error(err, PCR_ENV, "cannot start Python");
+    }
+    return PCR_OK;
+}
+
+/* Warnings are written to sys.stderr by the warnings machinery; a
+ * StringIO there lets each reply carry its own file's warnings. */
+pcr_status
+srv_capture_warnings(pcr_error *err)
+{
+    PyObject *cls = NULL;
+    pcr_status rc = lookup("io", "StringIO", &cls, err);
+    if (rc != PCR_OK) {
+        return rc;
+    }
+    warnings_sink = PyObject_CallNoArgs(cls);
+    Py_DECREF(cls);
+    if (warnings_sink == NULL ||
+        PySys_SetObject("stderr", warnings_sink) != 0) {
+        return srv_py_error(err, PCR_ENV, "cannot start Python");
+    }
+    return PCR_OK;
+}
+
+char *
+srv_take_warnings(void)
+{
+    PyObject *v = PyObject_CallMethod(warnings_sink, "getvalue", NULL);
+    const char *s = v ? PyUnicode_AsUTF8(v) : NULL;
+    char *out = strdup(s ? s : "");
+    if (s != NULL && s[0] != '\0') {
+        PyObject *r = PyObject_CallMethod(warnings_sink, "seek", "i", 0);
+        Py_XDECREF(r);
+        r = PyObject_CallMethod(warnings_sink, "truncate", NULL);
+        Py_XDECREF(r);
+    }
+    Py_XDECREF(v);
+    PyErr_Clear();
+    return out;
+}
 
 /*
  * The message py_compile's PyCompileError carries: for syntax errors
  * (SyntaxError and its subclasses IndentationError, TabError) the
  * File/line/caret/message block of traceback.format_exception_only; for
- * anything else "Sorry: TYPE: VALUE".
+ * anything else "Sorry: TYPE: VALUE".  A MemoryError caused by our own
+ * budget says so.
  */
 static pcr_status
 compile_error(pcr_error *err)
@@ -32,6 +90,15 @@ compile_error(pcr_error *err)
     pcr_status rc = PCR_FAIL;
     PyObject *lines = NULL, *text = NULL;
 
+    if (srv_memory_limit_hit() ||
+        (type != NULL &&
+         PyErr_GivenExceptionMatches(type, PyExc_MemoryError))) {
+        pcr_set_error(err, PCR_FAIL,
+                      "compiling it needs more memory than the limit of "
+                      "%zu MiB per source (--memory-limit)",
+                      srv_memory_limit() >> 20);
+        goto end;
+    }
     if (type == NULL) {
         rc = pcr_set_error(err, PCR_FAIL, "compile failed");
         goto end;
@@ -63,13 +130,14 @@ compile_error(pcr_error *err)
         PyErr_Clear();
     }
     {
+        PyObject *name = PyType_GetName((PyTypeObject *)type);
         PyObject *vs = value ? PyObject_Str(value) : NULL;
+        const char *n = name ? PyUnicode_AsUTF8(name) : NULL;
         const char *v = vs ? PyUnicode_AsUTF8(vs) : NULL;
-        if (v == NULL) {
-            PyErr_Clear();
-        }
-        pcr_set_error(err, PCR_FAIL, "Sorry: %s: %s",
-                      _PyType_Name((PyTypeObject *)type), v ? v : "");
+        PyErr_Clear();
+        pcr_set_error(err, PCR_FAIL, "Sorry: %s: %s", n ? n : "Error",
+                      v ? v : "");
+        Py_XDECREF(name);
         Py_XDECREF(vs);
     }
 end:
@@ -100,7 +168,7 @@ compile_code(const unsigned char *src, size_t len, const char *dfile,
     if (args == NULL || kwargs == NULL) {
         goto end;
     }
-    code = PyObject_Call(pcr_py_compile_fn(), args, kwargs);
+    code = PyObject_Call(builtin_compile, args, kwargs);
 end:
     Py_XDECREF(bytes);
     Py_XDECREF(name);
@@ -110,13 +178,14 @@ end:
 }
 
 pcr_status
-pcr_compile_to_marshal(const unsigned char *src, size_t len, const char *dfile,
-                       int optimize, pcr_buf *out, pcr_error *err)
+srv_compile(const unsigned char *src, size_t len, const char *dfile,
+            int optimize, pcr_buf *out, pcr_error *err)
 {
     out->data = NULL;
     out->len = 0;
-    if (!pcr_runtime_ready()) {
-        return pcr_set_error(err, PCR_ENV, "Python is not initialised");
+    pcr_status rc = lookup("builtins", "compile", &builtin_compile, err);
+    if (rc != PCR_OK) {
+        return rc;
     }
     if (len > (size_t)PY_SSIZE_T_MAX) {
         return pcr_set_error(err, PCR_FAIL, "source too large");
@@ -132,50 +201,49 @@ pcr_compile_to_marshal(const unsigned char *src, size_t len, const char *dfile,
     }
     char *ptr;
     Py_ssize_t n;
-    pcr_status rc = PCR_OK;
     if (PyBytes_AsStringAndSize(data, &ptr, &n) < 0) {
         rc = compile_error(err);
-        goto end;
+    } else {
+        rc = pcr_canonicalize((const unsigned char *)ptr, (size_t)n,
+                              pcr_layout_for_magic(srv_magic()), out, err);
+        if (rc != PCR_OK) {
+            /* Our own reader rejecting CPython's output is our bug. */
+            pcr_set_error(err, PCR_ENV,
+                          "cannot canonicalise CPython's own marshal "
+                          "data (a bug in pycompile-repro): %.3000s",
+                          err->msg);
+            rc = PCR_ENV;
+        }
     }
-    out->data = malloc(n > 0 ? (size_t)n : 1);
-    if (out->data == NULL) {
-        rc = pcr_set_error(err, PCR_ENV, "out of memory");
-        goto end;
-    }
-    memcpy(out->data, ptr, (size_t)n);
-    out->len = (size_t)n;
-    rc = pcr_marshal_canonicalize(out->data, out->len,
-                                  pcr_code_layout(pcr_magic_number()), err);
-    if (rc != PCR_OK) {
-        /* Our own walker rejecting CPython's output is our bug. */
-        pcr_buf_free(out);
-        rc = PCR_ENV;
-    }
-end:
     Py_DECREF(data);
     return rc;
 }
 
 pcr_status
-pcr_source_hash(const unsigned char *src, size_t len, unsigned char out[8],
+srv_source_hash(const unsigned char *src, size_t len, unsigned char out[8],
                 pcr_error *err)
 {
-    if (!pcr_runtime_ready()) {
-        return pcr_set_error(err, PCR_ENV, "Python is not initialised");
+    pcr_status rc = lookup("_imp", "source_hash", &source_hash_fn, err);
+    if (rc != PCR_OK) {
+        return rc;
+    }
+    if (magic_key == NULL &&
+        (magic_key = PyLong_FromUnsignedLong(srv_magic())) == NULL) {
+        return srv_py_error(err, PCR_ENV, "source hash");
     }
     /* Wrap the bytes without copying: a memoryview over our buffer. */
     PyObject *view =
         PyMemoryView_FromMemory((char *)src, (Py_ssize_t)len, PyBUF_READ);
     if (view == NULL) {
-        return pcr_py_error(err, PCR_FAIL, "source hash");
+        return srv_py_error(err, PCR_FAIL, "source hash");
     }
-    PyObject *h = PyObject_CallFunctionObjArgs(pcr_py_source_hash_fn(),
-                                               pcr_py_magic_key(), view, NULL);
+    PyObject *h =
+        PyObject_CallFunctionObjArgs(source_hash_fn, magic_key, view, NULL);
     Py_DECREF(view);
     if (h == NULL) {
-        return pcr_py_error(err, PCR_FAIL, "source hash");
+        return srv_py_error(err, PCR_FAIL, "source hash");
     }
-    pcr_status rc = PCR_OK;
+    rc = PCR_OK;
     if (!PyBytes_Check(h) || PyBytes_GET_SIZE(h) != 8) {
         rc = pcr_set_error(err, PCR_ENV,
                            "source hash: unexpected result from CPython");

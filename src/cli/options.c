@@ -1,33 +1,37 @@
-/* cli_options.c - command-line options of pycompile-repro: py_compile's
- * and compileall's, with the same letters. */
-#define _GNU_SOURCE
+/* options.c - command-line options of pycompile-repro: py_compile's and
+ * compileall's, with the same letters, and ours.  The verb is one value:
+ * --check, --dump, --canonicalize, --remove, --help and --version exclude
+ * each other. */
+#define _GNU_SOURCE /* getopt_long */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/pcr_private.h"
 #include "cli.h"
 
 enum {
-    OPT_INVALIDATION = 256,
-    OPT_HARDLINK,
+    OPT_CANONICALIZE = 256,
     OPT_CHECK,
-    OPT_VERIFY,
-    OPT_FORMAT,
-    OPT_DUMP,
-    OPT_CANONICALIZE,
-    OPT_VERIFY_SERVER,
-    OPT_TAR,
-    OPT_WHEEL,
-    OPT_OUTPUT,
-    OPT_INCLUDE_SOURCES,
     OPT_CLAMP,
-    OPT_SOURCELESS,
+    OPT_DUMP,
+    OPT_FORMAT,
+    OPT_HARDLINK,
+    OPT_INCLUDE_SOURCES,
+    OPT_INVALIDATION,
+    OPT_MEMORY_LIMIT,
     OPT_NO_VERIFY_RECORD,
+    OPT_OUTPUT,
     OPT_PACKAGE,
-    OPT_REMOVE
+    OPT_PYTHON,
+    OPT_REMOVE,
+    OPT_SERVER_DIR,
+    OPT_SOURCELESS,
+    OPT_TAR,
+    OPT_VERIFY,
+    OPT_WHEEL
 };
 
 /* Kept sorted by long name. */
@@ -42,18 +46,20 @@ static const struct option long_options[] = {
     {"help", no_argument, NULL, 'h'},
     {"include-sources", no_argument, NULL, OPT_INCLUDE_SOURCES},
     {"invalidation-mode", required_argument, NULL, OPT_INVALIDATION},
+    {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
     {"no-verify-record", no_argument, NULL, OPT_NO_VERIFY_RECORD},
     {"null", no_argument, NULL, '0'},
     {"optimize", required_argument, NULL, 'o'},
     {"output", required_argument, NULL, OPT_OUTPUT},
     {"package", required_argument, NULL, OPT_PACKAGE},
+    {"python", required_argument, NULL, OPT_PYTHON},
     {"quiet", no_argument, NULL, 'q'},
     {"remove", no_argument, NULL, OPT_REMOVE},
+    {"server-dir", required_argument, NULL, OPT_SERVER_DIR},
     {"sourceless", no_argument, NULL, OPT_SOURCELESS},
     {"tar", required_argument, NULL, OPT_TAR},
     {"verbose", no_argument, NULL, 'v'},
     {"verify", optional_argument, NULL, OPT_VERIFY},
-    {"verify-server", no_argument, NULL, OPT_VERIFY_SERVER},
     {"version", no_argument, NULL, 'V'},
     {"wheel", required_argument, NULL, OPT_WHEEL},
     {"workers", required_argument, NULL, 'j'},
@@ -61,7 +67,7 @@ static const struct option long_options[] = {
 };
 
 void
-pcr_cli_usage(FILE *out)
+cli_usage(FILE *out)
 {
     fputs(
         "usage: pycompile-repro [OPTIONS] FILE|DIR...\n"
@@ -116,11 +122,12 @@ pcr_cli_usage(FILE *out)
         "                           match its contents\n"
         "\n"
         "Packages:\n"
-        "  --package PKG            compile the Python files dpkg lists for\n"
-        "                           the installed package PKG (as\n"
-        "                           py3compile -p PKG)\n"
-        "  --remove                 delete the .pyc files that compiling\n"
-        "                           would write (as py3clean)\n"
+        "  --package PKG            the Python files dpkg lists for the\n"
+        "                           installed package PKG (repeatable; as\n"
+        "                           py3compile -p PKG; DIR operands then\n"
+        "                           restrict it)\n"
+        "  --remove                 delete the .pyc files of the sources:\n"
+        "                           every cache tag and level (py3clean)\n"
         "  --clamp-mtime            with SOURCE_DATE_EPOCH: sources newer\n"
         "                           than it get its time first, so a\n"
         "                           timestamp .pyc is reproducible (Fedora)\n"
@@ -138,16 +145,26 @@ pcr_cli_usage(FILE *out)
         "  --canonicalize FILE|DIR...  rewrite existing .pyc files (from\n"
         "                           any tool) in canonical form, in place\n"
         "\n"
+        "Which Python:\n"
+        "  --python X.Y             compile for CPython X.Y (repeatable;\n"
+        "                           all: every version installed); by\n"
+        "                           default a file under lib/pythonX.Y/ is\n"
+        "                           compiled for X.Y, any other for the\n"
+        "                           system's python3\n"
+        "  --memory-limit MIB       memory one source may take to compile\n"
+        "                           (default 1024; 0: no limit)\n"
+        "\n"
         "How:\n"
-        "  -j, --workers N          N worker processes (0: one per CPU)\n"
+        "  -j, --workers N          N compile servers per Python version\n"
+        "                           (0: one per CPU)\n"
         "  -q, --quiet              with directories: -q hides the\n"
         "                           listing, -qq the errors too; with\n"
         "                           files: -q hides the errors\n"
         "  -v, --verbose            list compiled files and print the\n"
         "                           summary for plain files too\n"
         "  -h, --help               this help\n"
-        "  -V, --version            versions of the tool and of the\n"
-        "                           embedded CPython\n"
+        "  -V, --version            versions of the tool, its canonical\n"
+        "                           form and every CPython it compiles for\n"
         "\n"
         "Every file is compiled even after a failure.  Exit status: 0 all\n"
         "compiled or up to date (--check: all identical), 1 some file\n"
@@ -156,138 +173,118 @@ pcr_cli_usage(FILE *out)
         out);
 }
 
+static pcr_status usage_error(cli_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static pcr_status
+usage_error(cli_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return PCR_ENV;
+}
+
 static pcr_status
 parse_int(const char *s, long lo, long hi, const char *what, long *out,
-          pcr_error *err)
+          cli_error *err)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
-        return pcr_set_error(err, PCR_ENV, "invalid %s '%s' (%ld to %ld)",
-                             what, s, lo, hi);
+        return usage_error(err, "invalid %s '%s' (%ld to %ld)", what, s, lo,
+                           hi);
     }
     *out = v;
     return PCR_OK;
 }
 
 static pcr_status
-set_mode(pcr_cli *cli, pcr_cli_mode mode, pcr_error *err)
+set_verb(cli_options *o, cli_verb verb, cli_error *err)
 {
-    if (cli->mode != PCR_MODE_COMPILE && cli->mode != mode) {
-        return pcr_set_error(err, PCR_ENV,
-                             "--check, --dump and --canonicalize exclude "
-                             "each other");
+    if (o->verb != CLI_COMPILE && o->verb != verb) {
+        return usage_error(err, "--check, --dump, --canonicalize and "
+                                "--remove exclude each other");
     }
-    cli->mode = mode;
+    o->verb = verb;
     return PCR_OK;
 }
 
+/* Combinations that make no sense are usage errors, said before any
+ * work is done. */
 static pcr_status
-check(pcr_cli *cli, pcr_error *err)
+validate(const cli_options *o, cli_error *err)
 {
-    if (cli->mode == PCR_MODE_VERIFY_SERVER) {
-        return PCR_OK;
+    int compiling = o->verb == CLI_COMPILE;
+    if (o->verify && !compiling) {
+        return usage_error(err, "--verify applies only when compiling");
     }
-    if (cli->verify && cli->mode != PCR_MODE_COMPILE) {
-        return pcr_set_error(err, PCR_ENV,
-                             "--verify applies only when compiling");
+    if (o->tar != NULL && o->wheel != NULL) {
+        return usage_error(err, "--tar and --wheel exclude each other");
     }
-    if (cli->tar != NULL && cli->wheel != NULL) {
-        return pcr_set_error(err, PCR_ENV,
-                             "--tar and --wheel exclude each "
-                             "other");
+    if ((o->tar || o->wheel) && !compiling && o->verb != CLI_CHECK) {
+        return usage_error(err, "--tar and --wheel go with compiling or "
+                                "--check");
     }
-    if (cli->tar != NULL && pcr_aformat_from_name(cli->tar) < 0) {
-        return pcr_set_error(err, PCR_ENV,
-                             "--tar %s: the name must end in .tar, .tar.gz, "
-                             ".tar.xz or .tar.zst",
-                             cli->tar);
-    }
-    if (cli->wheel != NULL) {
-        if (cli->output == NULL && cli->mode != PCR_MODE_CHECK) {
-            return pcr_set_error(err, PCR_ENV, "--wheel needs --output");
+    if (o->wheel != NULL) {
+        if (o->output == NULL && compiling) {
+            return usage_error(err, "--wheel needs --output");
         }
-        if (cli->nfiles > 0) {
-            return pcr_set_error(err, PCR_ENV,
-                                 "--wheel takes no other operands");
+        if (o->nfiles > 0 || o->npackages > 0 || o->list != NULL) {
+            return usage_error(err, "--wheel takes no other operands");
         }
         return PCR_OK;
     }
-    if ((cli->base || cli->include_sources) && cli->tar == NULL) {
-        return pcr_set_error(err, PCR_ENV,
-                             "-C and --include-sources apply to --tar");
+    if ((o->base || o->include_sources) && o->tar == NULL) {
+        return usage_error(err, "-C and --include-sources apply to --tar");
     }
-    if ((cli->sourceless || cli->no_verify_record || cli->output) &&
-        cli->wheel == NULL) {
-        return pcr_set_error(err, PCR_ENV,
-                             "--output, --sourceless and "
-                             "--no-verify-record apply to --wheel");
+    if ((o->sourceless || o->no_verify_record || o->output) &&
+        o->wheel == NULL) {
+        return usage_error(err, "--output, --sourceless and "
+                                "--no-verify-record apply to --wheel");
     }
-    if (cli->json && cli->mode != PCR_MODE_CHECK) {
-        return pcr_set_error(err, PCR_ENV, "--format applies only to --check");
+    if (o->json && o->verb != CLI_CHECK) {
+        return usage_error(err, "--format applies only to --check");
     }
-    if (cli->opt.ddir != NULL &&
-        (cli->opt.strip != NULL || cli->opt.prepend != NULL)) {
-        return pcr_set_error(err, PCR_ENV,
-                             "-d cannot be combined with -s or -p");
+    if (o->ddir != NULL && (o->strip != NULL || o->prepend != NULL)) {
+        return usage_error(err, "-d cannot be combined with -s or -p");
     }
-    if (cli->opt.hardlink_dupes && cli->opt.nlevels < 2) {
-        return pcr_set_error(err, PCR_ENV,
-                             "--hardlink-dupes needs at least two "
-                             "optimisation levels (-o)");
+    if (o->hardlink_dupes && o->nlevels < 2) {
+        return usage_error(err, "--hardlink-dupes needs at least two "
+                                "optimisation levels (-o)");
     }
-    if (cli->remove && (cli->mode != PCR_MODE_COMPILE || cli->tar)) {
-        return pcr_set_error(err, PCR_ENV,
-                             "--remove excludes the other "
-                             "modes");
-    }
-    if (cli->clamp_mtime && cli->tar == NULL) {
-        int set;
-        int64_t v;
-        if (pcr_source_date_epoch(&set, &v, err) != PCR_OK) {
-            return PCR_ENV;
-        }
-        if (!set) {
-            return pcr_set_error(err, PCR_ENV,
-                                 "--clamp-mtime needs SOURCE_DATE_EPOCH");
-        }
-        if (cli->mode == PCR_MODE_COMPILE) {
-            cli->opt.clamp_epoch = v; /* --check leaves sources alone */
-        }
-    }
-    if (cli->nfiles == 0 && cli->list == NULL && cli->package == NULL) {
-        return pcr_set_error(err, PCR_ENV, "no files to %s",
-                             cli->mode == PCR_MODE_COMPILE ? "compile"
-                             : cli->mode == PCR_MODE_CHECK ? "check"
-                                                           : "read");
+    if (o->nfiles == 0 && o->list == NULL && o->npackages == 0) {
+        return usage_error(err, "no files to %s",
+                           compiling             ? "compile"
+                           : o->verb == CLI_CHECK ? "check"
+                                                  : "read");
     }
     int dash = 0;
-    for (int i = 0; i < cli->nfiles; i++) {
-        dash += strcmp(cli->files[i], "-") == 0;
+    for (int i = 0; i < o->nfiles; i++) {
+        dash += strcmp(o->files[i], "-") == 0;
     }
-    if (cli->list != NULL && strcmp(cli->list, "-") == 0) {
+    if (o->list != NULL && strcmp(o->list, "-") == 0) {
         dash++;
     }
     if (dash > 1) {
-        return pcr_set_error(err, PCR_ENV, "stdin can be read only once");
+        return usage_error(err, "stdin can be read only once");
     }
-    if (cli->null_names && !dash) {
-        return pcr_set_error(err, PCR_ENV,
-                             "-0 only applies to names read from stdin");
+    if (o->null_names && !dash) {
+        return usage_error(err, "-0 only applies to names read from stdin");
     }
     return PCR_OK;
 }
 
 pcr_status
-pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
+cli_parse(int argc, char **argv, cli_options *o, cli_error *err)
 {
-    memset(cli, 0, sizeof *cli);
-    pcr_options_init(&cli->opt);
-    pcr_walk_options_init(&cli->walk);
-    cli->workers = 1;
-    int mode = -1, recursion = -1, no_recurse = 0;
-    int c;
+    memset(o, 0, sizeof *o);
+    o->mode = -1;
+    o->maxlevels = -1;
+    o->workers = 1;
+    int recursion = -1, no_recurse = 0, c;
     long v = 0;
     optind = 0; /* full reset, so tests may parse several times */
     opterr = 0;
@@ -295,35 +292,34 @@ pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
                             long_options, NULL)) != -1) {
         switch (c) {
         case '0':
-            cli->null_names = 1;
+            o->null_names = 1;
             break;
         case 'b':
-            cli->opt.legacy = 1;
+            o->legacy = 1;
             break;
         case 'C':
-            cli->base = optarg;
+            o->base = optarg;
             break;
         case 'd':
-            cli->opt.ddir = optarg;
+            o->ddir = optarg;
             break;
         case 'e':
-            /* compileall treats -e "" as no limit */
-            cli->walk.limit_sl_dest = optarg[0] ? optarg : NULL;
+            o->sl_dest = optarg;
             break;
         case 'f':
-            cli->opt.force = 1;
+            o->force = 1;
             break;
         case 'h':
-            cli->help = 1;
-            break;
+            o->verb = CLI_HELP;
+            return PCR_OK;
         case 'i':
-            cli->list = optarg;
+            o->list = optarg;
             break;
         case 'j':
             if (parse_int(optarg, 0, 1024, "number of workers", &v, err)) {
                 return PCR_ENV;
             }
-            cli->workers = (int)v;
+            o->workers = (int)v;
             break;
         case 'l':
             no_recurse = 1;
@@ -332,13 +328,21 @@ pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
             if (parse_int(optarg, 0, 2, "optimisation level", &v, err)) {
                 return PCR_ENV;
             }
-            pcr_options_add_level(&cli->opt, (int)v, err);
+            if (o->nlevels < 3) {
+                int dup = 0;
+                for (int k = 0; k < o->nlevels; k++) {
+                    dup |= o->levels[k] == (int)v;
+                }
+                if (!dup) {
+                    o->levels[o->nlevels++] = (int)v;
+                }
+            }
             break;
         case 'p':
-            cli->opt.prepend = optarg;
+            o->prepend = optarg;
             break;
         case 'q':
-            cli->quiet++;
+            o->quiet++;
             break;
         case 'r':
             if (parse_int(optarg, 0, INT_MAX, "recursion depth", &v, err)) {
@@ -347,124 +351,127 @@ pcr_cli_parse(int argc, char **argv, pcr_cli *cli, pcr_error *err)
             recursion = (int)v;
             break;
         case 's':
-            cli->opt.strip = optarg;
+            o->strip = optarg;
             break;
         case 'v':
-            cli->verbose = 1;
+            o->verbose = 1;
             break;
         case 'V':
-            cli->version = 1;
+            o->verb = CLI_VERSION;
             break;
         case 'x':
-            cli->regex = optarg;
-            break;
-        case OPT_HARDLINK:
-            cli->opt.hardlink_dupes = 1;
-            break;
-        case OPT_TAR:
-            cli->tar = optarg;
-            break;
-        case OPT_WHEEL:
-            cli->wheel = optarg;
-            break;
-        case OPT_OUTPUT:
-            cli->output = optarg;
-            break;
-        case OPT_INCLUDE_SOURCES:
-            cli->include_sources = 1;
-            break;
-        case OPT_CLAMP:
-            cli->clamp_mtime = 1;
-            break;
-        case OPT_SOURCELESS:
-            cli->sourceless = 1;
-            break;
-        case OPT_NO_VERIFY_RECORD:
-            cli->no_verify_record = 1;
-            break;
-        case OPT_PACKAGE:
-            cli->package = optarg;
-            break;
-        case OPT_REMOVE:
-            cli->remove = 1;
-            break;
-        case OPT_CHECK:
-            if (set_mode(cli, PCR_MODE_CHECK, err) != PCR_OK) {
-                return PCR_ENV;
-            }
-            break;
-        case OPT_DUMP:
-            if (set_mode(cli, PCR_MODE_DUMP, err) != PCR_OK) {
-                return PCR_ENV;
-            }
+            o->regex = optarg;
             break;
         case OPT_CANONICALIZE:
-            if (set_mode(cli, PCR_MODE_CANONICALIZE, err) != PCR_OK) {
+            if (set_verb(o, CLI_CANONICALIZE, err) != PCR_OK) {
                 return PCR_ENV;
             }
             break;
-        case OPT_VERIFY_SERVER:
-            cli->mode = PCR_MODE_VERIFY_SERVER;
+        case OPT_CHECK:
+            if (set_verb(o, CLI_CHECK, err) != PCR_OK) {
+                return PCR_ENV;
+            }
+            break;
+        case OPT_CLAMP:
+            o->clamp_mtime = 1;
+            break;
+        case OPT_DUMP:
+            if (set_verb(o, CLI_DUMP, err) != PCR_OK) {
+                return PCR_ENV;
+            }
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "json") == 0) {
+                o->json = 1;
+            } else if (strcmp(optarg, "text") != 0) {
+                return usage_error(err, "invalid format '%s' (text, json)",
+                                   optarg);
+            }
+            break;
+        case OPT_HARDLINK:
+            o->hardlink_dupes = 1;
+            break;
+        case OPT_INCLUDE_SOURCES:
+            o->include_sources = 1;
+            break;
+        case OPT_INVALIDATION:
+            o->mode = pcr_invalidation_parse(optarg);
+            if (o->mode < 0) {
+                return usage_error(err, "invalid invalidation mode '%s' "
+                                        "(timestamp, checked-hash, "
+                                        "unchecked-hash)",
+                                   optarg);
+            }
+            break;
+        case OPT_MEMORY_LIMIT:
+            if (parse_int(optarg, 0, 1L << 20, "memory limit (MiB)", &v,
+                          err)) {
+                return PCR_ENV;
+            }
+            o->memory_limit = (uint64_t)v << 20;
+            o->memory_limit_set = 1;
+            break;
+        case OPT_NO_VERIFY_RECORD:
+            o->no_verify_record = 1;
+            break;
+        case OPT_OUTPUT:
+            o->output = optarg;
+            break;
+        case OPT_PACKAGE:
+            if (o->npackages == 64) {
+                return usage_error(err, "at most 64 --package options");
+            }
+            o->packages[o->npackages++] = optarg;
+            break;
+        case OPT_PYTHON:
+            if (o->npythons == 16) {
+                return usage_error(err, "at most 16 --python options");
+            }
+            o->pythons[o->npythons++] = optarg;
+            break;
+        case OPT_REMOVE:
+            if (set_verb(o, CLI_REMOVE, err) != PCR_OK) {
+                return PCR_ENV;
+            }
+            break;
+        case OPT_SERVER_DIR:
+            o->server_dir = optarg;
+            break;
+        case OPT_SOURCELESS:
+            o->sourceless = 1;
+            break;
+        case OPT_TAR:
+            o->tar = optarg;
             break;
         case OPT_VERIFY:
-            cli->verify = 2;
+            o->verify = 2;
             if (optarg != NULL &&
                 parse_int(optarg, 2, 100, "--verify count", &v, err)) {
                 return PCR_ENV;
             }
             if (optarg != NULL) {
-                cli->verify = (int)v;
+                o->verify = (int)v;
             }
             break;
-        case OPT_FORMAT:
-            if (strcmp(optarg, "json") == 0) {
-                cli->json = 1;
-            } else if (strcmp(optarg, "text") == 0) {
-                cli->json = 0;
-            } else {
-                return pcr_set_error(
-                    err, PCR_ENV, "invalid format '%s' (text, json)", optarg);
-            }
-            break;
-        case OPT_INVALIDATION:
-            mode = pcr_invalidation_parse(optarg);
-            if (mode < 0) {
-                return pcr_set_error(err, PCR_ENV,
-                                     "invalid invalidation mode '%s' "
-                                     "(timestamp, checked-hash, "
-                                     "unchecked-hash)",
-                                     optarg);
-            }
+        case OPT_WHEEL:
+            o->wheel = optarg;
             break;
         case ':':
-            return pcr_set_error(err, PCR_ENV, "option %s needs a value",
-                                 argv[optind - 1]);
+            return usage_error(err, "option %s needs a value",
+                               argv[optind - 1]);
         default:
             if (optopt != 0) {
-                return pcr_set_error(err, PCR_ENV, "unknown option -%c",
-                                     optopt);
+                return usage_error(err, "unknown option -%c", optopt);
             }
-            return pcr_set_error(err, PCR_ENV, "unknown option %s",
-                                 argv[optind - 1]);
+            return usage_error(err, "unknown option %s", argv[optind - 1]);
         }
     }
-    if (mode >= 0) {
-        cli->opt.mode = (pcr_invalidation)mode;
-        cli->mode_given = 1;
-    }
-    if (cli->verify) {
-        cli->opt.force = 1; /* verify every file, even up-to-date ones */
-    }
     /* compileall: -r takes precedence over -l */
-    if (recursion >= 0) {
-        cli->walk.maxlevels = recursion;
-    } else if (no_recurse) {
-        cli->walk.maxlevels = 0;
-    }
-    cli->files = argv + optind;
-    cli->nfiles = argc - optind;
-    if (cli->help || cli->version) {
+    o->maxlevels = recursion >= 0 ? recursion : no_recurse ? 0 : -1;
+    o->files = argv + optind;
+    o->nfiles = argc - optind;
+    if (o->verb == CLI_VERSION) {
         return PCR_OK;
     }
-    return check(cli, err);
+    return validate(o, err);
 }

@@ -1,0 +1,263 @@
+/*
+ * archive_in.c - reading an archive someone else made (a wheel, or a tar
+ * to --check), trusting nothing in it: names must be relative and free of
+ * "." and "..", only regular files and directories are accepted, every
+ * entry and the whole are bounded in size (counted while reading, not
+ * taken from the headers), and a zip must be a zip -- not a tar with a
+ * zip's name -- whose local headers name the same files as its central
+ * directory (pip and installers read the central directory, streaming
+ * readers the local headers; a zip where they differ shows each a
+ * different wheel).
+ *
+ * Names are bytes: a zip's UTF-8 names are taken as UTF-8, whatever the
+ * locale (libarchive would convert them to the locale's charset, and
+ * fail in the C locale).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pcr_archive.h"
+
+#define MAX_ENTRY_SIZE ((uint64_t)256 << 20) /* uncompressed, per entry */
+#define MAX_TOTAL_SIZE ((uint64_t)1 << 30)   /* uncompressed, in all */
+#define MAX_ENTRIES 100000
+
+static pcr_status
+check_name(const char *name, pcr_error *err)
+{
+    if (name[0] == '\0' || name[0] == '/' || strchr(name, '\\') != NULL) {
+        return pcr_set_error(err, PCR_FAIL,
+                             "refusing entry '%s': not a relative path", name);
+    }
+    const char *p = name;
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if ((n == 2 && strncmp(p, "..", 2) == 0) || (n == 1 && p[0] == '.') ||
+            (n == 0 && slash != NULL)) {
+            return pcr_set_error(err, PCR_FAIL,
+                                 "refusing entry '%s': '.', '..' or an "
+                                 "empty part in its path",
+                                 name);
+        }
+        p += n + (slash != NULL);
+    }
+    return PCR_OK;
+}
+
+static const char *
+entry_name(struct archive_entry *e)
+{
+    const char *n = archive_entry_pathname_utf8(e);
+    return n != NULL ? n : archive_entry_pathname(e);
+}
+
+static struct archive *
+open_reader(const char *path, int zip, int seekable, pcr_error *err)
+{
+    struct archive *a = archive_read_new();
+    if (a == NULL) {
+        pcr_set_error(err, PCR_ENV, "out of memory");
+        return NULL;
+    }
+    if (zip) {
+        if (seekable) {
+            archive_read_support_format_zip_seekable(a);
+        } else {
+            archive_read_support_format_zip_streamable(a);
+        }
+        /* names without the UTF-8 flag: CP437 would be right, but pip
+         * takes them as UTF-8 too */
+        archive_read_set_options(a, "zip:hdrcharset=UTF-8");
+    } else {
+        archive_read_support_format_tar(a);
+        archive_read_support_filter_all(a);
+        archive_read_set_options(a, "hdrcharset=UTF-8");
+    }
+    if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+        pcr_set_error(err, PCR_FAIL, "cannot read it as %s: %s",
+                      zip ? "a zip" : "a tar",
+                      archive_error_string(a) ? archive_error_string(a)
+                                              : "unknown format");
+        archive_read_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+/* The names a zip's local headers give, in order. */
+static pcr_status
+local_names(const char *path, char ***names, size_t *n, pcr_error *err)
+{
+    *names = NULL;
+    *n = 0;
+    struct archive *a = open_reader(path, 1, 0, err);
+    if (a == NULL) {
+        return PCR_FAIL;
+    }
+    struct archive_entry *e;
+    size_t cap = 0;
+    pcr_status rc = PCR_OK;
+    int r;
+    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK &&
+           *n < MAX_ENTRIES) {
+        const char *name = entry_name(e);
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nn = realloc(*names, cap * sizeof *nn);
+            if (nn == NULL) {
+                rc = pcr_set_error(err, PCR_ENV, "out of memory");
+                break;
+            }
+            *names = nn;
+        }
+        if (((*names)[*n] = strdup(name ? name : "")) == NULL) {
+            rc = pcr_set_error(err, PCR_ENV, "out of memory");
+            break;
+        }
+        (*n)++;
+    }
+    if (rc == PCR_OK && r != ARCHIVE_EOF && r != ARCHIVE_OK) {
+        rc = pcr_set_error(err, PCR_FAIL, "cannot read the zip: %s",
+                           archive_error_string(a));
+    }
+    archive_read_free(a);
+    return rc;
+}
+
+static pcr_status
+read_data(struct archive *a, const char *name, uint64_t *total, pcr_buf *out,
+          pcr_error *err)
+{
+    size_t cap = 0;
+    la_ssize_t got;
+    char chunk[65536];
+    out->data = NULL;
+    out->len = 0;
+    while ((got = archive_read_data(a, chunk, sizeof chunk)) > 0) {
+        if (out->len + (size_t)got > MAX_ENTRY_SIZE ||
+            *total + (uint64_t)got > MAX_TOTAL_SIZE) {
+            pcr_buf_free(out);
+            return pcr_set_error(err, PCR_FAIL,
+                                 "refusing entry '%s': larger than the "
+                                 "limits (%llu MiB an entry, %llu MiB in "
+                                 "all)",
+                                 name,
+                                 (unsigned long long)(MAX_ENTRY_SIZE >> 20),
+                                 (unsigned long long)(MAX_TOTAL_SIZE >> 20));
+        }
+        if (out->len + (size_t)got > cap) {
+            cap = (out->len + (size_t)got) * 2;
+            unsigned char *nb = realloc(out->data, cap);
+            if (nb == NULL) {
+                pcr_buf_free(out);
+                return pcr_set_error(err, PCR_ENV, "out of memory");
+            }
+            out->data = nb;
+        }
+        memcpy(out->data + out->len, chunk, (size_t)got);
+        out->len += (size_t)got;
+        *total += (uint64_t)got;
+    }
+    if (got < 0) {
+        pcr_buf_free(out);
+        return pcr_set_error(err, PCR_FAIL, "cannot read '%s': %s", name,
+                             archive_error_string(a));
+    }
+    return PCR_OK;
+}
+
+pcr_status
+pcr_archive_read(const char *path, int zip, pcr_alist *in, pcr_error *err)
+{
+    memset(in, 0, sizeof *in);
+    char **locals = NULL;
+    size_t nlocals = 0, seen = 0;
+    if (zip && local_names(path, &locals, &nlocals, err) != PCR_OK) {
+        return PCR_FAIL;
+    }
+    struct archive *a = open_reader(path, zip, 1, err);
+    pcr_status rc = a ? PCR_OK : PCR_FAIL;
+    uint64_t total = 0;
+    struct archive_entry *e;
+    int r = ARCHIVE_EOF;
+    while (rc == PCR_OK && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+        const char *raw = entry_name(e);
+        if (raw == NULL) {
+            rc = pcr_set_error(err, PCR_FAIL, "an entry has no name");
+            break;
+        }
+        if (zip && (seen >= nlocals || strcmp(locals[seen], raw) != 0)) {
+            rc = pcr_set_error(err, PCR_FAIL,
+                               "refusing a zip whose central directory and "
+                               "local headers disagree (entry %zu: '%s')",
+                               seen + 1, raw);
+            break;
+        }
+        seen++;
+        while (strncmp(raw, "./", 2) == 0) {
+            raw += 2; /* tar's "./pkg": the same name as "pkg" */
+        }
+        if (raw[0] == '\0') {
+            continue; /* "./" itself */
+        }
+        char *name = strdup(raw);
+        if (name == NULL) {
+            rc = pcr_set_error(err, PCR_ENV, "out of memory");
+            break;
+        }
+        size_t n = strlen(name);
+        mode_t type = archive_entry_filetype(e);
+        int is_dir = type == AE_IFDIR || (n > 0 && name[n - 1] == '/');
+        while (n > 0 && name[n - 1] == '/') {
+            name[--n] = '\0';
+        }
+        pcr_buf data = {0};
+        if ((rc = check_name(name, err)) != PCR_OK) {
+            /* named below */
+        } else if (!is_dir && type != AE_IFREG) {
+            rc = pcr_set_error(err, PCR_FAIL,
+                               "refusing entry '%s': a %s, not a regular "
+                               "file",
+                               name,
+                               type == AE_IFLNK ? "symbolic link"
+                                                : "special file");
+        } else if (in->n >= MAX_ENTRIES) {
+            rc = pcr_set_error(err, PCR_FAIL, "more than %d entries",
+                               MAX_ENTRIES);
+        } else if (!is_dir) {
+            rc = read_data(a, name, &total, &data, err);
+        }
+        if (rc == PCR_OK) {
+            rc = pcr_alist_add(in, name, is_dir,
+                               (archive_entry_perm(e) & 0111) ? 0755 : 0644, 0,
+                               data.data, data.len, err);
+        }
+        pcr_buf_free(&data);
+        free(name);
+    }
+    if (rc == PCR_OK && r != ARCHIVE_EOF) {
+        rc = pcr_set_error(err, PCR_FAIL, "cannot read the archive: %s",
+                           archive_error_string(a));
+    }
+    if (rc == PCR_OK && zip && seen != nlocals) {
+        rc = pcr_set_error(err, PCR_FAIL,
+                           "refusing a zip whose central directory and local "
+                           "headers disagree (%zu and %zu entries)",
+                           seen, nlocals);
+    }
+    if (rc != PCR_OK) {
+        pcr_alist_free(in);
+    }
+    if (a != NULL) {
+        archive_read_free(a);
+    }
+    for (size_t i = 0; i < nlocals; i++) {
+        free(locals[i]);
+    }
+    free(locals);
+    return rc;
+}

@@ -1,0 +1,97 @@
+/*
+ * pcr_archive.h - reproducible tar and zip archives with libarchive
+ * (archive_out.c, archive_in.c), and the wheel format (wheel.c).  Not
+ * installed.
+ */
+#ifndef PCR_ARCHIVE_H
+#define PCR_ARCHIVE_H
+
+#include "pcr_private.h"
+
+enum { PCR_AR_TAR, PCR_AR_TAR_GZ, PCR_AR_TAR_XZ, PCR_AR_TAR_ZST, PCR_AR_ZIP };
+
+/* Archive format from the output name (.tar, .tar.gz/.tgz, .tar.xz,
+ * .tar.zst, .whl/.zip); -1 if none. */
+int pcr_aformat_from_name(const char *path);
+
+typedef struct pcr_aentry {
+    char *name; /* path inside the archive, UTF-8 (zip) or bytes (tar) */
+    int is_dir;
+    mode_t mode; /* permission bits */
+    int64_t mtime;
+    pcr_buf data; /* regular files */
+} pcr_aentry;
+
+typedef struct pcr_alist {
+    pcr_aentry *v;
+    size_t n, cap;
+} pcr_alist;
+
+/* Append an entry (name and data are copied). */
+pcr_status pcr_alist_add(pcr_alist *l, const char *name, int is_dir,
+                         mode_t mode, int64_t mtime, const unsigned char *data,
+                         size_t len, pcr_error *err);
+void pcr_alist_free(pcr_alist *l);
+/* Sort bytewise by name; PCR_FAIL naming a duplicate. */
+pcr_status pcr_alist_sort_unique(pcr_alist *l, pcr_error *err);
+
+/* Write the entries, in their order, as a reproducible archive: owner 0:0
+ * root, restricted pax or zip, gzip without a timestamp, zip times in
+ * UTC.  Written to a temporary file and renamed: an error leaves no
+ * output, and the target must be a regular file or absent. */
+pcr_status pcr_archive_write(const char *path, int format, const pcr_alist *l,
+                             pcr_error *err);
+
+/* Read an archive (zip: a zip and nothing else, as pip reads a wheel;
+ * tar: a tar, compressed or not), refusing absolute or ".." names, links
+ * and special files, names that differ between a zip's local and central
+ * headers, and sizes past the limits (PCR_MAX_SOURCE * 4 an entry, 1 GiB
+ * in all, counted while reading). */
+pcr_status pcr_archive_read(const char *path, int zip, pcr_alist *out,
+                            pcr_error *err);
+
+/* sha256=<urlsafe base64, no padding> of data, as RECORD wants. */
+pcr_status pcr_record_hash(const unsigned char *data, size_t len, char out[64],
+                           pcr_error *err);
+
+/* ---------------------------------------------------------- tarball.c */
+
+/* path relative to base (both made absolute lexically), or NULL with
+ * *outside set when it is not below base. */
+char *pcr_tar_entry_name(const char *path, const char *base, int *outside);
+/* A directory entry for every parent of every entry of l (time: epoch,
+ * or the directory's own when older and clamp is set). */
+pcr_status pcr_tar_add_parents(pcr_alist *l, const char *base, int64_t epoch,
+                               int clamp, pcr_error *err);
+
+/* ------------------------------------------------------------ wheel.c */
+
+typedef struct pcr_wheel {
+    pcr_alist in;        /* the input's entries, sorted */
+    char *distinfo;      /* NAME-VER.dist-info */
+    char *record_name;   /* .../RECORD */
+    char *record_problem; /* RECORD does not match (NULL: it does) */
+    size_t *sources;     /* entries to compile (indices into in) */
+    size_t nsources;
+} pcr_wheel;
+
+/* Read a wheel and check it (names, duplicates, RECORD and WHEEL present,
+ * RECORD matching unless verify_record is 0: then the problem is kept in
+ * record_problem). */
+pcr_status pcr_wheel_open(const char *path, int verify_record, pcr_wheel *w,
+                          pcr_error *err);
+void pcr_wheel_close(pcr_wheel *w);
+/* The path a source entry is imported as (below NAME.data/purelib or
+ * platlib, or itself). */
+const char *pcr_wheel_import_path(const pcr_wheel *w, const char *name);
+/* The output entries: every input entry but RECORD, signatures and the
+ * .pyc the compiled ones replace (and the sources, when sourceless),
+ * WHEEL's Tag lines for this python tag ("cp313"), the compiled .pyc,
+ * then RECORD.  Sorted, .dist-info last, RECORD last. */
+pcr_status pcr_wheel_assemble(const pcr_wheel *w, const pcr_alist *pycs,
+                              int sourceless, const char *pytag,
+                              int64_t mtime, pcr_alist *out, pcr_error *err);
+/* The output file name for an input wheel name: python tag -> pytag. */
+char *pcr_wheel_output_name(const char *in, const char *pytag);
+
+#endif

@@ -1,0 +1,354 @@
+/*
+ * py_runtime.c - the compile server's embedded CPython: started once per
+ * process from an isolated configuration so that nothing of the caller's
+ * environment can change the bytes it produces.
+ *
+ * Decisions (see docs/design.md):
+ *  - PyConfig_InitIsolatedConfig: PYTHON* variables, the user site and the
+ *    current directory are ignored.  Isolation still leaves site import on
+ *    and a random hash seed, so both are set by hand (the seed comes from
+ *    the front end: 0, or another for --verify's servers).
+ *  - UTF-8 mode, so file names become str the same way whatever LANG says.
+ *  - home is the prefix of the libpython this server was built against
+ *    (PCR_PYTHON_HOME), so no python3 found on PATH and no pyvenv.cfg can
+ *    redirect the standard library.
+ *  - Every one-character latin-1 string is interned at start-up, as
+ *    CPython 3.13 does itself (gh-93317).
+ *  - A memory budget: the raw allocator and pymalloc's arenas are counted,
+ *    and an allocation past the budget fails, so a hostile source ends as
+ *    a MemoryError for that file rather than as an exhausted machine.
+ */
+#include "server_private.h" /* <Python.h> first: it sets _GNU_SOURCE */
+
+#include <malloc.h> /* malloc_usable_size */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef PCR_PYTHON_HOME
+#define PCR_PYTHON_HOME "/usr"
+#endif
+
+static uint32_t magic;
+static char cache_tag[64];
+static char version[32];
+static PyObject *latin1_chars; /* tuple keeping the interned strings */
+
+/* ------------------------------------------------------ memory budget */
+
+/* Sizes come from malloc_usable_size(): the allocators under ours are
+ * glibc's malloc (the default raw domain, and every domain with
+ * PYMEM_ALLOCATOR_MALLOC).  No header is added, so a block allocated
+ * before the wrapping may be freed through it; the count is signed and
+ * may drift below the start-up level by such blocks, never above. */
+static int64_t used;         /* bytes allocated now */
+static int64_t limit_extra;  /* the budget beyond the start-up level */
+static int64_t base_used;    /* the level when the budget was set */
+static int limit_hit;        /* an allocation was refused */
+static PyMemAllocatorEx raw; /* the wrapped allocators */
+static PyObjectArenaAllocator arenas;
+static PyMemAllocatorEx obj_alloc, mem_alloc;
+
+static int
+allow(size_t n)
+{
+    if (limit_extra != 0 &&
+        (n > (size_t)INT64_MAX / 2 ||
+         used + (int64_t)n > base_used + limit_extra)) {
+        limit_hit = 1;
+        return 0;
+    }
+    return 1;
+}
+
+static void *
+counted_malloc(void *ctx, size_t n)
+{
+    PyMemAllocatorEx *a = ctx;
+    if (!allow(n)) {
+        return NULL;
+    }
+    void *p = a->malloc(a->ctx, n);
+    if (p != NULL) {
+        used += (int64_t)malloc_usable_size(p);
+    }
+    return p;
+}
+
+static void *
+counted_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    PyMemAllocatorEx *a = ctx;
+    if (elsize != 0 && nelem > SIZE_MAX / elsize) {
+        return NULL;
+    }
+    if (!allow(nelem * elsize)) {
+        return NULL;
+    }
+    void *p = a->calloc(a->ctx, nelem, elsize);
+    if (p != NULL) {
+        used += (int64_t)malloc_usable_size(p);
+    }
+    return p;
+}
+
+static void
+counted_free(void *ctx, void *p)
+{
+    PyMemAllocatorEx *a = ctx;
+    if (p != NULL) {
+        used -= (int64_t)malloc_usable_size(p);
+    }
+    a->free(a->ctx, p);
+}
+
+static void *
+counted_realloc(void *ctx, void *p, size_t n)
+{
+    PyMemAllocatorEx *a = ctx;
+    size_t old = p ? malloc_usable_size(p) : 0;
+    if (n > old && !allow(n - old)) {
+        return NULL;
+    }
+    void *q = a->realloc(a->ctx, p, n);
+    if (q != NULL) {
+        used += (int64_t)malloc_usable_size(q) - (int64_t)old;
+    }
+    return q;
+}
+
+static void *
+arena_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    if (!allow(n)) {
+        return NULL;
+    }
+    void *p = arenas.alloc(arenas.ctx, n);
+    if (p != NULL) {
+        used += (int64_t)n;
+    }
+    return p;
+}
+
+static void
+arena_free(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    if (p != NULL) {
+        used -= (int64_t)n;
+    }
+    arenas.free(arenas.ctx, p, n);
+}
+
+/* Wrap the allocators before the interpreter starts.  With pymalloc every
+ * allocation comes from an arena or from the raw domain; with the malloc
+ * allocator (sanitizer and valgrind runs) the object and memory domains
+ * are wrapped too. */
+static void
+install_counting(int all_domains)
+{
+    static PyMemAllocatorEx wrapped_raw, wrapped_mem, wrapped_obj;
+    PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &raw);
+    wrapped_raw = (PyMemAllocatorEx){&raw, counted_malloc, counted_calloc,
+                                     counted_realloc, counted_free};
+    PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &wrapped_raw);
+    if (all_domains) {
+        PyMem_GetAllocator(PYMEM_DOMAIN_MEM, &mem_alloc);
+        PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &obj_alloc);
+        wrapped_mem = (PyMemAllocatorEx){&mem_alloc, counted_malloc,
+                                         counted_calloc, counted_realloc,
+                                         counted_free};
+        wrapped_obj = (PyMemAllocatorEx){&obj_alloc, counted_malloc,
+                                         counted_calloc, counted_realloc,
+                                         counted_free};
+        PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &wrapped_mem);
+        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &wrapped_obj);
+    } else {
+        PyObject_GetArenaAllocator(&arenas);
+        PyObjectArenaAllocator a = {NULL, arena_alloc, arena_free};
+        PyObject_SetArenaAllocator(&a);
+    }
+}
+
+void
+srv_set_memory_limit(size_t bytes)
+{
+    base_used = used;
+    limit_extra = bytes > (size_t)INT64_MAX / 2 ? INT64_MAX / 2
+                                                : (int64_t)bytes;
+}
+
+size_t
+srv_memory_limit(void)
+{
+    return (size_t)limit_extra;
+}
+
+int
+srv_memory_limit_hit(void)
+{
+    int hit = limit_hit;
+    limit_hit = 0;
+    return hit;
+}
+
+/* ------------------------------------------------------------ start */
+
+static pcr_status
+status_error(pcr_error *err, const char *what, PyStatus st)
+{
+    return pcr_set_error(err, PCR_ENV, "cannot start Python: %s%s%s", what,
+                         st.err_msg ? ": " : "", st.err_msg ? st.err_msg : "");
+}
+
+pcr_status
+srv_py_error(pcr_error *err, pcr_status status, const char *what)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    const char *tname = type ? ((PyTypeObject *)type)->tp_name : "error";
+    PyObject *s = value ? PyObject_Str(value) : NULL;
+    const char *text = s ? PyUnicode_AsUTF8(s) : NULL;
+    if (text == NULL) {
+        PyErr_Clear();
+        text = "(no message)";
+    }
+    pcr_set_error(err, status, "%s: %s: %s", what, tname, text);
+    Py_XDECREF(s);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return status;
+}
+
+static pcr_status
+intern_latin1(pcr_error *err)
+{
+    latin1_chars = PyTuple_New(256);
+    if (latin1_chars == NULL) {
+        return srv_py_error(err, PCR_ENV, "cannot start Python");
+    }
+    for (int c = 0; c < 256; c++) {
+        PyObject *s = PyUnicode_FromOrdinal(c);
+        if (s == NULL) {
+            return srv_py_error(err, PCR_ENV, "cannot start Python");
+        }
+        PyUnicode_InternInPlace(&s);
+        PyTuple_SET_ITEM(latin1_chars, c, s); /* steals s */
+    }
+    return PCR_OK;
+}
+
+static pcr_status
+configure(PyConfig *config, unsigned long seed, pcr_error *err)
+{
+    PyStatus st;
+    config->site_import = 0;
+    config->user_site_directory = 0;
+    config->use_hash_seed = 1;
+    config->hash_seed = seed;
+    config->write_bytecode = 0;
+    config->install_signal_handlers = 0;
+    config->parse_argv = 0;
+    config->safe_path = 1;
+    config->pathconfig_warnings = 0;
+    config->buffered_stdio = 1;
+    st = PyConfig_SetBytesString(config, &config->home, PCR_PYTHON_HOME);
+    if (PyStatus_Exception(st)) {
+        return status_error(err, "home", st);
+    }
+    st = PyConfig_SetBytesString(config, &config->program_name,
+                                 "pycompile-repro");
+    if (PyStatus_Exception(st)) {
+        return status_error(err, "program name", st);
+    }
+    /* Without this, getpath looks for "python3" on PATH and reads any
+     * pyvenv.cfg it finds beside it. */
+    st = PyConfig_SetBytesString(config, &config->executable,
+                                 PCR_PYTHON_HOME "/bin/python3");
+    if (PyStatus_Exception(st)) {
+        return status_error(err, "executable", st);
+    }
+    return PCR_OK;
+}
+
+pcr_status
+srv_runtime_init(unsigned long hash_seed, pcr_error *err)
+{
+    PyPreConfig pre;
+    PyPreConfig_InitIsolatedConfig(&pre);
+    pre.utf8_mode = 1;
+    int raw_malloc = getenv("PCR_DEBUG_RAW_MALLOC") != NULL;
+    if (raw_malloc) {
+        /* For valgrind and sanitizers only; does not change any byte. */
+        pre.allocator = PYMEM_ALLOCATOR_MALLOC;
+    }
+    PyStatus st = Py_PreInitialize(&pre);
+    if (PyStatus_Exception(st)) {
+        return status_error(err, "pre-initialization", st);
+    }
+    install_counting(raw_malloc);
+
+    PyConfig config;
+    PyConfig_InitIsolatedConfig(&config);
+    pcr_status rc = configure(&config, hash_seed, err);
+    if (rc == PCR_OK) {
+        st = Py_InitializeFromConfig(&config);
+        if (PyStatus_Exception(st)) {
+            rc = status_error(err, "initialization", st);
+        }
+    }
+    PyConfig_Clear(&config);
+    if (rc != PCR_OK) {
+        return rc;
+    }
+    if ((rc = intern_latin1(err)) != PCR_OK ||
+        (rc = srv_capture_warnings(err)) != PCR_OK) {
+        return rc;
+    }
+    long m = PyImport_GetMagicNumber();
+    const char *tag = PyImport_GetMagicTag();
+    if (m == -1 || tag == NULL) {
+        return srv_py_error(err, PCR_ENV, "cannot read the magic number");
+    }
+    magic = (uint32_t)m;
+    snprintf(cache_tag, sizeof cache_tag, "%s", tag);
+    /* Py_GetVersion() is "3.11.2 (main, ...)": keep the first word. */
+    snprintf(version, sizeof version, "%.*s",
+             (int)strcspn(Py_GetVersion(), " "), Py_GetVersion());
+    return PCR_OK;
+}
+
+pcr_status
+srv_runtime_fini(pcr_error *err)
+{
+    if (!Py_IsInitialized()) {
+        return PCR_OK;
+    }
+    Py_CLEAR(latin1_chars);
+    limit_extra = 0;
+    if (Py_FinalizeEx() < 0) {
+        return pcr_set_error(err, PCR_ENV, "Python finalization failed");
+    }
+    return PCR_OK;
+}
+
+uint32_t
+srv_magic(void)
+{
+    return magic;
+}
+
+const char *
+srv_cache_tag(void)
+{
+    return cache_tag;
+}
+
+const char *
+srv_version(void)
+{
+    return version;
+}

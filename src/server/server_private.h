@@ -1,0 +1,49 @@
+/*
+ * server_private.h - what the compile server's files share.  The server
+ * (cpython-X.Y) is the only program that includes <Python.h>; the front
+ * end never links libpython.
+ */
+#ifndef PCR_SERVER_PRIVATE_H
+#define PCR_SERVER_PRIVATE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "../lib/pcr_private.h"
+#include "../lib/protocol.h"
+
+/* py_runtime.c: the embedded interpreter, started once from an isolated
+ * configuration with this hash seed. */
+pcr_status srv_runtime_init(unsigned long hash_seed, pcr_error *err);
+pcr_status srv_runtime_fini(pcr_error *err);
+uint32_t srv_magic(void);
+const char *srv_cache_tag(void);
+const char *srv_version(void); /* "3.13.5" */
+/* Memory the interpreter may allocate beyond what it held at start-up,
+ * and whether the last failure was that limit (then reset). */
+void srv_set_memory_limit(size_t bytes);
+int srv_memory_limit_hit(void);
+size_t srv_memory_limit(void);
+
+/* Describe the pending Python exception in err (and clear it). */
+pcr_status srv_py_error(pcr_error *err, pcr_status status, const char *what);
+
+/* py_compile.c: compile + marshal + canonicalise, one source, several
+ * levels; and CPython's source hash. */
+pcr_status srv_compile(const unsigned char *src, size_t len,
+                       const char *name, int optimize, pcr_buf *out,
+                       pcr_error *err);
+pcr_status srv_source_hash(const unsigned char *src, size_t len,
+                           unsigned char out[8], pcr_error *err);
+/* Warnings CPython printed while compiling (SyntaxWarning, ...), taken
+ * and cleared: a malloc'd string, possibly empty. */
+char *srv_take_warnings(void);
+pcr_status srv_capture_warnings(pcr_error *err);
+
+/* py_regex.c: compileall's -x, a Python regular expression searched in
+ * each path; matches[i] = 1 where found. */
+pcr_status srv_regex_search(const char *pattern, size_t plen,
+                            const char *const *paths, const size_t *lens,
+                            size_t n, unsigned char *matches, pcr_error *err);
+
+#endif
