@@ -103,7 +103,6 @@ servers: $(SERVERS)
 # The library exports only PCR_API symbols (tests/unit checks the list).
 $(LIB_OBJ): EXTRA_CFLAGS = -fvisibility=hidden -DPCR_BUILDING_LIBRARY \
     -DPCR_LIBEXECDIR='"$(LIBEXECDIR)/pycompile-repro"'
-$(BUILD)/tests/unit/%.o: EXTRA_CFLAGS = -D_POSIX_C_SOURCE=200809L
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -141,8 +140,9 @@ endef
 $(foreach v,$(PYTHON_VERSIONS),$(eval $(call server_rules,$(v))))
 
 # Criterion's parameterised tests break in a PIE (see docs/design.md).
-$(UNIT_BIN): $(UNIT_OBJ) $(LIB_A)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -no-pie -o $@ $(UNIT_OBJ) $(LIB_A) \
+UNIT_CLI_OBJ := $(filter-out $(BUILD)/src/cli/main.o,$(CLI_OBJ))
+$(UNIT_BIN): $(UNIT_OBJ) $(UNIT_CLI_OBJ) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -no-pie -o $@ $(UNIT_OBJ) $(UNIT_CLI_OBJ) $(LIB_A) \
 	    $(shell $(PKG_CONFIG) --libs criterion) $(LIB_LIBS)
 
 # The fuzz target replayed over saved inputs, in any build.

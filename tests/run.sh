@@ -1,35 +1,47 @@
 #!/usr/bin/env bash
-# tests/run.sh [--fuzz SECONDS] [--valgrind] BUILD_DIR... - run every
-# test suite against each build directory (normal, sanitizer) and end with
-# one line totalling them all: "N passed, N failed".  Exit 0 only if
-# nothing failed and something ran.
+# tests/run.sh [--fuzz SECONDS] [--valgrind] [--valgrind-only] [--packaging]
+#              BUILD_DIR...
+# Run every test suite against each build directory (normal, sanitizer)
+# and end with one line totalling them all: "N passed, N failed".  Exit 0
+# only if nothing failed and something ran.
 #
 # Suites: unit (Criterion), fuzz-replay (the fuzz target over saved and
-# seed inputs), e2e (the binary, checked against CPython and compileall),
-# parity (copies of /usr/lib/python3.11 and /usr/lib/python3/dist-packages
-# compiled and compared byte for byte with CPython's own output); then,
-# if asked, libFuzzer for SECONDS (build-fuzz/) and the e2e suites under
+# seed inputs); then for each CPython version with a compile server
+# (PYTHON_VERSIONS, else every server built), with /usr/bin/pythonX.Y as
+# the oracle: e2e (the binary, checked against CPython, compileall,
+# tarfile, zipfile, installer) and parity (copies of /usr/lib/pythonX.Y,
+# /usr/lib/python3/dist-packages and fixtures/tricky compiled and compared
+# byte for byte with CPython's own output); then, if asked, the packaging
+# tests, libFuzzer for SECONDS (build-fuzz/) and the e2e suites under
 # valgrind (first build).
 set -u
 cd "$(dirname "$0")/.."
 fuzz_seconds=0
 valgrind=0
+packaging=0
+suites=1
 while [ $# -gt 0 ]; do
     case $1 in
     --fuzz) fuzz_seconds=$2; shift 2 ;;
     --valgrind) valgrind=1; shift ;;
+    --valgrind-only) valgrind=1; suites=0; shift ;;
+    --packaging) packaging=1; shift ;;
     *) break ;;
     esac
 done
-PYTHON=${PYTHON:-/usr/bin/python3.11}
-PARITY_TREES=${PARITY_TREES:-"/usr/lib/python3.11 /usr/lib/python3/dist-packages fixtures/tricky"}
 total_pass=0
 total_fail=0
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
+versions=${PYTHON_VERSIONS:-$(ls "$1/libexec/pycompile-repro" 2>/dev/null |
+    sed -n 's/^cpython-//p' | sort -t. -k2,2n)}
+# The default version: the system's python3, when it has a server.
+default_py=$(readlink /usr/bin/python3 | sed -n 's/^python//p')
+case " $versions " in *" $default_py "*) ;; *) default_py=${versions##* } ;; esac
+
 add() { # suite-name passed failed
-    printf '%-28s %6d passed, %d failed\n' "$1" "$2" "$3"
+    printf '%-34s %6d passed, %d failed\n' "$1" "$2" "$3"
     total_pass=$((total_pass + $2))
     total_fail=$((total_fail + $3))
 }
@@ -50,15 +62,20 @@ counts() { # out prefix
 }
 
 # Run a command, keep its output, show it only when the suite fails.
-run_suite() { # name logfile command...
-    local name=$1 out=$2
-    shift 2
+run_suite() { # logfile command...
+    local out=$1
+    shift
     "$@" >"$out" 2>&1
-    local rc=$?
-    echo "$rc" >"$out.rc"
+    echo "$?" >"$out.rc"
 }
 
+if [ -z "$versions" ]; then
+    echo "no compile server built (run make first)" >&2
+    add "servers" 0 1
+fi
+
 for build in "$@"; do
+    [ "$suites" = 1 ] || break
     export PCR_BIN="$PWD/$build/pycompile-repro"
     if [ ! -x "$PCR_BIN" ]; then
         echo "no binary at $PCR_BIN (run make first)" >&2
@@ -74,12 +91,11 @@ for build in "$@"; do
         export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=96
         export PCR_DEBUG_RAW_MALLOC=1
     fi
-    wrapper=""
 
     # unit: Criterion prints "[====] Synthesis: Tested: N | Passing: N |
     # Failing: N | Crashing: N" on stderr.
     out=$log/$build-unit
-    run_suite unit "$out" "$build/unit-tests" --jobs 2
+    run_suite "$out" "$build/unit-tests" --jobs 2
     line=$(grep 'Synthesis:' "$out" | tail -n 1)
     if [ -n "$line" ]; then
         p=$(sed -E 's/.*Passing: ([0-9]+).*/\1/' <<<"$line")
@@ -93,56 +109,75 @@ for build in "$@"; do
     [ "$f" != 0 ] && { grep -v '^\[----\] *$' "$out" | tail -n 40; }
     add "$build: unit" "$p" "$f"
 
-    # fuzz-replay: saved hostile inputs and a seed corpus of real .pyc
+    # fuzz-replay: saved hostile inputs and a seed corpus of real .pyc of
+    # every version
     out=$log/$build-replay
     if [ ! -d "$log/seeds" ]; then
-        tests/fuzz/seeds.sh "$log/seeds" "$PCR_BIN" "$PYTHON" >/dev/null 2>&1
+        mkdir -p "$log/seeds"
+        for v in $versions; do
+            tests/fuzz/seeds.sh "$log/seeds/$v" "$PCR_BIN" \
+                "/usr/bin/python$v" >/dev/null 2>&1
+        done
     fi
-    run_suite replay "$out" "$build/fuzz-replay" tests/fuzz/regressions "$log/seeds"
+    run_suite "$out" "$build/fuzz-replay" tests/fuzz/regressions \
+        fixtures/pyc "$log/seeds"
     counts "$out" fuzz-replay:
     [ "$f" != 0 ] && tail -n 40 "$out"
     add "$build: fuzz-replay" "$p" "$f"
 
-    # e2e: the binary, run by Python's unittest, one suite per file.
-    for suite in tests/e2e/test_*.py; do
-        name=$(basename "$suite" .py)
-        out=$log/$build-$name
-        PCR_WRAPPER="$wrapper" run_suite "$name" "$out" "$PYTHON" "$suite"
-        counts "$out" e2e:
-        [ "$f" != 0 ] && tail -n 60 "$out"
-        add "$build: e2e ${name#test_}" "$p" "$f"
-    done
-
-    # parity: real trees against CPython's bytes (not under valgrind).
-    if [ -z "$wrapper" ]; then
-        out=$log/$build-parity
+    for v in $versions; do
+        py=/usr/bin/python$v
+        if [ ! -x "$py" ]; then
+            echo "no $py: the oracle of the $v server is missing" >&2
+            add "$build: oracle python$v" 0 1
+            continue
+        fi
+        # e2e: the binary, run by Python's unittest, one suite per file.
+        for suite in tests/e2e/test_*.py; do
+            name=$(basename "$suite" .py)
+            out=$log/$build-$v-$name
+            run_suite "$out" "$py" "$suite"
+            counts "$out" e2e:
+            [ "$f" != 0 ] && tail -n 60 "$out"
+            add "$build: $v e2e ${name#test_}" "$p" "$f"
+        done
+        # parity: real trees against CPython's bytes
+        out=$log/$build-$v-parity
+        trees="/usr/lib/python$v /usr/lib/python3/dist-packages fixtures/tricky"
         # shellcheck disable=SC2086
-        run_suite parity "$out" "$PYTHON" tests/parity/parity.py \
-            --tool "$PCR_BIN" --levels 0,1,2 $PARITY_TREES
+        run_suite "$out" "$py" tests/parity/parity.py --tool "$PCR_BIN" \
+            --python "$v" --levels 0,1,2 ${PARITY_TREES:-$trees}
         counts "$out" parity:
         grep -E '^parity: [0-9]+ source' "$out"
         [ "$f" != 0 ] && tail -n 40 "$out"
-        add "$build: parity" "$p" "$f"
-    fi
+        add "$build: $v parity" "$p" "$f"
+    done
 done
 
 # Install, man pages, packages of the tool and sample packages built with
 # each hook (once, with the first build).
-out=$log/packaging
-PCR_BIN="$PWD/$1/pycompile-repro" run_suite packaging "$out" "$PYTHON" tests/packaging/test_packaging.py
-counts "$out" e2e:
-[ "$f" != 0 ] && tail -n 60 "$out"
-add "packaging" "$p" "$f"
+if [ "$packaging" = 1 ]; then
+    out=$log/packaging
+    PCR_BIN="$PWD/$1/pycompile-repro" run_suite "$out" \
+        "/usr/bin/python$default_py" tests/packaging/test_packaging.py
+    counts "$out" e2e:
+    [ "$f" != 0 ] && tail -n 60 "$out"
+    add "packaging" "$p" "$f"
+fi
 
 # libFuzzer, bounded in time; a crash leaves build-fuzz/crash-* and fails.
 if [ "$fuzz_seconds" -gt 0 ]; then
     out=$log/fuzz
     if [ -x build-fuzz/fuzz_pyc ]; then
-        tests/fuzz/seeds.sh build-fuzz/seeds "$PWD/$1/pycompile-repro" "$PYTHON" >/dev/null 2>&1
-        mkdir -p build-fuzz/corpus
-        run_suite fuzz "$out" build-fuzz/fuzz_pyc -max_total_time="$fuzz_seconds" \
+        rm -rf build-fuzz/seeds && mkdir -p build-fuzz/seeds build-fuzz/corpus
+        for v in $versions; do
+            tests/fuzz/seeds.sh "build-fuzz/seeds/$v" "$PWD/$1/pycompile-repro" \
+                "/usr/bin/python$v" >/dev/null 2>&1
+        done
+        run_suite "$out" build-fuzz/fuzz_pyc -max_total_time="$fuzz_seconds" \
             -max_len=131072 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-            -artifact_prefix=build-fuzz/crash- build-fuzz/corpus build-fuzz/seeds \
+            -artifact_prefix=build-fuzz/crash- build-fuzz/corpus \
+            $(ls -d build-fuzz/seeds/* 2>/dev/null) fixtures/pyc \
             tests/fuzz/regressions
         grep -E '^Done [0-9]+ runs' "$out" | sed 's/^/fuzz: /'
         if [ "$(cat "$out.rc")" = 0 ]; then add "fuzz (libFuzzer)" 1 0
@@ -153,17 +188,19 @@ if [ "$fuzz_seconds" -gt 0 ]; then
     fi
 fi
 
-# The end-to-end suites again, the tool under valgrind (memcheck).
+# The end-to-end suites again, the front end under valgrind (memcheck);
+# the compile servers it starts run as they are.
 if [ "$valgrind" = 1 ]; then
-    export PCR_BIN="$PWD/$1/pycompile-repro" PCR_DEBUG_RAW_MALLOC=1
-    unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+    export PCR_BIN="$PWD/$1/pycompile-repro"
+    unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS PCR_DEBUG_RAW_MALLOC
     vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --suppressions=$PWD/tests/valgrind.supp"
+    py=/usr/bin/python$default_py
     # (the whole-tree tests are left to the other builds: valgrind is slow)
-    for suite in "tests/e2e/test_cli.py" "tests/e2e/test_check.py TestDump TestCheck.test_each_kind_of_damage_gets_its_class TestCanonicalize.test_keeps_mode_and_refuses_garbage"; do
+    for suite in "tests/e2e/test_cli.py" "tests/e2e/test_servers.py TestServerTrouble TestVersions" "tests/e2e/test_check.py TestDump TestCheck.test_each_kind_of_damage_gets_its_class TestCanonicalize.test_keeps_mode_and_refuses_garbage"; do
         name=$(basename "${suite%% *}" .py)
         out=$log/valgrind-$name
         # shellcheck disable=SC2086
-        PCR_WRAPPER="$vg" run_suite "$name" "$out" "$PYTHON" $suite
+        PCR_WRAPPER="$vg" run_suite "$out" "$py" $suite
         counts "$out" e2e:
         [ "$f" != 0 ] && tail -n 60 "$out"
         add "valgrind: e2e ${name#test_}" "$p" "$f"

@@ -84,6 +84,7 @@ void cli_error_line(const char *file, const char *msg);
 /* --check's report, text or JSON (report.c). */
 typedef struct cli_report {
     int json;
+    pcr *p;
     FILE *out;
     size_t checked;
     size_t by_class[PCR_CHECK_CLASSES];

@@ -337,9 +337,10 @@ static int
 do_version(pcr *p, const cli_options *o)
 {
     (void)o;
-    printf(CLI_PROG " %s (canonical form %d)\n", pcr_version_string(),
+    printf(CLI_PROG " %s, canonical form %d\n", pcr_version_string(),
            pcr_canonical_form());
     printf("%s\n", pcr_library_versions());
+    printf("compile servers:\n");
     int n = pcr_python_count(p);
     if (n == 0) {
         printf("no compile server found: %s\n", pcr_error_string(p));
@@ -348,17 +349,17 @@ do_version(pcr *p, const cli_options *o)
     int status = 0, def = pcr_python_default(p);
     for (int i = 0; i < n; i++) {
         if (pcr_python_start(p, i) != PCR_OK) {
-            printf("CPython %s: cannot start %s: %s\n",
-                   pcr_python_series(p, i), pcr_python_path(p, i),
+            printf("  %s: cannot start: %s\n", pcr_python_series(p, i),
                    pcr_error_string(p));
             status = 2;
             continue;
         }
         uint32_t m = pcr_python_magic(p, i);
-        printf("CPython %s (%s), magic %u, %s%s\n", pcr_python_version(p, i),
-               pcr_python_build(p, i), (unsigned)(m & 0xffff),
-               pcr_python_cache_tag(p, i), i == def ? ", default" : "");
-        printf("  server %s\n", pcr_python_path(p, i));
+        printf("  %s: CPython %s\n", pcr_python_series(p, i),
+               pcr_python_build(p, i));
+        printf("        magic %u, cache tag %s%s\n", (unsigned)(m & 0xffff),
+               pcr_python_cache_tag(p, i), i == def ? " (the default)" : "");
+        printf("        %s\n", pcr_python_path(p, i));
     }
     return status;
 }
@@ -418,11 +419,6 @@ do_check(pcr *p, const cli_options *o)
     u.show_errors = 1;
     u.progress = o->quiet == 0 && !o->json && isatty(STDERR_FILENO);
     u.several = o->npythons > 1;
-    /* The report's header names the versions: start them first. */
-    int n = pcr_python_count(p);
-    for (int i = 0; o->json && i < n; i++) {
-        pcr_python_start(p, i);
-    }
     cli_report_begin(&u.report, o->json, stdout, p);
     pcr_status rc = pcr_run(p, PCR_VERB_CHECK, on_event, &u);
     clear_progress(&u);

@@ -98,21 +98,9 @@ cli_report_begin(cli_report *r, int json, FILE *out, pcr *p)
     fprintf(out, "{\n  \"format\": \"pycompile-repro-check\",\n"
                  "  \"format_version\": 2,\n  \"tool_version\": ");
     cli_json_string(out, pcr_version_string());
-    fprintf(out, ",\n  \"canonical_form\": %d,\n  \"pythons\": [",
+    fprintf(out, ",\n  \"canonical_form\": %d,\n  \"files\": [",
             pcr_canonical_form());
-    int first = 1;
-    for (int i = 0; i < pcr_python_count(p); i++) {
-        if (pcr_python_version(p, i) == NULL) {
-            continue; /* not used by this run */
-        }
-        fprintf(out, "%s{\"series\": ", first ? "" : ", ");
-        cli_json_string(out, pcr_python_series(p, i));
-        fprintf(out, ", \"version\": ");
-        cli_json_string(out, pcr_python_version(p, i));
-        fputc('}', out);
-        first = 0;
-    }
-    fprintf(out, "],\n  \"files\": [");
+    r->p = p;
 }
 
 void
@@ -168,8 +156,22 @@ cli_report_end(cli_report *r, double seconds)
                      r->by_class[PCR_CHECK_NO_COMPILER];
     size_t differ = r->checked - r->by_class[PCR_CHECK_OK] - errors - skipped;
     if (r->json) {
+        /* the versions this run used: the servers it started */
+        fprintf(r->out, "\n  ],\n  \"pythons\": [");
+        int first = 1;
+        for (int i = 0; r->p != NULL && i < pcr_python_count(r->p); i++) {
+            if (pcr_python_version(r->p, i) == NULL) {
+                continue;
+            }
+            fprintf(r->out, "%s{\"series\": ", first ? "" : ", ");
+            cli_json_string(r->out, pcr_python_series(r->p, i));
+            fprintf(r->out, ", \"version\": ");
+            cli_json_string(r->out, pcr_python_version(r->p, i));
+            fputc('}', r->out);
+            first = 0;
+        }
         fprintf(r->out,
-                "\n  ],\n  \"totals\": {\"checked\": %zu, \"identical\": "
+                "],\n  \"totals\": {\"checked\": %zu, \"identical\": "
                 "%zu, \"differ\": %zu, \"errors\": %zu, \"skipped\": %zu, "
                 "\"by_class\": {",
                 r->checked, r->by_class[PCR_CHECK_OK], differ, errors,

@@ -560,6 +560,13 @@ write_object(struct canon *c, pcr_wbuf *w, uint32_t node, int share,
                             "object that contains itself)");
         return;
     }
+    if (!share && w->len > c->plain_budget) {
+        *rc = pcr_set_error(c->err, PCR_FAIL,
+                            "cannot canonicalise: the elements of a set "
+                            "expand to more than %zu bytes",
+                            c->plain_budget);
+        return;
+    }
     uint32_t i = resolve(c, node);
     const pcr_mnode *n = &c->t->nodes[i];
     if (is_singleton(n->type)) {

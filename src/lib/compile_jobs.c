@@ -189,7 +189,8 @@ version_complete(pcr_runner *r, size_t i, int vi)
     pcr_compiled c = {.py = v->py,
                       .nlevels = s->nlevels,
                       .outcome = PCR_COMPILED,
-                      .mode = j->src.mode};
+                      .mode = j->src.mode,
+                      .mtime = j->src.mtime_sec};
     pcr_error err;
     pcr_status rc = PCR_OK;
     for (int l = 0; l < s->nlevels && rc == PCR_OK; l++) {

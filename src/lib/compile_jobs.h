@@ -20,7 +20,8 @@ typedef struct pcr_compiled {
     pcr_status status;
     char *msg;
     char *warnings;
-    mode_t mode; /* the source's permission bits */
+    mode_t mode;   /* the source's permission bits */
+    int64_t mtime; /* the source's mtime */
 } pcr_compiled;
 
 typedef struct pcr_compile_hooks {

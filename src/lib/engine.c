@@ -356,6 +356,19 @@ server_died(pcr_engine *e, struct server *s, const char *protocol_error)
     }
 }
 
+/* A server that said why it cannot serve: its reason, not "it died". */
+static void
+server_cannot_start(pcr_engine *e, struct server *s, const char *why)
+{
+    struct pool *pl = s->pool;
+    if (!pl->failed) {
+        pl->failed = 1;
+        pl->why = strdup(why);
+    }
+    server_died(e, s, NULL);
+    fail_pool(e, pl, why);
+}
+
 /* --------------------------------------------------------- frames in */
 
 static pcr_status
@@ -509,10 +522,8 @@ take_frames(pcr_engine *e, struct server *s)
         if (f[0] == PCR_MSG_HELLO && s->state == SRV_STARTING) {
             rc = take_hello(e, s, &r, why, sizeof why);
             if (rc != PCR_OK) {
-                struct pool *pl = s->pool;
                 kill(s->pid, SIGKILL);
-                server_died(e, s, NULL);
-                fail_pool(e, pl, why);
+                server_cannot_start(e, s, why);
                 return -1;
             }
         } else if (f[0] == PCR_MSG_ERROR && s->state == SRV_STARTING) {
@@ -521,9 +532,7 @@ take_frames(pcr_engine *e, struct server *s)
             snprintf(why, sizeof why, "the compile server %s cannot "
                      "start: %.*s", e->p->py[s->pool->py].path, (int)ml,
                      m ? (const char *)m : "");
-            struct pool *pl = s->pool;
-            server_died(e, s, NULL);
-            fail_pool(e, pl, why);
+            server_cannot_start(e, s, why);
             return -1;
         } else if (f[0] == PCR_MSG_REPLY && s->state == SRV_READY) {
             if (take_reply(e, s, &r, why, sizeof why) != PCR_OK) {

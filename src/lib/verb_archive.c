@@ -113,7 +113,7 @@ keep_pycs(pcr_runner *r, size_t i, pcr_compiled *c, pcr_error *err)
     (void)i;
     struct astate *a = ast(r);
     pcr_status rc = PCR_OK;
-    int64_t t = a->wheel ? a->epoch : entry_time(r, a->epoch);
+    int64_t t = a->wheel ? a->epoch : entry_time(r, c->mtime);
     for (int l = 0; l < c->nlevels && rc == PCR_OK; l++) {
         rc = pcr_alist_add(&a->entries, c->path[l], 0, 0644, t,
                            c->pyc[l].data, c->pyc[l].len, err);
@@ -167,8 +167,8 @@ tar_build(pcr_runner *r, struct astate *a)
             return pcr_set_error(&r->err, PCR_ENV, "out of memory");
         }
     }
-    tar_epoch(r);
     r->outer = a;
+    tar_epoch(r);
     pcr_compile_hooks h = {.load = tar_load,
                            .target = tar_target,
                            .record = tar_record,
@@ -383,8 +383,11 @@ wheel_setup(pcr_runner *r, pcr_wheel *w, struct astate *a, int verify_record)
                              "choose one with --python");
     }
     pcr_error e;
-    if (pcr_wheel_open(p->wheel_in, verify_record, w, &e) != PCR_OK) {
-        return pcr_set_error(&r->err, PCR_FAIL, "%s: %s", p->wheel_in, e.msg);
+    pcr_status rc = pcr_wheel_open(p->wheel_in, verify_record, w, &e);
+    if (rc != PCR_OK) {
+        emit_archive(r, p->wheel_in, rc, e.msg);
+        return rc == PCR_ENV ? pcr_set_error(&r->err, PCR_ENV, "%s", e.msg)
+                             : PCR_FAIL;
     }
     a->wheel = w;
     a->epoch = p->epoch >= 0 ? p->epoch : ZIP_EPOCH;
@@ -483,7 +486,7 @@ pcr_verb_wheel(pcr_runner *r)
     }
     pcr_status rc = wheel_setup(r, &w, &a, !r->p->no_verify_record);
     if (rc != PCR_OK) {
-        return rc;
+        return rc == PCR_FAIL ? PCR_OK : rc; /* said in an event */
     }
     rc = wheel_compile(r, &a);
     char pytag[32];
@@ -526,7 +529,7 @@ pcr_verb_check_wheel(pcr_runner *r)
     struct astate a = {0};
     pcr_status rc = wheel_setup(r, &w, &a, 0);
     if (rc != PCR_OK) {
-        return rc;
+        return rc == PCR_FAIL ? PCR_OK : rc; /* said in an event */
     }
     const char *archive = r->p->wheel_in;
     if (w.record_problem != NULL) {

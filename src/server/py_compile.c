@@ -90,9 +90,9 @@ compile_error(pcr_error *err)
     pcr_status rc = PCR_FAIL;
     PyObject *lines = NULL, *text = NULL;
 
-    if (srv_memory_limit_hit() ||
-        (type != NULL &&
-         PyErr_GivenExceptionMatches(type, PyExc_MemoryError))) {
+    /* CPython raises MemoryError itself for some deep sources (py_compile
+     * says "Sorry: MemoryError"); only our budget gets our message. */
+    if (srv_memory_limit_hit()) {
         pcr_set_error(err, PCR_FAIL,
                       "compiling it needs more memory than the limit of "
                       "%zu MiB per source (--memory-limit)",

@@ -20,7 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "parity"))
 sys.path.insert(0, HERE)
 import pycref  # noqa: E402
-from test_cli import BIN, WRAPPER, main, readb  # noqa: E402
+from test_cli import (BIN, CMD, WRAPPER, main, readb, CPTAG, CPTAGB, STDLIB, STDLIBB, TAG,
+                      TAGB)  # noqa: E402,F401
 
 SDE = "1700000000"
 
@@ -33,7 +34,7 @@ def tool(args, cwd, sde=SDE, extra_env=None, umask=None):
     env.update(extra_env or {})
     old = os.umask(umask) if umask is not None else None
     try:
-        return subprocess.run(WRAPPER + [BIN] + args, cwd=cwd, env=env,
+        return subprocess.run(CMD + args, cwd=cwd, env=env,
                               capture_output=True,
                               timeout=600 if WRAPPER else 120)
     finally:
@@ -130,7 +131,7 @@ class TestTar(Base):
             members = t.getmembers()
             names = [m.name for m in members]
             self.assertEqual(names, sorted(names))
-            self.assertIn("pkg/__pycache__/b.cpython-311.pyc", names)
+            self.assertIn(("pkg/__pycache__/b." + TAG + ".pyc"), names)
             self.assertIn("pkg/sub", names)
             for m in members:
                 self.assertEqual((m.uid, m.gid, m.uname, m.gname),
@@ -143,7 +144,7 @@ class TestTar(Base):
                 self.assertEqual(stat.S_IMODE(m.mode), want, m.name)
             dest = os.path.join(self.top, "x")
             t.extractall(dest)
-        pyc = os.path.join(dest, "pkg", "__pycache__", "b.cpython-311.pyc")
+        pyc = os.path.join(dest, "pkg", "__pycache__", ("b." + TAG + ".pyc"))
         self.assertEqual(readb(pyc)[4:8], b"\3\0\0\0")  # checked-hash
         trace = self.import_trace("pkg", dest)
         self.assertIn(("code object from '%s'" % pyc).encode(), trace)
@@ -195,8 +196,8 @@ class TestTar(Base):
         self.assertEqual(p.returncode, 0, p.stderr)
         with tarfile.open(out) as t:
             times = {m.name: m.mtime for m in t.getmembers()}
-        self.assertEqual(times["pkg/__pycache__/b.cpython-311.pyc"], 500)
-        self.assertEqual(times["pkg/__pycache__/c.cpython-311.pyc"
+        self.assertEqual(times[("pkg/__pycache__/b." + TAG + ".pyc")], 500)
+        self.assertEqual(times[("pkg/__pycache__/c." + TAG + ".pyc")
                                .replace("c.", "__init__.")], 900)
 
 
@@ -220,11 +221,11 @@ class TestCheckArchives(Base):
         self.assertEqual(len(bad), 1)
         self.assertEqual(bad[0]["class"], "stale")
         self.assertTrue(bad[0]["pyc"].endswith(
-            ":pkg/__pycache__/b.cpython-311.pyc"))
+            (":pkg/__pycache__/b." + TAG + ".pyc")))
 
     def test_check_wheel(self):
         whl = TestWheel.debian_wheel(self)
-        out = os.path.join(self.top, "out", "PyYAML-6.0-cp311-none-any.whl")
+        out = os.path.join(self.top, "out", ("PyYAML-6.0-" + CPTAG + "-none-any.whl"))
         os.makedirs(os.path.dirname(out))
         p = tool(["--wheel", whl, "--output", os.path.dirname(out)],
                  cwd=self.top)
@@ -234,7 +235,7 @@ class TestCheckArchives(Base):
         # the input has no .pyc at all
         p = tool(["--check", "--wheel", whl], cwd=self.top)
         self.assertEqual(p.returncode, 1)
-        self.assertIn(b"yaml/__pycache__/loader.cpython-311.pyc: missing",
+        self.assertIn((b"yaml/__pycache__/loader." + TAGB + b".pyc: missing"),
                       p.stdout)
         # a tampered .pyc, with RECORD made to match it
         tampered = os.path.join(self.top, "t", os.path.basename(out))
@@ -244,7 +245,7 @@ class TestCheckArchives(Base):
             rows = []
             for info in zin.infolist():
                 data = zin.read(info)
-                if info.filename == "yaml/__pycache__/nodes.cpython-311.pyc":
+                if info.filename == ("yaml/__pycache__/nodes." + TAG + ".pyc"):
                     data = data.replace(b"ScalarNode", b"ScalarNoda")
                 if info.filename.endswith("RECORD"):
                     continue
@@ -256,7 +257,7 @@ class TestCheckArchives(Base):
             zout.writestr("PyYAML-6.0.dist-info/RECORD", "".join(rows))
         p = tool(["--check", "--wheel", tampered], cwd=self.top)
         self.assertEqual(p.returncode, 1)
-        self.assertIn(b"nodes.cpython-311.pyc: different: different code: "
+        self.assertIn(b"nodes." + TAGB + b".pyc: different: different code: "
                       b"code object", p.stdout)
         self.assertIn(b"'ScalarNoda' vs 'ScalarNode'", p.stdout)
         self.assertNotIn(b"RECORD", p.stdout)
@@ -274,7 +275,7 @@ class TestCheckArchives(Base):
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"RECORD: different: RECORD does not match the "
                       b"contents of 'yaml/nodes.py'", p.stdout)
-        self.assertIn(b"nodes.cpython-311.pyc: stale", p.stdout)
+        self.assertIn((b"nodes." + TAGB + b".pyc: stale"), p.stdout)
 
 
 class TestWheel(Base):
@@ -286,8 +287,8 @@ class TestWheel(Base):
                         ignore=shutil.ignore_patterns("__pycache__", "*.so"))
         di = os.path.join(src, "PyYAML-6.0.dist-info")
         os.makedirs(di)
-        shutil.copy("/usr/lib/python3/dist-packages/PyYAML-6.0.dist-info/"
-                    "METADATA", di)
+        with open(os.path.join(di, "METADATA"), "w") as f:
+            f.write("Metadata-Version: 2.1\nName: PyYAML\nVersion: 6.0\n")
         with open(os.path.join(di, "WHEEL"), "w") as f:
             f.write("Wheel-Version: 1.0\nGenerator: test\n"
                     "Root-Is-Purelib: true\nTag: py3-none-any\n")
@@ -301,15 +302,15 @@ class TestWheel(Base):
         os.makedirs(outdir)
         p = tool(["--wheel", whl, "--output", outdir], cwd=self.top)
         self.assertEqual(p.returncode, 0, p.stderr)
-        out = os.path.join(outdir, "PyYAML-6.0-cp311-none-any.whl")
+        out = os.path.join(outdir, ("PyYAML-6.0-" + CPTAG + "-none-any.whl"))
         self.assertTrue(record_ok(out))
         with zipfile.ZipFile(out) as z:
             names = z.namelist()
             infos = z.infolist()
             wheel = z.read("PyYAML-6.0.dist-info/WHEEL").decode()
-        self.assertIn("Tag: cp311-none-any\n", wheel)
+        self.assertIn(("Tag: " + CPTAG + "-none-any\n"), wheel)
         self.assertNotIn("py3-none", wheel)
-        self.assertIn("yaml/__pycache__/loader.cpython-311.pyc", names)
+        self.assertIn(("yaml/__pycache__/loader." + TAG + ".pyc"), names)
         self.assertEqual(names[-1], "PyYAML-6.0.dist-info/RECORD")
         body = [n for n in names if ".dist-info/" not in n]
         self.assertEqual(body, sorted(body))
@@ -337,21 +338,32 @@ class TestWheel(Base):
         self.assertEqual(readb(again), readb(out))
         # installed by Debian's installer, imported from our .pyc
         dest = os.path.join(self.top, "root")
-        subprocess.run([sys.executable, "-m", "installer", "--destdir",
-                        dest, "--prefix", "/usr", "--no-compile-bytecode",
-                        out], check=True, capture_output=True)
+        inst = subprocess.run([sys.executable, "-m", "installer", "--destdir",
+                               dest, "--prefix", "/usr",
+                               "--no-compile-bytecode", out], check=True,
+                              capture_output=True)
         site = [d for d, _, fs in os.walk(dest) if "__init__.py" in fs
                 and d.endswith("/yaml")][0]
+        import installer
+        if int(installer.__version__.split(".")[0]) >= 1:
+            # installer 1.0 and later skip a wheel's __pycache__ entries
+            # ("poses a security risk"): only sourceless wheels carry
+            # bytecode to them (test_sourceless_wheel_runs_without_sources)
+            self.assertIn(b"Skip installing yaml/__pycache__/loader." + TAGB
+                          + b".pyc", inst.stderr)
+            self.assertFalse(os.path.exists(os.path.join(site,
+                                                         "__pycache__")))
+            return
         parent = os.path.dirname(site)
         trace = self.import_trace("yaml", parent)
         self.assertIn(b"code object from '" + site.encode() +
-                      b"/__pycache__/__init__.cpython-311.pyc'", trace)
+                      (b"/__pycache__/__init__." + TAGB + b".pyc'"), trace)
         run = subprocess.run([sys.executable, "-B", "-c",
                               "import yaml; print(yaml.safe_load('a: [1, 2]'))"],
                              cwd=parent, capture_output=True, check=True)
         self.assertEqual(run.stdout.strip(), b"{'a': [1, 2]}")
         # recorded names are paths inside the wheel
-        pyc = os.path.join(site, "__pycache__", "loader.cpython-311.pyc")
+        pyc = os.path.join(site, "__pycache__", ("loader." + TAG + ".pyc"))
         self.assertEqual(readb(pyc),
                          pycref.expected_pyc(os.path.join(site, "loader.py"),
                                              "yaml/loader.py"))
@@ -362,7 +374,7 @@ class TestWheel(Base):
         os.makedirs(outdir)
         p = tool(["--wheel", whl, "--output", outdir, "--sourceless",
                   "-p", "/usr/lib/python3/dist-packages"], cwd=self.top)
-        out = os.path.join(outdir, "PyYAML-6.0-cp311-none-any.whl")
+        out = os.path.join(outdir, ("PyYAML-6.0-" + CPTAG + "-none-any.whl"))
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertTrue(record_ok(out))
         with zipfile.ZipFile(out) as z:

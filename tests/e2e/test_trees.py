@@ -15,13 +15,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "parity"))
 sys.path.insert(0, HERE)
 import pycref  # noqa: E402
-from test_cli import BIN, WRAPPER, readb  # noqa: E402
+from test_cli import (BIN, CMD, PYVER, WRAPPER, readb, CPTAG, CPTAGB, STDLIB, STDLIBB, TAG,
+                      TAGB)  # noqa: E402,F401
 
 
 def tool(args, cwd, stdin=b""):
     env = dict(os.environ)
     env.pop("SOURCE_DATE_EPOCH", None)
-    return subprocess.run(WRAPPER + [BIN] + args, cwd=cwd, env=env,
+    return subprocess.run(CMD + args, cwd=cwd, env=env,
                           input=stdin, capture_output=True,
                           timeout=600 if WRAPPER else 120)
 
@@ -166,7 +167,7 @@ class TestAgainstCompileall(TreeBase):
         got = tool(["-i", "-"], cwd=self.b, stdin=b"pkg/sub\n")
         self.assertEqual(got.returncode, 0, got.stderr)
         self.assertTrue(os.path.exists(os.path.join(
-            self.b, "pkg", "sub", "__pycache__", "c.cpython-311.pyc")))
+            self.b, "pkg", "sub", "__pycache__", ("c." + TAG + ".pyc"))))
 
     def test_hardlink_dupes_like_compileall(self):
         args = ["-o", "0", "-o", "1", "-o", "2", "--hardlink-dupes", "pkg"]
@@ -182,7 +183,7 @@ class TestAgainstCompileall(TreeBase):
         self.assertEqual(links(self.b), links(self.a))
         # a.py has no docstring or assert: all three levels are one inode
         d = os.path.join(self.b, "pkg", "__pycache__")
-        inodes = {os.stat(os.path.join(d, "a.cpython-311%s.pyc" % s)).st_ino
+        inodes = {os.stat(os.path.join(d, ("a." + TAG + "%s.pyc") % s)).st_ino
                   for s in ("", ".opt-1", ".opt-2")}
         self.assertEqual(len(inodes), 1)
 
@@ -250,7 +251,7 @@ class TestUpToDate(TreeBase):
 class TestWorkers(TreeBase):
     def test_same_bytes_and_reports_for_any_number_of_workers(self):
         stdlib = os.path.join(self.top, "lib")
-        shutil.copytree("/usr/lib/python3.11/email", stdlib,
+        shutil.copytree((STDLIB + "/email"), stdlib,
                         ignore=shutil.ignore_patterns("__pycache__"))
         with open(os.path.join(stdlib, "broken1.py"), "w") as f:
             f.write("x = (\n")
@@ -281,7 +282,7 @@ class TestWorkers(TreeBase):
 class TestInterrupted(TreeBase):
     def stdlib(self):
         lib = os.path.join(self.top, "lib")
-        shutil.copytree("/usr/lib/python3.11", lib, symlinks=True,
+        shutil.copytree(STDLIB, lib, symlinks=True,
                         ignore=shutil.ignore_patterns("__pycache__",
                                                       "config-*"))
         return lib
@@ -291,7 +292,7 @@ class TestInterrupted(TreeBase):
         import time
         env = dict(os.environ)
         env.pop("SOURCE_DATE_EPOCH", None)
-        p = subprocess.Popen(WRAPPER + [BIN, "-qq", "-j", "2",
+        p = subprocess.Popen(CMD + ["-qq", "-j", "2",
                                         "--invalidation-mode",
                                         "checked-hash", "lib"],
                              cwd=self.top, env=env, start_new_session=True)
@@ -329,12 +330,12 @@ class TestInterrupted(TreeBase):
 
 
 class TestProgress(TreeBase):
-    def test_progress_line_on_a_terminal(self):
+    def on_a_terminal(self, *args):
         import pty
         pid, fd = pty.fork()
         if pid == 0:
             os.chdir(self.b)
-            os.execv(BIN, [BIN, "-q", "-x", "bad", "pkg"])
+            os.execv(BIN, [BIN, "--python", PYVER] + list(args))
         out = b""
         while True:
             try:
@@ -345,8 +346,19 @@ class TestProgress(TreeBase):
                 break
             out += chunk
         os.waitpid(pid, 0)
+        return out
+
+    def test_progress_line_on_a_terminal(self):
+        out = self.on_a_terminal("-f", "-x", "bad", "pkg")
         # (the total counts every job, the filtered bad.py too)
         self.assertRegex(out, rb"\r\x1b\[K10/10 files, \d+ files/s")
+        self.assertIn(b"9 files: 9 compiled", out)
+
+    def test_no_progress_with_q(self):
+        # -q asks for quiet: no progress line even on a terminal (apt's
+        # term.log records a postinst's terminal output)
+        out = self.on_a_terminal("-f", "-q", "-x", "bad", "pkg")
+        self.assertNotIn(b"\x1b[K", out)
         self.assertIn(b"9 files: 9 compiled", out)
 
 

@@ -2,16 +2,199 @@
  * fuzz_pyc.c - libFuzzer target for everything that reads .pyc files
  * written by others: the header, the marshal walker, the canonicaliser,
  * the structural diff and --dump.  None of them may crash, hang, leak or
- * read out of bounds on any input; the canonical form must be a fixed
- * point (canonicalising twice changes nothing) and keep the length.
+ * read out of bounds on any input.  And two properties of canonical form
+ * 2 on whatever input it accepts:
+ *   - it is a fixed point: canonicalising the output again changes
+ *     nothing;
+ *   - it keeps the value: the output, read back, is the same value as the
+ *     input (checked here with a comparison of our own that resolves
+ *     references and compares sets as sets), so marshal.loads() of both
+ *     gives equal objects.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pycompile_repro.h"
+#include "canonical.h"
+#include "marshal_diff.h"
+#include "marshal_tree.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
+
+struct side {
+    const pcr_mtree *t;
+    const unsigned char *d;
+};
+
+static long budget; /* comparisons left; a DAG can expand a lot */
+
+static uint32_t
+kid(const struct side *s, uint32_t node, uint32_t k)
+{
+    /* the k-th direct child of node (node resolved) */
+    uint32_t i = node + 1, seen = 0;
+    while (i < s->t->nnodes && s->t->nodes[i].parent == node) {
+        if (seen++ == k) {
+            return i;
+        }
+        uint32_t end = s->t->nodes[i].end;
+        i++;
+        while (i < s->t->nnodes && s->t->nodes[i].offset < end) {
+            i++;
+        }
+    }
+    return PCR_NONE;
+}
+
+static int
+kind_of(unsigned t)
+{
+    switch (t) {
+    case 'a':
+    case 'A':
+    case 'z':
+    case 'Z':
+    case 'u':
+    case 't':
+        return 'u';
+    case 'i':
+    case 'I':
+    case 'l':
+        return 'i';
+    case '(':
+    case ')':
+        return '(';
+    default:
+        return (int)t;
+    }
+}
+
+/* An int's value when small enough; *ok = 0 for longer ones (compared as
+ * bytes then, after the same normalisation on both sides). */
+static int64_t
+int_of(const struct side *s, uint32_t i, int *ok)
+{
+    const pcr_mnode *n = &s->t->nodes[i];
+    const unsigned char *p = s->d + n->offset + 1;
+    *ok = 1;
+    if (n->type == 'i') {
+        return (int32_t)pcr_le32(p);
+    }
+    if (n->type == 'I') {
+        return (int64_t)((uint64_t)pcr_le32(p) |
+                         (uint64_t)pcr_le32(p + 4) << 32);
+    }
+    int32_t cnt = (int32_t)pcr_le32(p);
+    int64_t nd = cnt < 0 ? -(int64_t)cnt : cnt, v = 0;
+    if (nd > 4) {
+        *ok = 0;
+        return 0;
+    }
+    for (int64_t k = nd - 1; k >= 0; k--) {
+        v = v << 15 | (p[4 + 2 * k] | (int64_t)p[5 + 2 * k] << 8);
+    }
+    return cnt < 0 ? -v : v;
+}
+
+static int equal(const struct side *a, uint32_t i, const struct side *b,
+                 uint32_t j, int depth);
+
+static int
+equal_sets(const struct side *a, uint32_t i, const struct side *b, uint32_t j,
+           uint32_t n, int depth)
+{
+    char *used = calloc(n ? n : 1, 1);
+    int ok = used != NULL;
+    for (uint32_t x = 0; x < n && ok; x++) {
+        int found = 0;
+        for (uint32_t y = 0; y < n && !found; y++) {
+            if (!used[y] &&
+                equal(a, kid(a, i, x), b, kid(b, j, y), depth + 1) > 0) {
+                used[y] = found = 1;
+            }
+        }
+        ok = found;
+    }
+    free(used);
+    return ok;
+}
+
+/* 1 equal, 0 different, -1 undecided (budget spent). */
+static int
+equal(const struct side *a, uint32_t i, const struct side *b, uint32_t j,
+      int depth)
+{
+    if (--budget < 0 || depth > 2100) {
+        return -1;
+    }
+    i = pcr_mtree_resolve(a->t, i);
+    j = pcr_mtree_resolve(b->t, j);
+    const pcr_mnode *x = &a->t->nodes[i], *y = &b->t->nodes[j];
+    if (kind_of(x->type) != kind_of(y->type)) {
+        return 0;
+    }
+    const unsigned char *sa, *sb;
+    size_t la, lb;
+    switch (kind_of(x->type)) {
+    case 'u':
+    case 's':
+        pcr_mtree_string(a->t, a->d, i, &sa, &la);
+        pcr_mtree_string(b->t, b->d, j, &sb, &lb);
+        return la == lb && memcmp(sa, sb, la) == 0;
+    case 'i': {
+        int oka, okb;
+        int64_t va = int_of(a, i, &oka), vb = int_of(b, j, &okb);
+        if (oka && okb) {
+            return va == vb;
+        }
+        return x->end - x->offset == y->end - y->offset &&
+               memcmp(a->d + x->offset + 1, b->d + y->offset + 1,
+                      x->end - x->offset - 1) == 0;
+    }
+    default:
+        break;
+    }
+    if (x->nkids != y->nkids) {
+        return 0;
+    }
+    if (x->nkids == 0 && x->type != 'c') {
+        /* floats, complex, singletons, empty containers: same bytes */
+        return x->end - x->offset == y->end - y->offset &&
+               memcmp(a->d + x->offset + 1, b->d + y->offset + 1,
+                      x->end - x->offset - 1) == 0;
+    }
+    if (x->type == '<' || x->type == '>') {
+        return budget < 0 ? -1
+                          : equal_sets(a, i, b, j, x->nkids, depth);
+    }
+    for (uint32_t k = 0; k < x->nkids; k++) {
+        int r = equal(a, kid(a, i, k), b, kid(b, j, k), depth + 1);
+        if (r != 1) {
+            return r;
+        }
+    }
+    if (x->type == 'c') {
+        /* the int fields: in the input between the children; compare the
+         * bytes before the first child and at each layout 'i' */
+        const char *f = a->t->layout->fields;
+        size_t pa = x->offset + 1, pb = y->offset + 1;
+        uint32_t k = 0;
+        for (; *f; f++) {
+            if (*f == 'i') {
+                if (memcmp(a->d + pa, b->d + pb, 4) != 0) {
+                    return 0;
+                }
+                pa += 4;
+                pb += 4;
+            } else {
+                pa = a->t->nodes[kid(a, i, k)].end;
+                pb = b->t->nodes[kid(b, j, k)].end;
+                k++;
+            }
+        }
+    }
+    return 1;
+}
 
 int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
@@ -22,40 +205,36 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     }
     pcr_error err;
     pcr_header h;
-    pcr_dump(devnull, data, size, &err);
+    pcr_dump_pyc(devnull, data, size, &err);
     if (pcr_header_unpack(data, size, &h, &err) != PCR_OK) {
         return 0;
     }
-    const char *layout = pcr_code_layout(h.magic);
+    const pcr_layout *layout = pcr_layout_for_magic(h.magic);
+    const unsigned char *body = data + PCR_HEADER_SIZE;
     size_t len = size - PCR_HEADER_SIZE;
-    unsigned char *a = malloc(len + 1), *b = malloc(len + 1);
-    if (a == NULL || b == NULL) {
-        abort();
+    pcr_buf a, b;
+    if (pcr_canonicalize(body, len, layout, &a, &err) != PCR_OK) {
+        return 0;
     }
-    memcpy(a, data + PCR_HEADER_SIZE, len);
-    if (pcr_marshal_canonicalize(a, len, layout, &err) == PCR_OK) {
-        memcpy(b, a, len);
-        if (pcr_marshal_canonicalize(b, len, layout, &err) != PCR_OK ||
-            memcmp(a, b, len) != 0) {
-            abort(); /* canonical form must be a fixed point */
-        }
-        char msg[512];
-        pcr_marshal_diff(data + PCR_HEADER_SIZE, len, a, len, h.magic, msg,
-                         sizeof msg);
-        pcr_mtree t;
-        if (pcr_mtree_parse(a, len, layout, &t, &err) == PCR_OK) {
-            if (t.nnodes > 0 && t.nodes[0].type == 'c') {
-                const unsigned char *s;
-                size_t n;
-                uint32_t fn = pcr_mtree_child(&t, 0, PCR_CODE_FILENAME_SLOT);
-                if (fn != PCR_NONE) {
-                    pcr_mtree_string(&t, a, fn, &s, &n);
-                }
-            }
-            pcr_mtree_free(&t);
-        }
+    if (pcr_canonicalize(a.data, a.len, layout, &b, &err) != PCR_OK ||
+        b.len != a.len || memcmp(a.data, b.data, a.len) != 0) {
+        abort(); /* canonical form must be a fixed point */
     }
-    free(a);
-    free(b);
+    pcr_buf_free(&b);
+    char msg[512];
+    pcr_marshal_diff(body, len, a.data, a.len, h.magic, msg, sizeof msg);
+    pcr_mtree ti, to;
+    if (pcr_mtree_parse(body, len, layout, &ti, &err) != PCR_OK ||
+        pcr_mtree_parse(a.data, a.len, layout, &to, &err) != PCR_OK) {
+        abort(); /* both were accepted once */
+    }
+    struct side si = {&ti, body}, so = {&to, a.data};
+    budget = 200000;
+    if (equal(&si, 0, &so, 0, 0) == 0) {
+        abort(); /* the canonical form changed the value */
+    }
+    pcr_mtree_free(&ti);
+    pcr_mtree_free(&to);
+    pcr_buf_free(&a);
     return 0;
 }

@@ -1,5 +1,7 @@
 """Real-world parity: compile a copy of a real tree with pycompile-repro and
-compare every .pyc, byte for byte, with CPython's own output (pycref).
+compare every .pyc, byte for byte, with CPython's own output, computed by
+oracle.py in a fresh `pythonX.Y -I -S` process that imports nothing it
+compiles (pycref: header + canonical form 2 of marshal.dumps(compile())).
 
 Checks, for the tree and each optimisation level asked for:
   1. every file CPython compiles gives exactly the reference bytes;
@@ -10,7 +12,7 @@ Checks, for the tree and each optimisation level asked for:
      under a hostile environment (PYTHON* variables, another locale,
      another umask), gives CPython's bytes too.
 
-Usage: parity.py --tool BIN [--levels 0,1,2] TREE...
+Usage: parity.py --tool BIN --python X.Y [--levels 0,1,2] TREE...
 Prints "parity: N passed, N failed" (one per compared file and check).
 """
 import argparse
@@ -41,10 +43,10 @@ def copy_tree(tree, dest):
                                                   "*.so"))
 
 
-def run_tool(tool, files, levels, env=None, trees=None):
+def run_tool(tool, version, files, levels, env=None, trees=None):
     """Run the tool -j 1 on a list of files given on stdin, or, with
     trees, -j 2 on directories walked by the tool itself."""
-    cmd = [tool, "--invalidation-mode", "checked-hash"]
+    cmd = [tool, "--python", version, "--invalidation-mode", "checked-hash"]
     for lv in levels:
         cmd += ["-o", str(lv)]
     if trees:
@@ -63,9 +65,32 @@ def read(path):
         return None
 
 
+def oracle(python, files, levels, work):
+    """{(path, level): expected bytes or None (CPython rejects it)} and
+    the reason of each rejection, from a fresh interpreter."""
+    out = tempfile.mkdtemp(prefix="oracle-", dir=work)
+    names = b"".join(os.fsencode(f) + b"\0" for f in files)
+    subprocess.run([python, "-I", "-S",
+                    os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 "oracle.py"),
+                    out, ",".join(map(str, levels)), "checked-hash"],
+                   input=names, check=True)
+    want, why = {}, {}
+    for n, path in enumerate(files):
+        err = os.path.join(out, "%d.err" % n)
+        if os.path.exists(err):
+            with open(err) as f:
+                why[path] = f.read()
+        for lv in levels:
+            want[path, lv] = read(os.path.join(out, "%d-%d.pyc" % (n, lv)))
+    shutil.rmtree(out)
+    return want, why
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tool", required=True)
+    ap.add_argument("--python", required=True, help="X.Y under test")
     ap.add_argument("--levels", default="0")
     ap.add_argument("trees", nargs="+")
     args = ap.parse_args()
@@ -81,27 +106,22 @@ def main():
             files += sources(dest)
 
         t1 = time.monotonic()
-        proc = run_tool(args.tool, files, levels)
+        proc = run_tool(args.tool, args.python, files, levels)
         t_tool = time.monotonic() - t1
         stderr = proc.stderr.decode("utf-8", "replace")
         if proc.returncode not in (0, 1):
             print("FAIL tool exited %d: %s" % (proc.returncode, stderr[:2000]))
             failed += 1
 
-        rejected = 0
+        python = "/usr/bin/python" + args.python
+        expected, reasons = oracle(python, files, levels, work)
+        rejected = len(reasons)
         for path in files:
             for lv in levels:
                 cpath = pycref.cache_path(path, lv)
                 got = read(cpath)
-                try:
-                    want = pycref.expected_pyc(path, None, lv,
-                                               "checked-hash")
-                except (SyntaxError, ValueError, RecursionError,
-                        MemoryError) as exc:
-                    want = None
-                    if lv == levels[0]:
-                        rejected += 1
-                    why = type(exc).__name__
+                want = expected[path, lv]
+                why = reasons.get(path)
                 if want is None:
                     if got is None and (path + ":") in stderr:
                         passed += 1
@@ -135,9 +155,12 @@ def main():
                    LANG="C", PYTHONWARNINGS="error")
         old = os.umask(0o077)
         try:
-            proc2 = run_tool(args.tool, None, levels, env, trees)
+            proc2 = run_tool(args.tool, args.python, None, levels, env, trees)
         finally:
             os.umask(old)
+        bfiles = [os.path.join(other, os.path.relpath(
+            path, os.path.join(work, "a"))) for path in files]
+        bwant, _ = oracle(python, bfiles, levels, work)
         same = differ = 0
         for path in files:
             for lv in levels:
@@ -152,12 +175,7 @@ def main():
                     continue
                 bpath = os.path.join(other, os.path.relpath(
                     path, os.path.join(work, "a")))
-                try:
-                    want = pycref.expected_pyc(bpath, None, lv,
-                                               "checked-hash")
-                except (SyntaxError, ValueError, RecursionError,
-                        MemoryError):
-                    want = None
+                want = bwant[bpath, lv]
                 if b == want:
                     same += 1
                 else:

@@ -348,12 +348,19 @@ def canonicalize(data, magic_number=None):
     """Canonical form 2 of marshal data of this CPython (or of the series
     whose magic number is given)."""
     lay = layout(magic_number or importlib.util.MAGIC_NUMBER)
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
-    r = Reader(data, lay)
-    root = r.obj()
-    if r.p != len(data):
-        raise BadMarshal("trailing data")
-    return Canon(root, lay).stream()
+    # The recursion this needs is raised for it alone: CPython derives the
+    # compiler's own limit from sys.getrecursionlimit(), so leaving it
+    # raised would let the next compile() accept deeper sources.
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 20000))
+    try:
+        r = Reader(data, lay)
+        root = r.obj()
+        if r.p != len(data):
+            raise BadMarshal("trailing data")
+        return Canon(root, lay).stream()
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def header(source_bytes, mode, mtime=None, size=None):

@@ -4,13 +4,12 @@
 
 #include "unit.h"
 
-TestSuite(header, .init = unit_start_python, .fini = unit_stop_python);
 
 Test(header, timestamp_layout)
 {
     pcr_header h;
     unsigned char out[16];
-    pcr_header_init(&h, PCR_TIMESTAMP, 0x01020304u, 0x0a0b0c0du, NULL);
+    pcr_header_init(&h, MAGIC_311, PCR_TIMESTAMP, 0x01020304u, 0x0a0b0c0du, NULL);
     pcr_header_pack(&h, out);
     const unsigned char want[16] = {0xa7, 0x0d, 0x0d, 0x0a, 0, 0,
                                     0,    0,    4,    3,    2, 1,
@@ -23,11 +22,11 @@ Test(header, hash_modes_flags_and_hash)
     const unsigned char hash[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     unsigned char out[16];
     pcr_header h;
-    pcr_header_init(&h, PCR_CHECKED_HASH, 99, 99, hash);
+    pcr_header_init(&h, MAGIC_311, PCR_CHECKED_HASH, 99, 99, hash);
     pcr_header_pack(&h, out);
     cr_assert_eq(out[4], 3);
     cr_assert_arr_eq(out + 8, hash, 8);
-    pcr_header_init(&h, PCR_UNCHECKED_HASH, 99, 99, hash);
+    pcr_header_init(&h, MAGIC_311, PCR_UNCHECKED_HASH, 99, 99, hash);
     pcr_header_pack(&h, out);
     cr_assert_eq(out[4], 1);
 }
@@ -38,7 +37,7 @@ Test(header, unpack_roundtrip_and_rejects)
     unsigned char out[16];
     pcr_header h, back;
     pcr_error err;
-    pcr_header_init(&h, PCR_CHECKED_HASH, 0, 0, hash);
+    pcr_header_init(&h, MAGIC_311, PCR_CHECKED_HASH, 0, 0, hash);
     pcr_header_pack(&h, out);
     cr_assert_eq(pcr_header_unpack(out, 16, &back, &err), PCR_OK);
     cr_assert_eq(back.flags, 3);

@@ -1,9 +1,15 @@
-/* Unit tests: the marshal walker and the canonicaliser, on hand-built
- * streams (the expected bytes are written out by hand from the format in
- * Python/marshal.c) and on hostile ones. */
+/* Unit tests: the marshal walker, canonical form 2 and the diff, on
+ * hand-built streams (the expected bytes are written out by hand from the
+ * format in Python/marshal.c and the rules in docs/canonical-form.md) and
+ * on hostile ones. */
+#define _GNU_SOURCE /* memmem */
 #include <stdlib.h>
 #include <string.h>
 
+#include "canonical.h"
+#include "marshal_diff.h"
+#include "marshal_tree.h"
+#include "protocol.h"
 #include "unit.h"
 
 #define F 0x80 /* FLAG_REF */
@@ -12,31 +18,41 @@
         (unsigned char)(((v) >> 16) & 0xff),                                  \
         (unsigned char)(((unsigned)(v) >> 24) & 0xff)
 
-static const char *L311 = "iiiiiooooooooioo";
+static const pcr_layout *
+L311(void)
+{
+    return pcr_layout_for_magic(MAGIC_311);
+}
 
 static void
-canon_eq(const unsigned char *in, size_t len, const unsigned char *want)
+canon_eq(const unsigned char *in, size_t len, const unsigned char *want,
+         size_t wlen)
 {
-    unsigned char *buf = malloc(len);
-    memcpy(buf, in, len);
+    pcr_buf out;
     pcr_error err;
-    cr_assert_eq(pcr_marshal_canonicalize(buf, len, L311, &err), PCR_OK, "%s",
+    cr_assert_eq(pcr_canonicalize(in, len, L311(), &out, &err), PCR_OK, "%s",
                  err.msg);
-    cr_assert_arr_eq(buf, want, len);
-    free(buf);
+    cr_assert_eq(out.len, wlen, "length %zu, want %zu", out.len, wlen);
+    cr_assert_arr_eq(out.data, want, wlen);
+    /* a fixed point */
+    pcr_buf again;
+    cr_assert_eq(pcr_canonicalize(out.data, out.len, L311(), &again, &err),
+                 PCR_OK);
+    cr_assert_eq(again.len, out.len);
+    cr_assert_arr_eq(again.data, out.data, out.len);
+    pcr_buf_free(&again);
+    pcr_buf_free(&out);
 }
 
 static void
 rejects(const unsigned char *in, size_t len, const char *why)
 {
-    unsigned char *buf = malloc(len ? len : 1);
-    memcpy(buf, in, len);
+    pcr_buf out;
     pcr_error err = {{0}};
-    pcr_status rc = pcr_marshal_canonicalize(buf, len, L311, &err);
+    pcr_status rc = pcr_canonicalize(in, len, L311(), &out, &err);
     cr_assert_eq(rc, PCR_FAIL, "accepted: %s", why);
     cr_assert(strstr(err.msg, why) != NULL, "message '%s' lacks '%s'", err.msg,
               why);
-    free(buf);
 }
 
 Test(marshal, unreferenced_flags_are_cleared)
@@ -44,10 +60,21 @@ Test(marshal, unreferenced_flags_are_cleared)
     const unsigned char in[] = {')' | F, 2, 'i' | F, I32(7), 'z' | F, 1, 'a'};
     /* (the one-character string also becomes interned: 'Z') */
     const unsigned char want[] = {')', 2, 'i', I32(7), 'Z', 1, 'a'};
-    canon_eq(in, sizeof in, want);
+    canon_eq(in, sizeof in, want, sizeof want);
 }
 
-Test(marshal, referenced_flags_kept_and_renumbered)
+Test(marshal, equal_values_become_one_object)
+{
+    /* ( int 7, "ab", "ab", int 7 ) with nothing shared in the input: the
+     * second of each is a reference to the first, in stream order */
+    const unsigned char in[] = {')', 4,   'i', I32(7), 'z', 2,   'a',
+                                'b', 'z', 2,   'a',    'b', 'i', I32(7)};
+    const unsigned char want[] = {')', 4,   'i' | F, I32(7), 'z' | F, 2,
+                                  'a', 'b', 'r',     I32(1), 'r',     I32(0)};
+    canon_eq(in, sizeof in, want, sizeof want);
+}
+
+Test(marshal, references_renumbered)
 {
     /* tuple#0 ( int#1 7, str#2 "ab", ref 2, ref 2 ) */
     const unsigned char in[] = {')' | F, 4,   'i' | F, I32(7), 'z' | F, 2, 'a',
@@ -55,74 +82,161 @@ Test(marshal, referenced_flags_kept_and_renumbered)
     /* only the string is referenced: it becomes reference 0 */
     const unsigned char want[] = {')', 4,   'i', I32(7), 'z' | F, 2,
                                   'a', 'b', 'r', I32(0), 'r',     I32(0)};
-    canon_eq(in, sizeof in, want);
+    canon_eq(in, sizeof in, want, sizeof want);
 }
 
 Test(marshal, singletons_never_register)
 {
     /* A flagged None takes no reference index (marshal.c r_object), so
-     * "ref 1" below means the string, which is the second registered
-     * object after the list. */
+     * "ref 1" below means the string, the second registered object. */
     const unsigned char in[] = {'[' | F, I32(3), 'N' | F, 'z' | F,
                                 1,       'q',    'r',     I32(1)};
     const unsigned char want[] = {'[', I32(3), 'N', 'Z' | F,
                                   1,   'q',    'r', I32(0)};
-    canon_eq(in, sizeof in, want);
+    canon_eq(in, sizeof in, want, sizeof want);
 }
 
-Test(marshal, dict_and_sets_and_numbers)
+Test(marshal, one_encoding_per_value)
 {
-    /* {'k': 5, 1.0: frozenset()} with every object flagged */
-    const unsigned char in[] = {'{' | F, 'z' | F, 1,       'k',     'l' | F,
-                                I32(1),  5,       0,       'g' | F, 0,
-                                0,       0,       0,       0,       0,
-                                0xf0,    0x3f,    '>' | F, I32(0),  '0'};
-    const unsigned char want[] = {'{', 'Z',  1,    'k', 'l',    I32(1), 5,
-                                  0,   'g',  0,    0,   0,      0,      0,
-                                  0,   0xf0, 0x3f, '>', I32(0), '0'};
-    canon_eq(in, sizeof in, want);
+    /* (long 5, int64 7, int64 2**40, unicode "ab", ascii "cd", tuple of
+     * 0 written long) -> (int 5, int 7, long 2**40, short ascii x2, small
+     * tuple) */
+    const unsigned char in[] = {
+        '(', I32(6), 'l', I32(1),    5, 0, 'I', I32(7), I32(0), 'I', I32(0),
+        I32(256),    'u', I32(2),    'a', 'b', 'a', I32(2), 'c', 'd', '(',
+        I32(0)};
+    const unsigned char want[] = {')', 6,      'i', I32(5), 'i', I32(7),
+                                  'l', I32(3), 0,   0,      0,   0,
+                                  0,   4,      'z', 2,      'a', 'b',
+                                  'z', 2,      'c', 'd',    ')', 0};
+    canon_eq(in, sizeof in, want, sizeof want);
 }
 
-Test(marshal, canonical_is_idempotent_on_real_output)
+Test(marshal, set_elements_ordered_by_their_bytes)
 {
-    unit_start_python();
-    const char *src = "import os\nX = ('-', '-', 1.5, 1.5)\n"
-                      "def f(a, b=('x', 'x')):\n    return a, b, '-'\n"
-                      "class C:\n    def m(self):\n        return f\n";
-    pcr_buf once;
-    pcr_error err;
-    cr_assert_eq(pcr_compile_to_marshal((const unsigned char *)src,
-                                        strlen(src), "m.py", 0, &once, &err),
-                 PCR_OK, "%s", err.msg);
-    unsigned char *twice = malloc(once.len);
-    memcpy(twice, once.data, once.len);
-    cr_assert_eq(pcr_marshal_canonicalize(twice, once.len, L311, &err),
-                 PCR_OK);
-    cr_assert_arr_eq(twice, once.data, once.len);
+    /* frozenset({"b", "a", 1}) in any order -> ordered by canonical
+     * bytes: 'Z' 1 'a' < 'Z' 1 'b' < 'i' ... */
+    const unsigned char in[] = {'>', I32(3), 'i', I32(1), 'z', 1,
+                                'b', 'Z',    1,   'a'};
+    const unsigned char want[] = {'>', I32(3), 'Z', 1,  'a',
+                                  'Z', 1,      'b', 'i', I32(1)};
+    canon_eq(in, sizeof in, want, sizeof want);
+}
 
-    /* The walker finds the root code object's co_filename. */
-    pcr_mtree tree;
-    cr_assert_eq(pcr_mtree_parse(once.data, once.len, L311, &tree, &err),
-                 PCR_OK);
-    cr_assert_eq(tree.nodes[0].type, 'c');
-    const unsigned char *name;
-    size_t len;
-    uint32_t fn = pcr_mtree_child(&tree, 0, 10); /* co_filename */
-    cr_assert_neq(fn, PCR_NONE);
-    cr_assert_eq(pcr_mtree_string(&tree, once.data, fn, &name, &len), PCR_OK);
-    cr_assert_eq(len, 4);
-    cr_assert_arr_eq(name, "m.py", 4);
-    cr_assert_str_eq(pcr_code_field_name(pcr_magic_number(), 10),
-                     "co_filename");
-    /* every kept flag is used, every reference points at a flagged
-     * object */
-    for (uint32_t i = 0; i < tree.nrefs; i++) {
-        cr_assert_gt(tree.ref_uses[i], 0);
+Test(marshal, mutable_objects_are_never_merged)
+{
+    /* ([], []) stays two lists; a list the input shares stays shared */
+    const unsigned char a[] = {')', 2, '[', I32(0), '[', I32(0)};
+    canon_eq(a, sizeof a, a, sizeof a);
+    const unsigned char b[] = {')', 2, '[' | F, I32(0), 'r', I32(0)};
+    canon_eq(b, sizeof b, b, sizeof b);
+}
+
+Test(marshal, one_character_strings_become_interned)
+{
+    /* ("-", "ab", "\xe9", "\u20ac"): one-character latin-1 strings
+     * interned, "ab" and the euro sign (not latin-1) left alone */
+    const unsigned char in[] = {')',  4,   'z',    1,    '-',    'z',
+                                2,    'a', 'b',    'u',  I32(2), 0xc3,
+                                0xa9, 'u', I32(3), 0xe2, 0x82,   0xac};
+    const unsigned char want[] = {')',  4,   'Z',    1,    '-',    'z',
+                                  2,    'a', 'b',    't',  I32(2), 0xc3,
+                                  0xa9, 'u', I32(3), 0xe2, 0x82,   0xac};
+    canon_eq(in, sizeof in, want, sizeof want);
+}
+
+/* A 3.11 code object: consts, names and a qualname as given (each a
+ * complete marshal object). */
+static void
+code311(pcr_wbuf *w, const char *consts, size_t clen, const char *names,
+        size_t nlen, const char *qualname)
+{
+    pcr_wbuf_u8(w, 'c');
+    for (int i = 0; i < 5; i++) {
+        pcr_wbuf_u32(w, 0);
     }
-    pcr_mtree_free(&tree);
-    free(twice);
-    pcr_buf_free(&once);
-    unit_stop_python();
+    pcr_wbuf_u8(w, 's'); /* co_code */
+    pcr_wbuf_blob(w, "\x97\x00", 2);
+    pcr_wbuf_bytes(w, consts, clen);
+    pcr_wbuf_bytes(w, names, nlen);
+    pcr_wbuf_bytes(w, ")\x00", 2);   /* localsplusnames */
+    pcr_wbuf_bytes(w, "s\0\0\0\0", 5); /* localspluskinds */
+    pcr_wbuf_bytes(w, "z\x04m.py", 6); /* filename */
+    pcr_wbuf_bytes(w, "z\x01" "f", 3); /* name */
+    pcr_wbuf_u8(w, 'z');
+    pcr_wbuf_u8(w, (unsigned)strlen(qualname));
+    pcr_wbuf_bytes(w, qualname, strlen(qualname));
+    pcr_wbuf_u32(w, 1); /* firstlineno */
+    pcr_wbuf_bytes(w, "s\0\0\0\0", 5); /* linetable */
+    pcr_wbuf_bytes(w, "s\0\0\0\0", 5); /* exceptiontable */
+}
+
+/* Where in out the first copy of text starts (its type byte). */
+static unsigned char
+type_of(const pcr_buf *out, const char *text)
+{
+    size_t n = strlen(text);
+    for (size_t i = 2; i + n <= out->len; i++) {
+        if (out->data[i - 1] == n && memcmp(out->data + i, text, n) == 0) {
+            return out->data[i - 2] & 0x7f;
+        }
+    }
+    return 0;
+}
+
+Test(marshal, interning_follows_positions_on_3_11)
+{
+    /* consts: ("name_chars", "not name chars", "caf\xc3\xa9"); names:
+     * ("caf\xc3\xa9" as a name); qualname "C.f" */
+    const char consts[] = ")\x03z\x0a"
+                          "name_chars"
+                          "z\x0e"
+                          "not name chars"
+                          "u\x05\x00\x00\x00"
+                          "caf\xc3\xa9";
+    const char names[] = ")\x01u\x05\x00\x00\x00"
+                         "caf\xc3\xa9";
+    pcr_wbuf w = {0};
+    code311(&w, consts, sizeof consts - 1, names, sizeof names - 1, "C.f");
+    pcr_buf out;
+    pcr_error err;
+    cr_assert_eq(pcr_canonicalize(w.data, w.len, L311(), &out, &err), PCR_OK,
+                 "%s", err.msg);
+    cr_assert_eq(type_of(&out, "name_chars"), 'Z');
+    cr_assert_eq(type_of(&out, "not name chars"), 'z');
+    cr_assert_eq(type_of(&out, "C.f"), 'z'); /* 3.11: qualname not */
+    cr_assert_eq(type_of(&out, "m.py"), 'z'); /* 3.11: filename not */
+    /* "café" is a name somewhere: interned everywhere, one object */
+    const unsigned char cafe[] = {'t' | F, I32(5), 'c', 'a', 'f', 0xc3, 0xa9};
+    cr_assert(memmem(out.data, out.len, cafe, sizeof cafe) != NULL);
+    pcr_buf_free(&out);
+    /* 3.13: filename and qualname are interned too */
+    pcr_layout l313 = *pcr_layout_for_magic(0x0a0d0df3u); /* 3571 */
+    cr_assert_eq(pcr_canonicalize(w.data, w.len, &l313, &out, &err), PCR_OK);
+    cr_assert_eq(type_of(&out, "C.f"), 'Z');
+    cr_assert_eq(type_of(&out, "m.py"), 'Z');
+    pcr_buf_free(&out);
+    pcr_wbuf_free(&w);
+}
+
+Test(marshal, slices_only_from_marshal_version_5)
+{
+    const unsigned char in[] = {':', 'N', 'i', I32(2), 'N'};
+    pcr_buf out;
+    pcr_error err;
+    cr_assert_eq(pcr_canonicalize(in, sizeof in, L311(), &out, &err),
+                 PCR_FAIL);
+    cr_assert(strstr(err.msg, "slice") != NULL, "%s", err.msg);
+    cr_assert_eq(pcr_canonicalize(in, sizeof in,
+                                  pcr_layout_for_magic(MAGIC_314), &out, &err),
+                 PCR_OK, "%s", err.msg);
+    cr_assert_eq(out.len, sizeof in);
+    pcr_buf_free(&out);
+    /* a slice may not refer to itself while incomplete */
+    const unsigned char self[] = {':' | F, 'r', I32(0), 'N', 'N'};
+    cr_assert_eq(pcr_canonicalize(self, sizeof self,
+                                  pcr_layout_for_magic(MAGIC_314), &out, &err),
+                 PCR_FAIL);
 }
 
 Test(marshal, hostile_truncated)
@@ -163,6 +277,13 @@ Test(marshal, hostile_references)
     rejects(d, sizeof d, "invalid reference");
 }
 
+Test(marshal, cycles_through_tuples_stay_loadable)
+{
+    /* CPython's reader lets a tuple refer to itself through a list */
+    const unsigned char in[] = {')' | F, 1, '[', I32(1), 'r', I32(0)};
+    canon_eq(in, sizeof in, in, sizeof in);
+}
+
 Test(marshal, hostile_types_and_structure)
 {
     const unsigned char a[] = {'?'};
@@ -177,8 +298,9 @@ Test(marshal, hostile_types_and_structure)
     rejects(e, sizeof e, "digit out of range");
     /* a code object needs a known layout */
     unsigned char f[] = {'c', I32(0)};
+    pcr_buf out;
     pcr_error err;
-    cr_assert_eq(pcr_marshal_canonicalize(f, sizeof f, NULL, &err), PCR_FAIL);
+    cr_assert_eq(pcr_canonicalize(f, sizeof f, NULL, &out, &err), PCR_FAIL);
 }
 
 Test(marshal, hostile_deep_nesting)
@@ -195,69 +317,91 @@ Test(marshal, hostile_deep_nesting)
     /* 1999 levels are fine */
     n = 1999;
     len = 2 * n + 1;
-    for (size_t i = 0; i < n; i++) {
-        buf[2 * i] = ')';
-        buf[2 * i + 1] = 1;
-    }
     buf[len - 1] = 'N';
-    pcr_error err;
-    cr_assert_eq(pcr_marshal_canonicalize(buf, len, L311, &err), PCR_OK, "%s",
-                 err.msg);
+    canon_eq(buf, len, buf, len);
     free(buf);
 }
 
-Test(marshal, one_character_strings_become_interned)
+Test(marshal, hostile_set_keys_bounded)
 {
-    /* ("-", "ab", "\xe9", "\u20ac") as a process that interned nothing
-     * writes them: z, z, u (2 UTF-8 bytes), u (3 UTF-8 bytes) */
-    const unsigned char in[] = {')',  4,   'z',    1,    '-',    'z',
-                                2,    'a', 'b',    'u',  I32(2), 0xc3,
-                                0xa9, 'u', I32(3), 0xe2, 0x82,   0xac};
-    /* one-character latin-1 strings interned; "ab" and the euro sign
-     * (not latin-1) left alone */
-    const unsigned char want[] = {')',  4,   'Z',    1,    '-',    'z',
-                                  2,    'a', 'b',    't',  I32(2), 0xc3,
-                                  0xa9, 'u', I32(3), 0xe2, 0x82,   0xac};
-    canon_eq(in, sizeof in, want);
+    /* t0 = (); t_k = (t_{k-1}, t_{k-1}) by reference: 40 levels would be
+     * 2**40 bytes written out plainly, as a set's ordering key */
+    pcr_wbuf w = {0};
+    pcr_wbuf_u8(&w, '>');
+    pcr_wbuf_u32(&w, 2);
+    pcr_wbuf_u8(&w, 'N');
+    for (int k = 0; k < 40; k++) {
+        pcr_wbuf_u8(&w, ')' | F);
+        pcr_wbuf_u8(&w, 2);
+    }
+    pcr_wbuf_u8(&w, ')' | F);
+    pcr_wbuf_u8(&w, 0);
+    for (int k = 39; k >= 0; k--) {
+        /* the second child of level k is a reference to level k+1 */
+        pcr_wbuf_u8(&w, 'r');
+        pcr_wbuf_u32(&w, (uint32_t)(k + 1));
+    }
+    rejects(w.data, w.len, "expand");
+    pcr_wbuf_free(&w);
 }
 
-static pcr_buf
-compiled(const char *src)
+Test(marshal, walker_finds_the_filename)
 {
-    pcr_buf out;
+    pcr_wbuf w = {0};
+    code311(&w, ")\x00", 2, ")\x00", 2, "f");
+    pcr_mtree tree;
     pcr_error err;
-    cr_assert_eq(pcr_compile_to_marshal((const unsigned char *)src,
-                                        strlen(src), "d.py", 0, &out, &err),
-                 PCR_OK, "%s", err.msg);
-    return out;
+    cr_assert_eq(pcr_mtree_parse(w.data, w.len, L311(), &tree, &err), PCR_OK,
+                 "%s", err.msg);
+    cr_assert_eq(tree.nodes[0].type, 'c');
+    const unsigned char *name;
+    size_t len;
+    uint32_t fn = pcr_mtree_child(&tree, 0, (unsigned)L311()->filename_slot);
+    cr_assert_neq(fn, PCR_NONE);
+    cr_assert_eq(pcr_mtree_string(&tree, w.data, fn, &name, &len), PCR_OK);
+    cr_assert_eq(len, 4);
+    cr_assert_arr_eq(name, "m.py", 4);
+    cr_assert_str_eq(L311()->names[L311()->filename_slot], "co_filename");
+    pcr_mtree_free(&tree);
+    pcr_wbuf_free(&w);
 }
 
 Test(marshal, diff_names_code_object_and_field)
 {
-    unit_start_python();
     char msg[512];
-    pcr_buf a = compiled("def f():\n    return 'abc'\n");
-    pcr_buf b = compiled("def f():\n    return 'abd'\n");
-    pcr_buf c = compiled("\ndef f():\n    return 'abc'\n");
-    uint32_t magic = pcr_magic_number();
-    cr_assert_eq(
-        pcr_marshal_diff(a.data, a.len, a.data, a.len, magic, msg, sizeof msg),
-        PCR_OK);
-    cr_assert_eq(
-        pcr_marshal_diff(a.data, a.len, b.data, b.len, magic, msg, sizeof msg),
-        PCR_FAIL);
+    pcr_wbuf a = {0}, b = {0};
+    code311(&a, ")\x01z\x03"
+                "abc",
+            7, ")\x00", 2, "f");
+    code311(&b, ")\x01z\x03"
+                "abd",
+            7, ")\x00", 2, "f");
+    cr_assert_eq(pcr_marshal_diff(a.data, a.len, a.data, a.len, MAGIC_311, msg,
+                                  sizeof msg),
+                 PCR_OK);
+    cr_assert_eq(pcr_marshal_diff(a.data, a.len, b.data, b.len, MAGIC_311, msg,
+                                  sizeof msg),
+                 PCR_FAIL);
     cr_assert(strstr(msg, "code object 'f', field co_consts: 'abc' vs "
                           "'abd'") != NULL,
               "%s", msg);
     /* co_firstlineno sits between the children: still found */
-    cr_assert_eq(
-        pcr_marshal_diff(a.data, a.len, c.data, c.len, magic, msg, sizeof msg),
-        PCR_FAIL);
-    cr_assert(strstr(msg, "code object 'f', field co_firstlineno: 1 vs 2") !=
-                  NULL,
-              "%s", msg);
-    pcr_buf_free(&a);
-    pcr_buf_free(&b);
-    pcr_buf_free(&c);
-    unit_stop_python();
+    memcpy(b.data, a.data, a.len);
+    b.data[a.len - 10 - 4] = 2; /* firstlineno 1 -> 2 */
+    cr_assert_eq(pcr_marshal_diff(a.data, a.len, b.data, a.len, MAGIC_311, msg,
+                                  sizeof msg),
+                 PCR_FAIL);
+    cr_assert(strstr(msg, "field co_firstlineno: 1 vs 2") != NULL, "%s", msg);
+    pcr_wbuf_free(&a);
+    pcr_wbuf_free(&b);
+}
+
+Test(marshal, layouts_by_magic)
+{
+    cr_assert_null(pcr_layout_for_magic(0x12345678u));
+    cr_assert_str_eq(pcr_layout_for_magic(0x0a0d0d55u)->series, "3.8");
+    cr_assert_str_eq(pcr_layout_for_magic(MAGIC_311)->series, "3.11");
+    cr_assert_str_eq(pcr_layout_for_magic(0x0a0d0df3u)->series, "3.13");
+    cr_assert_str_eq(pcr_layout_for_magic(MAGIC_314)->series, "3.14");
+    cr_assert_eq(pcr_layout_for_magic(MAGIC_314)->marshal_version, 5);
 }

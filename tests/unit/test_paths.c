@@ -4,12 +4,11 @@
 
 #include "unit.h"
 
-TestSuite(paths, .init = unit_start_python, .fini = unit_stop_python);
 
 static void
 check_cache(const char *src, int level, const char *want)
 {
-    char *got = pcr_cache_path(src, level);
+    char *got = pcr_cache_path(src, "cpython-311", level);
     cr_assert_not_null(got);
     cr_expect_str_eq(got, want, "cache_from_source(%s, %d)", src, level);
     free(got);
@@ -24,6 +23,9 @@ Test(paths, cache_from_source)
     /* importlib's quirks for names without a dot or with a leading one */
     check_cache("/x/script", 0, "/x/__pycache__/scriptcpython-311.pyc");
     check_cache("/x/.hidden", 0, "/x/__pycache__/hidden.cpython-311.pyc");
+    char *t = pcr_cache_path("/x/m.py", "cpython-314", 1);
+    cr_assert_str_eq(t, "/x/__pycache__/m.cpython-314.opt-1.pyc");
+    free(t);
 }
 
 static void

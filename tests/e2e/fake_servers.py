@@ -1,0 +1,78 @@
+"""Compile servers that misbehave, for the tests: each is a small proxy in
+front of the real server (same name, cpython-X.Y, in its own directory
+given to pycompile-repro with --server-dir) that changes what it is told
+to change.  The protocol is in src/lib/protocol.h."""
+import os
+import stat
+import struct
+import sys
+
+PROXY = r'''#!%(python)s -I
+import os, signal, struct, subprocess, sys
+REAL = %(real)r
+MODE = %(mode)r
+args = sys.argv[1:]
+seed = int(args[args.index("--hash-seed") + 1]) if "--hash-seed" in args else 0
+if MODE == "no-hello":
+    sys.exit(3)
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+def frame(f):
+    head = f.read(4)
+    if len(head) < 4:
+        return None
+    n = struct.unpack("<I", head)[0]
+    return f.read(n)
+def send(f, payload):
+    f.write(struct.pack("<I", len(payload)) + payload)
+    f.flush()
+if MODE == "error-hello":
+    msg = b"this installation is broken"
+    send(out, b"E" + struct.pack("<I", len(msg)) + msg)
+    sys.exit(2)
+real = subprocess.Popen([REAL] + args, stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE)
+send(out, frame(real.stdout))                  # hello
+if MODE == "garbage":
+    out.write(b"\xff\xff\xff\xff garbage")
+    out.flush()
+    sys.exit(0)
+while True:
+    req = frame(inp)
+    if req is None:
+        break
+    if req[:1] == b"C":
+        # id flags nlevels levels... name source
+        p = 1 + 8
+        nlev = struct.unpack_from("<I", req, p)[0]
+        p += 4 + 4 * nlev
+        nlen = struct.unpack_from("<I", req, p)[0]
+        p += 4 + nlen
+        slen = struct.unpack_from("<I", req, p)[0]
+        src = req[p + 4:p + 4 + slen]
+        if MODE == "die-on" and b"DIE" in src:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if MODE == "seed-changes-source" and seed != 0:
+            src = src.replace(b"1", b"2")
+            req = req[:p] + struct.pack("<I", len(src)) + src
+    send(real.stdin, req)
+    send(out, frame(real.stdout))
+real.stdin.close()
+real.wait()
+'''
+
+
+def make(directory, real_server, mode):
+    """A server directory with one misbehaving cpython-X.Y; returns it."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, os.path.basename(real_server))
+    with open(path, "w") as f:
+        f.write(PROXY % {"python": sys.executable, "real": real_server,
+                         "mode": mode})
+    os.chmod(path, stat.S_IRWXU)
+    return directory
+
+
+def real_server(bin_path, series):
+    """The real server beside the built binary."""
+    return os.path.join(os.path.dirname(bin_path), "libexec",
+                        "pycompile-repro", "cpython-" + series)
