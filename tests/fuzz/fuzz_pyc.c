@@ -157,8 +157,9 @@ equal(const struct side *a, uint32_t i, const struct side *b, uint32_t j,
     if (x->nkids != y->nkids) {
         return 0;
     }
-    if (x->nkids == 0 && x->type != 'c') {
-        /* floats, complex, singletons, empty containers: same bytes */
+    int container = strchr("([<>{:c", kind_of(x->type)) != NULL;
+    if (!container) {
+        /* floats, complex, singletons: the same bytes */
         return x->end - x->offset == y->end - y->offset &&
                memcmp(a->d + x->offset + 1, b->d + y->offset + 1,
                       x->end - x->offset - 1) == 0;
