@@ -93,7 +93,7 @@ SERVERS := $(PYTHON_VERSIONS:%=$(SERVER_DIR)/cpython-%)
 UNIT_BIN := $(BUILD)/unit-tests
 REPLAY_BIN := $(BUILD)/fuzz-replay
 
-.PHONY: all deps test check check-all test-distros unit sanitize valgrind \
+.PHONY: all deps test check check-all test-distros unit sanitize valgrind corpora \
         example format clean bench fuzz fuzz-build install uninstall dist \
         deb rpm servers
 
@@ -173,10 +173,17 @@ fuzz: all fuzz-build
 
 # The whole suite: normal build, then the sanitizer build.  tests/run.sh
 # prints one line per suite and a final "N passed, N failed".
-test check: all unit fuzz-build
+# The real-world corpora of the process-state tests (tests/corpora.sh).
+CORPORA_DIR ?= $(CURDIR)/build/corpora
+corpora:
+	tests/corpora.sh $(CORPORA_DIR) >/dev/null
+
+test check: all unit fuzz-build corpora
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 all unit
-	PYTHON_VERSIONS="$(PYTHON_VERSIONS)" tests/run.sh --fuzz $(FUZZ_SECONDS) \
-	    --valgrind --packaging $(BUILD) build-asan
+	PYTHON_VERSIONS="$(PYTHON_VERSIONS)" \
+	PCR_CORPORA="$(CORPORA_DIR)/django $(CORPORA_DIR)/sympy" \
+	    tests/run.sh --fuzz $(FUZZ_SECONDS) --valgrind --packaging \
+	    $(BUILD) build-asan
 
 # Without the sanitizer build, valgrind, packaging and libFuzzer: what the
 # distribution chroots run (tests/distros.sh).

@@ -71,9 +71,16 @@ for d in $distros; do
             mounted="$mounted $dir/dev/pts" &&
             ln -sf pts/ptmx "$dir/dev/ptmx"
     fi
+    # the real-world corpora, fetched on this machine (tests/corpora.sh)
+    rm -rf "$dir/src/corpora"
+    corpora=""
+    if tests/corpora.sh "$top/build/corpora" >/dev/null; then
+        cp -r "$top/build/corpora" "$dir/src/corpora"
+        corpora="/src/corpora/django /src/corpora/sympy"
+    fi
     out=$(mktemp)
     chroot "$dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-        HOME=/root LANG=C.UTF-8 CI="${CI:-}" \
+        HOME=/root LANG=C.UTF-8 CI="${CI:-}" PCR_CORPORA="$corpora" \
         /bin/bash -c 'cd /src/pycompile-repro && make -j2 all unit >/tmp/build.log 2>&1 || { tail -n 30 /tmp/build.log; exit 1; }; make --no-print-directory test-quick' \
         >"$out" 2>&1
     rc=$?

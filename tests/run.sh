@@ -11,7 +11,9 @@
 # the oracle: e2e (the binary, checked against CPython, compileall,
 # tarfile, zipfile, installer) and parity (copies of /usr/lib/pythonX.Y,
 # /usr/lib/python3/dist-packages and fixtures/tricky compiled and compared
-# byte for byte with CPython's own output); then, if asked, the packaging
+# byte for byte with CPython's own output) and, when PCR_CORPORA names
+# corpus directories, process-state (tests/parity/process_state.py); then,
+# if asked, the packaging
 # tests, libFuzzer for SECONDS (build-fuzz/) and the e2e suites under
 # valgrind (first build).
 set -u
@@ -151,6 +153,19 @@ for build in "$@"; do
         grep -E '^parity: [0-9]+ source' "$out"
         [ "$f" != 0 ] && tail -n 40 "$out"
         add "$build: $v parity" "$p" "$f"
+        # process-state: CPython's output from processes in other states
+        # canonicalises to our bytes (first build only: it is long)
+        if [ -n "${PCR_CORPORA:-}" ] && [ "$build" = "$1" ]; then
+            out=$log/$build-$v-state
+            # shellcheck disable=SC2086
+            run_suite "$out" "$py" tests/parity/process_state.py \
+                --tool "$PCR_BIN" --python "$v" "/usr/lib/python$v" \
+                $PCR_CORPORA
+            counts "$out" process-state:
+            grep -E '^process-state: [^0-9]' "$out"
+            [ "$f" != 0 ] && tail -n 40 "$out"
+            add "$build: $v process-state" "$p" "$f"
+        fi
     done
 done
 

@@ -285,6 +285,29 @@ class TestCanonicalize(Base):
         changed = [k for k in theirs if theirs[k] != canon[k]]
         self.assertGreater(len(changed), len(theirs) // 2)
 
+    def test_debians_installed_pyc_canonicalized_are_ours(self):
+        # The .pyc that py3compile wrote on this system (timestamp mode,
+        # one process per package): canonicalised, --check says identical
+        site = "/usr/lib/python3/dist-packages"
+        copy = os.path.join(self.top, "dist-packages")
+        shutil.copytree(site, copy, symlinks=True)  # keeps mtimes
+        pycs = [os.path.join(d, f) for d, _, fs in os.walk(copy)
+                for f in fs if f.endswith("." + TAG + ".pyc")]
+        if len(pycs) < 5:
+            self.skipTest("py3compile wrote no %s .pyc here" % TAG)
+        p = tool(["--canonicalize", "-qq", copy], cwd=self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # (recording the installed names, as py3compile did)
+        p = tool(["--check", "--invalidation-mode", "timestamp", "-s", copy,
+                  "-p", site, "--format", "json", copy], cwd=self.top)
+        import json
+        report = json.loads(p.stdout)
+        by = report["totals"]["by_class"]
+        self.assertEqual(by["different"], 0, [
+            f for f in report["files"] if f["class"] == "different"][:3])
+        self.assertEqual(by["not-canonical"], 0)
+        self.assertGreater(by["ok"], len(pycs) // 2)
+
     def test_keeps_mode_and_refuses_garbage(self):
         src = self.write("m.py", "x = ('-', '-')\n")
         subprocess.run([sys.executable, "-m", "py_compile", src], check=True)
