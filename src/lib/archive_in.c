@@ -9,15 +9,19 @@
  * readers the local headers; a zip where they differ shows each a
  * different wheel).
  *
- * Names are bytes: a zip's UTF-8 names are taken as UTF-8, whatever the
- * locale (libarchive would convert them to the locale's charset, and
- * fail in the C locale).
+ * Names are bytes: libarchive runs under a UTF-8 locale in this thread
+ * (uselocale), so a zip's UTF-8 names arrive as UTF-8 whatever the
+ * caller's locale (in the C locale libarchive fails to convert them).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pcr_archive.h"
 
@@ -55,14 +59,41 @@ entry_name(struct archive_entry *e)
     return n != NULL ? n : archive_entry_pathname(e);
 }
 
-static struct archive *
-open_reader(const char *path, int zip, int seekable, pcr_error *err)
+/* Open a regular file without blocking (a FIFO would hang libarchive's
+ * own open), or say what it is. */
+static int
+open_regular(const char *path, pcr_error *err)
 {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        pcr_set_errno(err, PCR_FAIL, errno, "cannot open it");
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        pcr_set_error(err, PCR_FAIL, "not a regular file");
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+static struct archive *
+open_reader(const char *path, int zip, int seekable, int *fdp,
+            pcr_error *err)
+{
+    int fd = open_regular(path, err);
+    if (fd < 0) {
+        return NULL;
+    }
     struct archive *a = archive_read_new();
     if (a == NULL) {
+        close(fd);
         pcr_set_error(err, PCR_ENV, "out of memory");
         return NULL;
     }
+    *fdp = fd;
     if (zip) {
         if (seekable) {
             archive_read_support_format_zip_seekable(a);
@@ -77,12 +108,13 @@ open_reader(const char *path, int zip, int seekable, pcr_error *err)
         archive_read_support_filter_all(a);
         archive_read_set_options(a, "hdrcharset=UTF-8");
     }
-    if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+    if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
         pcr_set_error(err, PCR_FAIL, "cannot read it as %s: %s",
                       zip ? "a zip" : "a tar",
                       archive_error_string(a) ? archive_error_string(a)
                                               : "unknown format");
         archive_read_free(a);
+        close(fd);
         return NULL;
     }
     return a;
@@ -94,7 +126,8 @@ local_names(const char *path, char ***names, size_t *n, pcr_error *err)
 {
     *names = NULL;
     *n = 0;
-    struct archive *a = open_reader(path, 1, 0, err);
+    int fd;
+    struct archive *a = open_reader(path, 1, 0, &fd, err);
     if (a == NULL) {
         return PCR_FAIL;
     }
@@ -125,6 +158,99 @@ local_names(const char *path, char ***names, size_t *n, pcr_error *err)
                            archive_error_string(a));
     }
     archive_read_free(a);
+    close(fd);
+    return rc;
+}
+
+/* The names of a zip's central directory, in order, read by hand: the
+ * reader libarchive offers takes the local headers' names. */
+static pcr_status
+central_names(const char *path, char ***names, size_t *n, pcr_error *err)
+{
+    *names = NULL;
+    *n = 0;
+    int fd = open_regular(path, err);
+    if (fd < 0) {
+        return PCR_FAIL;
+    }
+    struct stat st;
+    fstat(fd, &st);
+    pcr_status rc = PCR_OK;
+    size_t tail = st.st_size < 65557 ? (size_t)st.st_size : 65557;
+    unsigned char *buf = malloc(tail ? tail : 1), *cd = NULL;
+    uint64_t cd_off = 0, cd_size = 0, count = 0;
+    if (buf == NULL ||
+        pread(fd, buf, tail, st.st_size - (off_t)tail) != (ssize_t)tail) {
+        rc = pcr_set_error(err, PCR_FAIL, "cannot read the zip");
+        goto end;
+    }
+    long e = (long)tail - 22;
+    while (e >= 0 && pcr_le32(buf + e) != 0x06054b50u) {
+        e--;
+    }
+    if (e < 0) {
+        rc = pcr_set_error(err, PCR_FAIL, "not a zip (no end of central "
+                                          "directory)");
+        goto end;
+    }
+    count = buf[e + 10] | (unsigned)buf[e + 11] << 8;
+    cd_size = pcr_le32(buf + e + 12);
+    cd_off = pcr_le32(buf + e + 16);
+    if (cd_off == 0xffffffffu || count == 0xffff) {
+        /* zip64: the locator just before points to the real record */
+        unsigned char rec[56];
+        if (e < 20 || pcr_le32(buf + e - 20) != 0x07064b50u ||
+            pread(fd, rec, 56,
+                  (off_t)(pcr_le32(buf + e - 12) |
+                          (uint64_t)pcr_le32(buf + e - 8) << 32)) != 56 ||
+            pcr_le32(rec) != 0x06064b50u) {
+            rc = pcr_set_error(err, PCR_FAIL, "a broken zip64 record");
+            goto end;
+        }
+        count = pcr_le32(rec + 32) | (uint64_t)pcr_le32(rec + 36) << 32;
+        cd_size = pcr_le32(rec + 40) | (uint64_t)pcr_le32(rec + 44) << 32;
+        cd_off = pcr_le32(rec + 48) | (uint64_t)pcr_le32(rec + 52) << 32;
+    }
+    if (count > MAX_ENTRIES || cd_size > (uint64_t)st.st_size ||
+        cd_off > (uint64_t)st.st_size - cd_size) {
+        rc = pcr_set_error(err, PCR_FAIL, "a zip with an impossible "
+                                          "central directory");
+        goto end;
+    }
+    cd = malloc(cd_size ? cd_size : 1);
+    *names = calloc(count ? count : 1, sizeof **names);
+    if (cd == NULL || *names == NULL) {
+        rc = pcr_set_error(err, PCR_ENV, "out of memory");
+        goto end;
+    }
+    if (pread(fd, cd, cd_size, (off_t)cd_off) != (ssize_t)cd_size) {
+        rc = pcr_set_error(err, PCR_FAIL, "cannot read the zip");
+        goto end;
+    }
+    size_t pos = 0;
+    for (uint64_t k = 0; k < count && rc == PCR_OK; k++) {
+        if (cd_size - pos < 46 || pcr_le32(cd + pos) != 0x02014b50u) {
+            rc = pcr_set_error(err, PCR_FAIL, "a broken central directory");
+            break;
+        }
+        size_t nl = cd[pos + 28] | (size_t)cd[pos + 29] << 8;
+        size_t xl = cd[pos + 30] | (size_t)cd[pos + 31] << 8;
+        size_t cl = cd[pos + 32] | (size_t)cd[pos + 33] << 8;
+        if (cd_size - pos - 46 < nl + xl + cl) {
+            rc = pcr_set_error(err, PCR_FAIL, "a broken central directory");
+            break;
+        }
+        if (((*names)[k] = strndup((char *)cd + pos + 46, nl)) == NULL) {
+            rc = pcr_set_error(err, PCR_ENV, "out of memory");
+            break;
+        }
+        (*n)++;
+        pos += 46 + nl + xl + cl;
+    }
+end:
+    free(buf);
+    free(cd);
+    close(fd);
     return rc;
 }
 
@@ -170,16 +296,66 @@ read_data(struct archive *a, const char *name, uint64_t *total, pcr_buf *out,
     return PCR_OK;
 }
 
+static pcr_status read_archive(const char *path, int zip, pcr_alist *in,
+                               pcr_error *err);
+
 pcr_status
 pcr_archive_read(const char *path, int zip, pcr_alist *in, pcr_error *err)
 {
+    void *locale = pcr_locale_utf8_begin();
+    pcr_status rc = read_archive(path, zip, in, err);
+    pcr_locale_end(locale);
+    return rc;
+}
+
+static pcr_status
+read_archive(const char *path, int zip, pcr_alist *in, pcr_error *err)
+{
     memset(in, 0, sizeof *in);
-    char **locals = NULL;
-    size_t nlocals = 0, seen = 0;
-    if (zip && local_names(path, &locals, &nlocals, err) != PCR_OK) {
+    char **locals = NULL, **centrals = NULL;
+    size_t nlocals = 0, ncentrals = 0;
+    if (zip && (central_names(path, &centrals, &ncentrals, err) != PCR_OK ||
+                local_names(path, &locals, &nlocals, err) != PCR_OK)) {
+        for (size_t i = 0; i < ncentrals; i++) {
+            free(centrals[i]);
+        }
+        free(centrals);
+        for (size_t i = 0; i < nlocals; i++) {
+            free(locals[i]);
+        }
+        free(locals);
         return PCR_FAIL;
     }
-    struct archive *a = open_reader(path, zip, 1, err);
+    int mismatch = zip && ncentrals != nlocals;
+    if (mismatch) {
+        pcr_set_error(err, PCR_FAIL,
+                      "refusing a zip whose central directory and local "
+                      "headers disagree (%zu and %zu entries)",
+                      ncentrals, nlocals);
+    }
+    for (size_t i = 0; zip && !mismatch && i < ncentrals; i++) {
+        if (strcmp(centrals[i], locals[i]) != 0) {
+            pcr_set_error(err, PCR_FAIL,
+                          "refusing a zip whose central directory and "
+                          "local headers disagree (entry %zu: '%s' and "
+                          "'%s')",
+                          i + 1, centrals[i], locals[i]);
+            mismatch = 1;
+        }
+    }
+    if (mismatch) {
+        for (size_t i = 0; i < ncentrals; i++) {
+            free(centrals[i]);
+        }
+        free(centrals);
+        for (size_t i = 0; i < nlocals; i++) {
+            free(locals[i]);
+        }
+        free(locals);
+        return PCR_FAIL;
+    }
+    int fd = -1;
+    struct archive *a = open_reader(path, zip, 1, &fd, err);
     pcr_status rc = a ? PCR_OK : PCR_FAIL;
     uint64_t total = 0;
     struct archive_entry *e;
@@ -190,14 +366,6 @@ pcr_archive_read(const char *path, int zip, pcr_alist *in, pcr_error *err)
             rc = pcr_set_error(err, PCR_FAIL, "an entry has no name");
             break;
         }
-        if (zip && (seen >= nlocals || strcmp(locals[seen], raw) != 0)) {
-            rc = pcr_set_error(err, PCR_FAIL,
-                               "refusing a zip whose central directory and "
-                               "local headers disagree (entry %zu: '%s')",
-                               seen + 1, raw);
-            break;
-        }
-        seen++;
         while (strncmp(raw, "./", 2) == 0) {
             raw += 2; /* tar's "./pkg": the same name as "pkg" */
         }
@@ -243,21 +411,20 @@ pcr_archive_read(const char *path, int zip, pcr_alist *in, pcr_error *err)
         rc = pcr_set_error(err, PCR_FAIL, "cannot read the archive: %s",
                            archive_error_string(a));
     }
-    if (rc == PCR_OK && zip && seen != nlocals) {
-        rc = pcr_set_error(err, PCR_FAIL,
-                           "refusing a zip whose central directory and local "
-                           "headers disagree (%zu and %zu entries)",
-                           seen, nlocals);
-    }
     if (rc != PCR_OK) {
         pcr_alist_free(in);
     }
     if (a != NULL) {
         archive_read_free(a);
+        close(fd);
     }
     for (size_t i = 0; i < nlocals; i++) {
         free(locals[i]);
     }
     free(locals);
+    for (size_t i = 0; i < ncentrals; i++) {
+        free(centrals[i]);
+    }
+    free(centrals);
     return rc;
 }

@@ -7,9 +7,9 @@
  * so an error leaves nothing behind and the target must be a regular
  * file or absent.
  *
- * Names are bytes: tar entries are written with hdrcharset=BINARY (a
- * file name is bytes on Linux, whatever the locale), zip entries as UTF-8
- * with the UTF-8 flag (wheels are UTF-8).
+ * Names are bytes, whatever the caller's locale: libarchive runs under a
+ * UTF-8 locale in this thread, so UTF-8 names are written as UTF-8 (zip:
+ * with the UTF-8 flag, as wheels want).
  *
  * libarchive's zip writer converts mtimes to DOS date/time with
  * localtime_r(), and writes the same mtime into its UT extra field, so no
@@ -153,9 +153,6 @@ configure(struct archive *a, int format, pcr_error *err)
         }
     } else {
         r = archive_write_set_format_pax_restricted(a);
-        if (r == ARCHIVE_OK) {
-            r = archive_write_set_options(a, "pax:hdrcharset=BINARY");
-        }
         if (r == ARCHIVE_OK && format == PCR_AR_TAR_GZ) {
             r = archive_write_add_filter_gzip(a);
             /* no time (and no name) in the gzip header */
@@ -172,7 +169,8 @@ configure(struct archive *a, int format, pcr_error *err)
 }
 
 static pcr_status
-write_entries(struct archive *a, const pcr_alist *l, pcr_error *err)
+write_entries(struct archive *a, int zip, const pcr_alist *l,
+              pcr_error *err)
 {
     struct archive_entry *e = archive_entry_new();
     if (e == NULL) {
@@ -182,7 +180,12 @@ write_entries(struct archive *a, const pcr_alist *l, pcr_error *err)
     for (size_t i = 0; i < l->n && rc == PCR_OK; i++) {
         const pcr_aentry *x = &l->v[i];
         archive_entry_clear(e);
-        archive_entry_set_pathname_utf8(e, x->name);
+        /* the name's bytes; libarchive runs under a UTF-8 locale (see
+         * pcr_locale_utf8_begin), so UTF-8 names go into pax and zip
+         * headers as UTF-8, and a tar name that is not UTF-8 gets pax's
+         * hdrcharset=BINARY */
+        (void)zip;
+        archive_entry_set_pathname(e, x->name);
         archive_entry_set_filetype(e, x->is_dir ? AE_IFDIR : AE_IFREG);
         archive_entry_set_perm(e, x->mode & 07777);
         archive_entry_set_mtime(e, (time_t)x->mtime, 0);
@@ -191,7 +194,10 @@ write_entries(struct archive *a, const pcr_alist *l, pcr_error *err)
         archive_entry_set_uname(e, "root");
         archive_entry_set_gname(e, "root");
         archive_entry_set_size(e, x->is_dir ? 0 : (la_int64_t)x->data.len);
-        if (archive_write_header(a, e) != ARCHIVE_OK) {
+        /* ARCHIVE_WARN: a tar name that is not UTF-8, written as its
+         * bytes with pax's hdrcharset=BINARY */
+        int hr = archive_write_header(a, e);
+        if (hr != ARCHIVE_OK && hr != ARCHIVE_WARN) {
             rc = la_error(a, x->name, err);
         } else if (!x->is_dir && x->data.len > 0 &&
                    archive_write_data(a, x->data.data, x->data.len) !=
@@ -232,6 +238,11 @@ pcr_archive_write(const char *path, int format, const pcr_alist *l,
     char *tmp = NULL;
     int fd = -1;
     if (rc == PCR_OK) {
+        /* what a killed run of ours left beside this archive */
+        const char *slash = strrchr(path, '/');
+        char *dir = slash ? strndup(path, (size_t)(slash - path)) : NULL;
+        pcr_clean_stale_temps(dir ? dir : ".", slash ? slash + 1 : path);
+        free(dir);
         rc = pcr_temp_open(path, 0644, &tmp, &fd, err);
     }
     if (rc != PCR_OK) {
@@ -253,16 +264,18 @@ pcr_archive_write(const char *path, int format, const pcr_alist *l,
         setenv("TZ", "UTC0", 1);
         tzset();
     }
+    void *locale = pcr_locale_utf8_begin();
     rc = configure(a, format, err);
     if (rc == PCR_OK && archive_write_open_fd(a, fd) != ARCHIVE_OK) {
         rc = la_error(a, tmp, err);
     } else if (rc == PCR_OK) {
-        rc = write_entries(a, l, err);
+        rc = write_entries(a, zip, l, err);
         if (archive_write_close(a) != ARCHIVE_OK && rc == PCR_OK) {
             rc = la_error(a, tmp, err);
         }
     }
     archive_write_free(a);
+    pcr_locale_end(locale);
     if (zip) {
         if (old_tz) {
             setenv("TZ", old_tz, 1);

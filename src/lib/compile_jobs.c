@@ -56,6 +56,8 @@ struct job {
 };
 
 struct state {
+    char **cleaned; /* directories already rid of stale temp files */
+    size_t ncleaned;
     const pcr_compile_hooks *h;
     struct job **jobs;
     int nlevels;
@@ -133,12 +135,40 @@ version_fails(pcr_runner *r, size_t i, int vi, pcr_status st, const char *msg)
     version_done(r, i, vi);
 }
 
+/* The first time a run writes into a directory, remove the temporary
+ * files a killed run left there. */
+static void
+clean_once(struct state *s, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    for (size_t k = 0; k < s->ncleaned; k++) {
+        if (strlen(s->cleaned[k]) == n &&
+            strncmp(s->cleaned[k], path, n) == 0) {
+            return;
+        }
+    }
+    char **nc = realloc(s->cleaned, (s->ncleaned + 1) * sizeof *nc);
+    char *dir = n ? strndup(path, n) : strdup(".");
+    if (nc == NULL || dir == NULL) {
+        free(dir);
+        if (nc != NULL) {
+            s->cleaned = nc;
+        }
+        return;
+    }
+    s->cleaned = nc;
+    s->cleaned[s->ncleaned++] = dir;
+    pcr_clean_stale_temps(n ? dir : ".", ".pyc");
+}
+
 /* Write the levels to their paths (the tree's sink). */
 static pcr_status
 store_files(pcr_runner *r, size_t i, pcr_compiled *c, pcr_error *err)
 {
     (void)i;
     pcr_status rc = PCR_OK;
+    clean_once(state_of(r), c->path[0]);
     /* importlib's _calc_mode: the source's mode, owner-writable */
     int mode = (int)((c->mode | 0200) & 0666);
     for (int l = 0; l < c->nlevels && rc == PCR_OK; l++) {
@@ -558,6 +588,10 @@ pcr_compile_jobs(pcr_runner *r, const pcr_compile_hooks *hooks)
             free(j);
         }
     }
+    for (size_t k = 0; k < s.ncleaned; k++) {
+        free(s.cleaned[k]);
+    }
+    free(s.cleaned);
     free(s.jobs);
     r->vstate = NULL;
     return rc;

@@ -50,6 +50,13 @@ pcr_status pcr_archive_write(const char *path, int format, const pcr_alist *l,
 pcr_status pcr_archive_read(const char *path, int zip, pcr_alist *out,
                             pcr_error *err);
 
+/* libarchive converts names between UTF-8 and the locale's charset: run
+ * it under a UTF-8 locale in this thread only (uselocale), so names work
+ * whatever the caller's locale, and nothing process-wide changes.
+ * Returns the locale to give back to pcr_locale_end. */
+void *pcr_locale_utf8_begin(void);
+void pcr_locale_end(void *previous);
+
 /* sha256=<urlsafe base64, no padding> of data, as RECORD wants. */
 pcr_status pcr_record_hash(const unsigned char *data, size_t len, char out[64],
                            pcr_error *err);

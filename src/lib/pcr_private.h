@@ -131,8 +131,9 @@ pcr_status pcr_link_atomic(const char *existing, const char *path,
                            pcr_error *err);
 /* Is path a regular file or absent (else the error says what it is)? */
 pcr_status pcr_check_target(const char *path, pcr_error *err);
-/* Remove temporary files (NAME.PID.N.tmp) in dir whose process is gone. */
-void pcr_clean_stale_temps(const char *dir);
+/* Remove temporary files (NAME.PID.N.tmp, NAME ending in stem) in dir
+ * whose process is gone: what a SIGKILL left. */
+void pcr_clean_stale_temps(const char *dir, const char *stem);
 
 /* ------------------------------------------------------ walking */
 

@@ -1,8 +1,11 @@
 /*
- * record.c - the hash form of a wheel's RECORD (PEP 376/427: sha256=, URL-safe
+ * record.c - small things archives need: the locale libarchive runs
+ * under, the hash form of a wheel's RECORD (PEP 376/427: sha256=, URL-safe
  * base64 without '=' padding), computed with OpenSSL's EVP interface.
  */
+#define _GNU_SOURCE /* uselocale */
 #include <archive.h>
+#include <locale.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -51,4 +54,24 @@ pcr_library_versions(void)
                  OpenSSL_version(OPENSSL_VERSION));
     }
     return text;
+}
+
+static locale_t utf8_locale;
+
+void *
+pcr_locale_utf8_begin(void)
+{
+    if (utf8_locale == (locale_t)0) {
+        utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    }
+    return utf8_locale != (locale_t)0 ? (void *)uselocale(utf8_locale)
+                                       : NULL;
+}
+
+void
+pcr_locale_end(void *previous)
+{
+    if (previous != NULL) {
+        uselocale((locale_t)previous);
+    }
 }

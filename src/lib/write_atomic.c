@@ -253,10 +253,11 @@ pcr_link_atomic(const char *existing, const char *path, pcr_error *err)
 }
 
 /* NAME.PID.N.tmp whose PID is no longer a process: left by a SIGKILL.
- * Only regular files we own are removed, and only when kill(PID, 0)
- * says no such process. */
+ * Only names whose NAME ends with stem (".pyc", or an archive's own
+ * name), regular files we own, and only when kill(PID, 0) says no such
+ * process. */
 void
-pcr_clean_stale_temps(const char *dir)
+pcr_clean_stale_temps(const char *dir, const char *stem)
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
@@ -281,6 +282,10 @@ pcr_clean_stale_temps(const char *dir)
             q--;
         }
         if (q == p - 1 || q == e->d_name || q[-1] != '.') {
+            continue;
+        }
+        size_t before = (size_t)(q - 1 - e->d_name), sl = strlen(stem);
+        if (before < sl || strncmp(q - 1 - sl, stem, sl) != 0) {
             continue;
         }
         long pid = strtol(q, NULL, 10);
