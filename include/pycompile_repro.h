@@ -117,6 +117,20 @@ PCR_API pcr_status pcr_set_memory_limit(pcr *p, uint64_t bytes);
 /* SOURCE_DATE_EPOCH for archives and PCR_FLAG_CLAMP_MTIME (-1: none). */
 PCR_API pcr_status pcr_set_epoch(pcr *p, int64_t epoch);
 
+/* A content-addressed cache of compiled code in dir (NULL: none), shared
+ * safely by processes and machines (NFS); max_size bytes (0: no limit),
+ * least recently used entries removed first.  A hit compiles nothing and
+ * starts no server.  --verify never reads it. */
+PCR_API pcr_status pcr_set_cache(pcr *p, const char *dir, uint64_t max_size);
+/* What the cache did in the last run; entries and bytes are counted
+ * when a maximum size is set or want_totals was set before the run. */
+typedef struct pcr_cache_stats {
+    uint64_t hits, misses, written, errors, damaged, trimmed;
+    uint64_t entries, bytes;
+} pcr_cache_stats;
+PCR_API pcr_status pcr_cache_totals(pcr *p, int want_totals);
+PCR_API void pcr_get_cache_stats(const pcr *p, pcr_cache_stats *out);
+
 /* ------------------------------------------------------ Python versions */
 
 /* Where the compile servers are (default: PYCOMPILE_REPRO_SERVER_DIR,

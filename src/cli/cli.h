@@ -54,6 +54,9 @@ typedef struct cli_options {
     uint64_t memory_limit; /* bytes; 0: the library's default */
     int memory_limit_set;
     const char *server_dir;
+    const char *cache_dir; /* --cache-dir */
+    uint64_t cache_max;    /* --cache-max-size, bytes */
+    int cache_stats;       /* --cache-stats */
     char **files; /* operands, borrowed from argv */
     int nfiles;
 } cli_options;

@@ -264,6 +264,8 @@ add_operands(pcr *p, const cli_options *o, int *tree)
     return 0;
 }
 
+static int cache_in_use; /* a cache dir was given to the handle */
+
 /* Every option onto the handle; 0, or the exit status. */
 static int
 configure(pcr *p, const cli_options *o)
@@ -313,6 +315,19 @@ configure(pcr *p, const cli_options *o)
     }
     bad |= pcr_set_exclude(p, o->regex) != PCR_OK;
     bad |= pcr_set_symlink_limit(p, o->sl_dest) != PCR_OK;
+    /* the cache: --cache-dir, or the variable (not for --check, which
+     * reads a cache only when told to) */
+    const char *cache = o->cache_dir;
+    const char *env = getenv("PYCOMPILE_REPRO_CACHE_DIR");
+    if (cache == NULL && env != NULL && env[0] != '\0' &&
+        o->verb == CLI_COMPILE) {
+        cache = env;
+    }
+    if (cache != NULL) {
+        cache_in_use = 1;
+        bad |= pcr_set_cache(p, cache, o->cache_max) != PCR_OK;
+        bad |= pcr_cache_totals(p, o->cache_stats) != PCR_OK;
+    }
     if (o->tar != NULL) {
         bad |= pcr_set_tar(p, o->tar, o->base ? o->base : ".") != PCR_OK;
     }
@@ -364,9 +379,28 @@ do_version(pcr *p, const cli_options *o)
     return status;
 }
 
+static void
+print_cache_stats(pcr *p, const cli_options *o)
+{
+    if (!o->cache_stats || !cache_in_use) {
+        return;
+    }
+    pcr_cache_stats st;
+    pcr_get_cache_stats(p, &st);
+    fflush(stdout);
+    fprintf(stderr,
+            CLI_PROG ": cache: %llu hits, %llu misses, %llu written, %llu "
+                     "damaged, %llu trimmed; %llu entries, %llu bytes\n",
+            (unsigned long long)st.hits, (unsigned long long)st.misses,
+            (unsigned long long)st.written, (unsigned long long)st.damaged,
+            (unsigned long long)st.trimmed, (unsigned long long)st.entries,
+            (unsigned long long)st.bytes);
+}
+
 static int
 status_of_run(pcr *p, pcr_status rc, struct ui *u)
 {
+    print_cache_stats(p, u->o);
     if (rc == PCR_ENV) {
         clear_progress(u);
         fflush(stdout);
@@ -422,6 +456,7 @@ do_check(pcr *p, const cli_options *o)
     cli_report_begin(&u.report, o->json, stdout, p);
     pcr_status rc = pcr_run(p, PCR_VERB_CHECK, on_event, &u);
     clear_progress(&u);
+    print_cache_stats(p, o);
     int status = cli_report_end(&u.report, now() - u.start);
     if (rc == PCR_ENV) {
         fflush(stdout);

@@ -13,7 +13,10 @@
 #include "cli.h"
 
 enum {
-    OPT_CANONICALIZE = 256,
+    OPT_CACHE_DIR = 256,
+    OPT_CACHE_MAX,
+    OPT_CACHE_STATS,
+    OPT_CANONICALIZE,
     OPT_CHECK,
     OPT_CLAMP,
     OPT_DUMP,
@@ -36,6 +39,9 @@ enum {
 
 /* Kept sorted by long name. */
 static const struct option long_options[] = {
+    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+    {"cache-max-size", required_argument, NULL, OPT_CACHE_MAX},
+    {"cache-stats", no_argument, NULL, OPT_CACHE_STATS},
     {"canonicalize", no_argument, NULL, OPT_CANONICALIZE},
     {"check", no_argument, NULL, OPT_CHECK},
     {"clamp-mtime", no_argument, NULL, OPT_CLAMP},
@@ -153,6 +159,16 @@ cli_usage(FILE *out)
         "                           system's python3\n"
         "  --memory-limit MIB       memory one source may take to compile\n"
         "                           (default 1024; 0: no limit)\n"
+        "\n"
+        "Cache:\n"
+        "  --cache-dir DIR          keep compiled code in DIR, keyed by its\n"
+        "                           source, name, level and CPython build;\n"
+        "                           a hit compiles nothing (also\n"
+        "                           PYCOMPILE_REPRO_CACHE_DIR; --check\n"
+        "                           reads it only with --cache-dir)\n"
+        "  --cache-max-size SIZE    trim the least recently used entries\n"
+        "                           beyond SIZE (bytes, or K, M, G)\n"
+        "  --cache-stats            print hits, misses and the cache's size\n"
         "\n"
         "How:\n"
         "  -j, --workers N          N compile servers per Python version\n"
@@ -361,6 +377,33 @@ cli_parse(int argc, char **argv, cli_options *o, cli_error *err)
             break;
         case 'x':
             o->regex = optarg;
+            break;
+        case OPT_CACHE_DIR:
+            o->cache_dir = optarg;
+            break;
+        case OPT_CACHE_MAX: {
+            char *end;
+            errno = 0;
+            double v2 = strtod(optarg, &end);
+            double mult = *end == 'K' || *end == 'k'   ? 1024.0
+                          : *end == 'M' || *end == 'm' ? 1048576.0
+                          : *end == 'G' || *end == 'g' ? 1073741824.0
+                          : *end == '\0'               ? 1.0
+                                                       : -1.0;
+            if (*end != '\0') {
+                end++;
+            }
+            if (errno || end == optarg || *end != '\0' || mult < 0 ||
+                v2 < 0 || v2 * mult > 1e18) {
+                return usage_error(err, "invalid cache size '%s' (a number "
+                                        "of bytes, or with K, M or G)",
+                                   optarg);
+            }
+            o->cache_max = (uint64_t)(v2 * mult);
+            break;
+        }
+        case OPT_CACHE_STATS:
+            o->cache_stats = 1;
             break;
         case OPT_CANONICALIZE:
             if (set_verb(o, CLI_CANONICALIZE, err) != PCR_OK) {

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cache.h"
 #include "compile_jobs.h"
 #include "marshal_diff.h"
 #include "pyc_bytes.h"
@@ -264,6 +265,13 @@ on_compile(void *ctx, pcr_reply *rep)
             for (int l = 0; l < s->nlevels; l++) {
                 v->body[l] = rep->body[l];
                 rep->body[l].data = NULL;
+                if (r->p->cache_dir != NULL && rep->have_hash) {
+                    pcr_cache_key key;
+                    pcr_cache_make_key(r->p, v->py, j->record, s->levels[l],
+                                       j->src.bytes.data, j->src.bytes.len,
+                                       &key);
+                    pcr_cache_put(r->p, &key, &v->body[l], rep->hash);
+                }
             }
             pcr_make_header(r->p, v->py, &j->src,
                             rep->have_hash ? rep->hash : NULL, v->header);
@@ -314,7 +322,8 @@ submit(pcr_runner *r, size_t i, int vi, int kind, int round)
     pcr_request rq = {.kind = kind,
                       .py = j->v[vi].py,
                       .round = round,
-                      .want_hash = r->p->mode != PCR_TIMESTAMP,
+                      .want_hash = r->p->mode != PCR_TIMESTAMP ||
+                                   r->p->cache_dir != NULL,
                       .nlevels = s->nlevels,
                       .name = j->record,
                       .src = j->src.bytes.data,
@@ -329,11 +338,50 @@ submit(pcr_runner *r, size_t i, int vi, int kind, int round)
     return rc;
 }
 
+/* Every level from the cache: then nothing is compiled (never with
+ * --verify, whose point is to compile). */
+static int
+from_cache(pcr_runner *r, size_t i, int vi)
+{
+    struct state *s = state_of(r);
+    struct job *j = s->jobs[i];
+    struct version *v = &j->v[vi];
+    if (r->p->cache_dir == NULL || s->rounds > 0) {
+        return 0;
+    }
+    unsigned char hash[8];
+    int all = 1;
+    for (int l = 0; l < s->nlevels; l++) {
+        pcr_cache_key key;
+        pcr_cache_make_key(r->p, v->py, j->record, s->levels[l],
+                           j->src.bytes.data, j->src.bytes.len, &key);
+        all &= pcr_cache_get(r->p, &key, &v->body[l], hash);
+    }
+    if (!all) {
+        for (int l = 0; l < s->nlevels; l++) {
+            pcr_buf_free(&v->body[l]);
+        }
+        return 0;
+    }
+    pcr_make_header(r->p, v->py, &j->src, hash, v->header);
+    if (s->h->mtime != NULL && r->p->mode == PCR_TIMESTAMP) {
+        pcr_source tmp = j->src;
+        tmp.mtime_sec = s->h->mtime(r, i, &j->src);
+        tmp.mtime_nsec = 0;
+        pcr_make_header(r->p, v->py, &tmp, NULL, v->header);
+    }
+    version_complete(r, i, vi);
+    return 1;
+}
+
 static pcr_status
 submit_compile(pcr_runner *r, size_t i, int vi)
 {
     struct state *s = state_of(r);
     struct version *v = &s->jobs[i]->v[vi];
+    if (from_cache(r, i, vi)) {
+        return PCR_OK;
+    }
     v->replies_due = 1 + s->rounds;
     if (s->rounds > 0 && v->vbody == NULL) {
         v->vbody = calloc((size_t)(s->rounds * s->nlevels), sizeof *v->vbody);

@@ -76,6 +76,7 @@ pcr_free(pcr *p)
     free(p->wheel_in);
     free(p->wheel_out);
     free(p->server_dir);
+    free(p->cache_dir);
     for (int i = 0; i < p->npy; i++) {
         free(p->py[i].path);
         free(p->py[i].build);
@@ -295,6 +296,29 @@ pcr_set_server_dir(pcr *p, const char *dir)
 {
     p->discovered = 0;
     return set_str(p, &p->server_dir, dir);
+}
+
+PCR_API pcr_status
+pcr_set_cache(pcr *p, const char *dir, uint64_t max_size)
+{
+    p->cache_max = max_size;
+    return set_str(p, &p->cache_dir, dir && dir[0] ? dir : NULL);
+}
+
+PCR_API pcr_status
+pcr_cache_totals(pcr *p, int want_totals)
+{
+    p->cache_want_stats = want_totals != 0;
+    return PCR_OK;
+}
+
+PCR_API void
+pcr_get_cache_stats(const pcr *p, pcr_cache_stats *out)
+{
+    *out = (pcr_cache_stats){p->cache_hits,    p->cache_misses,
+                             p->cache_written, p->cache_errors,
+                             p->cache_damaged, p->cache_trimmed,
+                             p->cache_entries, p->cache_bytes};
 }
 
 PCR_API pcr_status

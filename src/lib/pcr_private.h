@@ -207,6 +207,12 @@ struct pcr {
     unsigned char *wanted; /* per python: asked for with pcr_add_python */
     int want_all, want_any;
     int default_py;
+    /* the content-addressed cache (cache.c) */
+    char *cache_dir;
+    uint64_t cache_max;
+    int cache_want_stats;
+    uint64_t cache_hits, cache_misses, cache_written, cache_errors,
+        cache_damaged, cache_trimmed, cache_entries, cache_bytes;
 };
 
 /* The levels asked for (level 0 when none). */

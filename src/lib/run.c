@@ -15,6 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include "cache.h"
 #include "run.h"
 
 #define WINDOW_BYTES ((uint64_t)256 << 20)
@@ -353,7 +356,34 @@ pcr_run_collect(pcr_runner *r, const char *suffix, int into_pycache)
 pcr_status
 pcr_run_hello(pcr_runner *r, int py)
 {
-    return pcr_engine_hello(r->eng, py, &r->err);
+    if (r->p->py[py].started) {
+        return PCR_OK;
+    }
+    /* a warm cache knows the server: no need to start it to ask */
+    if (r->p->cache_dir != NULL && pcr_cache_get_hello(r->p, py)) {
+        return PCR_OK;
+    }
+    pcr_status rc = pcr_engine_hello(r->eng, py, &r->err);
+    if (rc == PCR_OK && r->p->cache_dir != NULL) {
+        pcr_cache_put_hello(r->p, py);
+    }
+    return rc;
+}
+
+/* mkdir -p for the cache's own directories */
+static void
+make_dirs(const char *path)
+{
+    char buf[4200];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            mkdir(buf, 0777);
+            *s = '/';
+        }
+    }
+    mkdir(buf, 0777);
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -397,6 +427,13 @@ pcr_run(pcr *p, pcr_verb verb, pcr_callback cb, void *user)
             return rc;
         }
     }
+    p->cache_hits = p->cache_misses = p->cache_written = 0;
+    p->cache_errors = p->cache_damaged = p->cache_trimmed = 0;
+    if (p->cache_dir != NULL) {
+        char d[4200];
+        snprintf(d, sizeof d, "%s/v1/servers", p->cache_dir);
+        make_dirs(d);
+    }
     pcr_runner r = {.p = p, .cb = cb, .user = user};
     r.eng = pcr_engine_new(p, p->workers);
     if (r.eng == NULL) {
@@ -404,6 +441,7 @@ pcr_run(pcr *p, pcr_verb verb, pcr_callback cb, void *user)
     }
     pcr_status rc = v->fn(&r);
     pcr_engine_free(r.eng, rc == PCR_ENV);
+    pcr_cache_finish(p);
     pcr_jobs_free(&r.jobs);
     free(r.finished);
     if (rc != PCR_OK) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "check_pyc.h"
 #include "pyc_bytes.h"
 #include "run.h"
@@ -261,16 +262,9 @@ job_done(pcr_runner *r, size_t i, struct job *j)
 }
 
 static void
-on_compile(void *ctx, pcr_reply *rep)
+classify_levels(pcr_runner *r, struct job *j, struct version *v,
+                const pcr_reply *rep)
 {
-    struct reqctx *x = ctx;
-    pcr_runner *r = x->r;
-    size_t i = x->job;
-    int vi = x->vi;
-    free(x);
-    struct state *s = r->vstate;
-    struct job *j = s->jobs[i];
-    struct version *v = &j->v[vi];
     const pcr_python *py = &r->p->py[v->py];
     for (int l = 0; l < v->nlev; l++) {
         if (v->rec[l] < 0 || v->found[l].data == NULL) {
@@ -302,8 +296,47 @@ on_compile(void *ctx, pcr_reply *rep)
         set_record(j, v->rec[l], c, detail);
         pcr_buf_free(&want);
     }
+}
+
+static void
+on_compile(void *ctx, pcr_reply *rep)
+{
+    struct reqctx *x = ctx;
+    pcr_runner *r = x->r;
+    size_t i = x->job;
+    int vi = x->vi;
+    free(x);
+    struct state *s = r->vstate;
+    struct job *j = s->jobs[i];
+    classify_levels(r, j, &j->v[vi], rep);
     j->pending--;
     job_done(r, i, j);
+}
+
+/* Classify every level from the cache, when all are there. */
+static int
+from_cache(pcr_runner *r, struct job *j, struct version *v)
+{
+    if (r->p->cache_dir == NULL) {
+        return 0;
+    }
+    pcr_reply rep = {0};
+    int all = 1;
+    for (int l = 0; l < v->nlev; l++) {
+        pcr_cache_key key;
+        pcr_cache_make_key(r->p, v->py, j->record_name, v->level[l],
+                           j->src.bytes.data, j->src.bytes.len, &key);
+        all &= pcr_cache_get(r->p, &key, &rep.body[l], rep.hash);
+    }
+    if (!all) {
+        pcr_reply_clear(&rep);
+        return 0;
+    }
+    rep.have_hash = 1;
+    rep.nbodies = v->nlev;
+    classify_levels(r, j, v, &rep);
+    pcr_reply_clear(&rep);
+    return 1;
 }
 
 /* ----------------------------------------------------------------- open */
@@ -392,6 +425,9 @@ open_job(pcr_runner *r, size_t i)
         }
         if ((rc = pcr_run_hello(r, v->py)) != PCR_OK) {
             return rc;
+        }
+        if (from_cache(r, j, v)) {
+            continue;
         }
         struct reqctx *x = malloc(sizeof *x);
         if (x == NULL) {

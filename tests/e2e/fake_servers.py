@@ -15,6 +15,9 @@ args = sys.argv[1:]
 seed = int(args[args.index("--hash-seed") + 1]) if "--hash-seed" in args else 0
 if MODE == "no-hello":
     sys.exit(3)
+if MODE.startswith("log-starts:"):
+    with open(MODE.split(":", 1)[1], "a") as log:
+        log.write("started\n")
 inp, out = sys.stdin.buffer, sys.stdout.buffer
 def frame(f):
     head = f.read(4)

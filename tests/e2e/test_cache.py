@@ -1,0 +1,187 @@
+"""The content-addressed cache (--cache-dir): hits compile nothing and
+start no server, damaged entries are misses, --verify never reads it,
+--check only when told to, processes share it, --cache-max-size trims the
+least recently used.  Runs under /usr/bin/python3.X of the server under
+test."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "parity"))
+sys.path.insert(0, HERE)
+import fake_servers  # noqa: E402
+import pycref  # noqa: E402
+from test_cli import BIN, CMD, PYVER, STDLIB, main, readb  # noqa: E402
+
+HASH = ["--invalidation-mode", "checked-hash"]
+
+
+def tool(args, cwd, env=None):
+    e = dict(os.environ if env is None else env)
+    e.pop("SOURCE_DATE_EPOCH", None)
+    e.pop("PYCOMPILE_REPRO_CACHE_DIR", None) if env is None else None
+    return subprocess.run(CMD + args, cwd=cwd, env=e, capture_output=True,
+                          timeout=600)
+
+
+def stats(p):
+    line = [x for x in p.stderr.decode().splitlines() if "cache:" in x][-1]
+    words = line.split("cache: ")[1].replace(";", ",").split(", ")
+    return {w.split()[1]: float(w.split()[0]) for w in words
+            if w.split()[0].replace(".", "").isdigit()}
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.top = tempfile.mkdtemp(prefix="pcr-cache-")
+        self.addCleanup(shutil.rmtree, self.top, True)
+        self.tree = os.path.join(self.top, "json")
+        shutil.copytree(os.path.join(STDLIB, "json"), self.tree,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        self.n = sum(f.endswith(".py") for f in os.listdir(self.tree))
+        self.cache = os.path.join(self.top, "cache")
+
+    def pycs(self):
+        pc = os.path.join(self.tree, "__pycache__")
+        return {f: readb(os.path.join(pc, f)) for f in sorted(os.listdir(pc))}
+
+    def clean(self):
+        shutil.rmtree(os.path.join(self.tree, "__pycache__"), True)
+
+    def run_cached(self, *extra, env=None):
+        return tool(HASH + ["-q", "--cache-dir", self.cache, "--cache-stats"]
+                    + list(extra) + ["json"], self.top, env)
+
+
+class TestCache(Base):
+    def test_a_warm_cache_compiles_nothing_and_starts_no_server(self):
+        log = os.path.join(self.top, "starts.log")
+        srv = fake_servers.make(os.path.join(self.top, "srv"),
+                                fake_servers.real_server(BIN, PYVER),
+                                "log-starts:" + log)
+        p = self.run_cached("--server-dir", srv, "-o0", "-o1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        s = stats(p)
+        self.assertEqual((s["hits"], s["misses"], s["written"]),
+                         (0, 2 * self.n, 2 * self.n))
+        first = self.pycs()
+        starts = readb(log).count(b"started")
+        self.assertGreater(starts, 0)
+        self.clean()
+        p = self.run_cached("--server-dir", srv, "-o0", "-o1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        s = stats(p)
+        self.assertEqual((s["hits"], s["misses"]), (2 * self.n, 0))
+        self.assertEqual(self.pycs(), first)
+        self.assertEqual(readb(log).count(b"started"), starts)
+        # the bytes are what compiling gives
+        for f in os.listdir(self.tree):
+            if f.endswith(".py"):
+                src = os.path.join(self.tree, f)
+                self.assertEqual(readb(pycref.cache_path(src)),
+                                 pycref.expected_pyc(src, "json/" + f))
+
+    def test_the_key_holds_name_level_and_source(self):
+        self.run_cached()
+        self.clean()
+        p = self.run_cached("-d", "/elsewhere")  # another recorded name
+        self.assertEqual(stats(p)["hits"], 0)
+        self.clean()
+        p = self.run_cached("-o", "2")  # another level
+        self.assertEqual(stats(p)["hits"], 0)
+        with open(os.path.join(self.tree, "tool.py"), "a") as f:
+            f.write("\n# edited\n")
+        self.clean()
+        p = self.run_cached()
+        self.assertEqual((stats(p)["hits"], stats(p)["misses"]),
+                         (self.n - 1, 1))
+
+    def test_a_damaged_entry_is_a_miss_never_a_wrong_pyc(self):
+        self.run_cached()
+        want = self.pycs()
+        entries = [os.path.join(d, f) for d, _, fs in
+                   os.walk(os.path.join(self.cache, "v1")) for f in fs
+                   if len(f) == 62]
+        self.assertEqual(len(entries), self.n)
+        for i, e in enumerate(entries):
+            data = bytearray(readb(e))
+            if i % 3 == 0:
+                data[-1] ^= 0xFF       # a flipped bit in the code
+            elif i % 3 == 1:
+                data = data[:len(data) // 2]  # truncated
+            else:
+                data[60] ^= 0x01       # in the hash area
+            with open(e, "wb") as f:
+                f.write(data)
+        self.clean()
+        p = self.run_cached()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        s = stats(p)
+        self.assertEqual((s["hits"], s["damaged"]), (0, self.n))
+        self.assertEqual(self.pycs(), want)
+
+    def test_verify_never_reads_and_check_only_when_told(self):
+        self.run_cached()
+        self.clean()
+        p = self.run_cached("--verify")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(stats(p)["hits"], 0)
+        env = dict(os.environ, PYCOMPILE_REPRO_CACHE_DIR=self.cache)
+        p = tool(HASH + ["--check", "--cache-stats", "json"], self.top, env)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertNotIn(b"cache:", p.stderr)  # the variable is not --check's
+        p = tool(HASH + ["--check", "--cache-dir", self.cache,
+                         "--cache-stats", "json"], self.top)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertEqual(stats(p)["hits"], self.n)
+        # the variable works for compiling
+        self.clean()
+        p = tool(HASH + ["-q", "--cache-stats", "json"], self.top, env)
+        self.assertEqual(stats(p)["hits"], self.n)
+
+    def test_processes_share_it(self):
+        trees = []
+        for k in range(4):
+            t = os.path.join(self.top, "t%d" % k)
+            shutil.copytree(self.tree, os.path.join(t, "json"))
+            trees.append(t)
+        env = dict(os.environ)
+        env.pop("SOURCE_DATE_EPOCH", None)
+        procs = [subprocess.Popen(CMD + HASH + ["-q", "-f", "-d", "pkg",
+                                                "--cache-dir", self.cache,
+                                                "json"], cwd=t, env=env)
+                 for t in trees for _ in range(2)]
+        self.assertEqual([p.wait(timeout=300) for p in procs],
+                         [0] * len(procs))
+        first = None
+        for t in trees:
+            pc = os.path.join(t, "json", "__pycache__")
+            got = {f: readb(os.path.join(pc, f)) for f in os.listdir(pc)}
+            first = first or got
+            self.assertEqual(got, first)
+        temps = [f for _, _, fs in os.walk(self.cache) for f in fs
+                 if f.endswith(".tmp")]
+        self.assertEqual(temps, [])
+
+    def test_max_size_trims_the_least_recently_used(self):
+        self.run_cached("-o0", "-o1", "-o2")
+        total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in
+                    os.walk(os.path.join(self.cache, "v1")) for f in fs
+                    if len(f) == 62)
+        self.clean()
+        self.run_cached("-o0")  # level 0 is now the most recently used
+        p = self.run_cached("-o0", "--cache-max-size", str(total // 2), "-f")
+        s = stats(p)
+        self.assertGreater(s["trimmed"], 0)
+        self.assertLessEqual(s["bytes"], total // 2)
+        self.clean()
+        p = self.run_cached("-o0")
+        self.assertEqual(stats(p)["hits"], self.n)  # level 0 survived
+
+
+if __name__ == "__main__":
+    main()
