@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pycompile_repro.h - public interface of libpycompile-repro.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/corpora.sh DIR - real-world corpora for the process-state tests:
 # the module trees of Debian's python3-django (many small files) and
 # python3-sympy (many big ones), fetched once with apt-get download and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/distros.sh - build the project and run its suites (unit,
 # fuzz-replay, e2e and parity, for every CPython of the distribution) in
 # Debian chroots: trixie (3.13) and sid (3.14 as python3, 3.13 beside it,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/run.sh [--fuzz SECONDS] [--valgrind] [--valgrind-only] [--packaging]
 #              BUILD_DIR...
 # Run every test suite against each build directory (normal, sanitizer)

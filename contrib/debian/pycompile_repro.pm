@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: MIT
 # debhelper sequence addon: Build-Depends: dh-sequence-pycompile-repro
 use warnings;
 use strict;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 import sys, os, subprocess, collections, re
 sys.path.insert(0, "/tmp/study")
 from walk import R, walk_all

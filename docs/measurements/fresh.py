@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # run as: pythonX.Y -I -S fresh.py FILE  -> writes marshal of compile to stdout
 import sys, marshal
 src=open(sys.argv[1],'rb').read()

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Parse marshal v4/v5 into objects with identity (refs resolved), record string contexts."""
 import struct, sys
 CODE_FIELDS = "iiiiiooooooooioo"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli.h - the pycompile-repro command line: its options, its input
  * lists and its output.  It uses only the library's public header; its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c - pycompile-repro: a thin layer over libpycompile-repro.  It
  * parses the options, hands them and the operands to a library handle,

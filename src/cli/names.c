@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* names.c - file names read from standard input ('-', -0) or a list
  * (-i), and the SOURCE_DATE_EPOCH the archives and --clamp-mtime use. */
 #define _POSIX_C_SOURCE 200809L

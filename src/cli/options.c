@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* options.c - command-line options of pycompile-repro: py_compile's and
  * compileall's, with the same letters, and ours.  The verb is one value:
  * --check, --dump, --canonicalize, --remove, --help and --version exclude

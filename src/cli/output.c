@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* output.c - how the command line says what went wrong. */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * package.c - --package PKG, as py3compile -p PKG: the Python modules
  * dpkg lists for an installed package, in the public module directories

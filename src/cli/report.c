@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * report.c - --check's report, as text for people (one line per problem,
  * a summary line) or as JSON for machines (a format key and version, one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * archive_in.c - reading an archive someone else made (a wheel, or a tar
  * to --check), trusting nothing in it: names must be relative and free of

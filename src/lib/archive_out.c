@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * archive_out.c - writing a list of entries as a reproducible tar or zip
  * with libarchive: entries sorted by the caller, owner 0:0 "root",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cache.c - the content-addressed store of compiled bodies (cache.h).
  *

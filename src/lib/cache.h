@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cache.h - the content-addressed store of compiled bodies (cache.c), in
  * the manner of ccache.  Not installed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * canonical.c - canonical form 2 of marshal data: the same bytes for the
  * same code object, whatever the state of the process that marshalled it.

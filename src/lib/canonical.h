@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * canonical.h - the canonical form of marshal data (canonical.c), version
  * PCR_CANONICAL_FORM; the rules and the measurements behind them are in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_pyc.c - comparing a .pyc written by anyone with the bytes we
  * would write.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_pyc.h - the class of one .pyc against the bytes we would write
  * (check_pyc.c).  Not installed. */
 #ifndef PCR_CHECK_PYC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * compile_jobs.c - each job compiled for each of its Python versions
  * (compile_jobs.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * compile_jobs.h - compiling every job for its Python versions, through
  * the servers (compile_jobs.c): read the source once, hash it once, ask

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dump.c - a .pyc shown as a person needs it when a check fails: the
  * header, then one line per marshal object with its offset, type code,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine.h - compile servers and the requests sent to them (engine.c).
  * Not installed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* error.c - errors are values: a status plus a message kept in pcr_error. */
 #include <stdarg.h>
 #include <stdio.h>

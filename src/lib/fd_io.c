@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fd_io.c - whole-buffer read and write on a file descriptor, retrying
  * short transfers and EINTR (used by the atomic writer and the pool). */
 #define _POSIX_C_SOURCE 200809L

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * handle.c - the pcr handle: options set by the caller, the last error,
  * and the accessors of the events handed to the caller's callback.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * header.c - the 16-byte PEP 552 header and the invalidation modes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * marshal_diff.c - where two marshal streams first differ, said the way a
  * person can act on: "code object 'K.m', field co_consts: ...".

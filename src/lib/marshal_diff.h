@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* marshal_diff.h - where two marshal streams first differ, said the way
  * a person can act on (marshal_diff.c).  Not installed. */
 #ifndef PCR_MARSHAL_DIFF_H

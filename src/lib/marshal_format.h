@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * marshal_format.h - CPython's marshal format as the front end reads and
  * writes it (Python/marshal.c): type codes under CPython's own names, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * marshal_layout.c - how each CPython series marshals a code object
  * (Python/marshal.c, TYPE_CODE), keyed by the .pyc magic number.  This

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * marshal_tree.c - the marshal stream walker.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * marshal_tree.h - the marshal stream walker (marshal_tree.c): one marshal
  * object read into a flat array of nodes in stream order.  Not installed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * paths.c - where a .pyc goes (PEP 3147/488) and which file name it
  * records (compileall's -d/-s/-p).

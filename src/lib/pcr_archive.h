@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pcr_archive.h - reproducible tar and zip archives with libarchive
  * (archive_out.c, archive_in.c), and the wheel format (wheel.c).  Not

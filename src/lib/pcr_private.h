@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pcr_private.h - what the library's own files share; not installed.
  * Everything here is hidden from the shared library's exports (built

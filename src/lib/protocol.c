@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* protocol.c - encoding and decoding frames of the front end / compile
  * server protocol (protocol.h). */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * protocol.h - the pipe protocol between the front end and a compile
  * server (src/server).  Shared by both sides; not installed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pyc_bytes.c - where a .pyc goes, its header, and whether an existing
  * one is current (see pyc_bytes.h). */
 #define _POSIX_C_SOURCE 200809L

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pyc_bytes.h - small facts about .pyc files that the verbs share
  * (pyc_bytes.c): where one goes, the header we would write, whether an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pythons.c - which CPython versions there are (the compile servers
  * installed) and which of them compiles a given source.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * record.c - small things archives need: the locale libarchive runs
  * under, the hash form of a wheel's RECORD (PEP 376/427: sha256=, URL-safe

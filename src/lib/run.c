@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * run.c - pcr_run: the operands become jobs, the verb is looked up in one
  * table, and the jobs run through one loop.

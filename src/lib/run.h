@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * run.h - one pcr_run: the jobs, the servers, and the loop that opens
  * jobs largest first and hands their events to the caller in job order

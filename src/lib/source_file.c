@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * source_file.c - reading a source file without ever blocking or being
  * fooled: only regular files are read; a FIFO, a directory or a device is

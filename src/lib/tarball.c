@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tarball.c - names and directories of a reproducible tar of compiled
  * sources: entry names relative to -C DIR (lexically; a path outside it

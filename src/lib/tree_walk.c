@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tree_walk.c - turning operands into a list of source files, as
  * compileall walks directories (_walk_dir and the filters at the start of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * verb_archive.c - the archive verbs: --tar and --wheel write an archive
  * of compiled sources; with --check they compare an archive's .pyc with

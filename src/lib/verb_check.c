@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * verb_check.c - --check: compare every .pyc of every source with what we
  * would write, writing nothing.  Results travel as records (one per .pyc)

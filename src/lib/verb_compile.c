@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* verb_compile.c - the tree verb: compile every source to its
  * __pycache__ files, skipping those already current. */
 #include "compile_jobs.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * verb_pyc.c - the verbs that need no compile server: --dump and
  * --canonicalize on .pyc files of any version 3.8-3.14, and --remove of

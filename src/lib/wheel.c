@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wheel.c - the wheel format (PEP 427): which entries of a wheel are
  * compiled, and the rebuilt wheel's entries.

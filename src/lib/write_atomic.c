@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * write_atomic.c - putting a file in place so that a reader, a crash or a
  * kill never sees half of it: write a temporary file in the target's

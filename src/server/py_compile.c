@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * py_compile.c - source bytes to canonical marshal data, through CPython's
  * own compile() and marshal, and CPython's own source hash.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * py_regex.c - compileall's -x: a Python regular expression searched in
  * each path, evaluated by CPython's own re module so that the pattern

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * py_runtime.c - the compile server's embedded CPython: started once per
  * process from an isolated configuration so that nothing of the caller's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * server.c - a compile server: one CPython version embedded, answering
  * the front end's requests on stdin with replies on stdout (protocol in

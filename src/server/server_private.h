@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * server_private.h - what the compile server's files share.  The server
  * (cpython-X.Y) is the only program that includes <Python.h>; the front

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Benchmark: pycompile-repro against CPython's own tools and against the
 floor, side by side on the same corpora.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Compile servers that misbehave, for the tests: each is a small proxy in
 front of the real server (same name, cpython-X.Y, in its own directory
 given to pycompile-repro with --server-dir) that changes what it is told

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """End-to-end tests for archives: reproducible tarballs and wheels with
 .pyc files, read back with Python's tarfile and zipfile, installed with
 Debian's python3-installer, and hostile wheels refused."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The content-addressed cache (--cache-dir): hits compile nothing and
 start no server, damaged entries are misses, --verify never reads it,
 --check only when told to, processes share it, --cache-max-size trims the

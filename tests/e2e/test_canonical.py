@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Canonical form 2 on many encodings of the same values: each .pyc is
 re-encoded at random (FLAG_REF on any object, references or full copies
 of repeated values, interned or not, short or long string and tuple codes,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """End-to-end tests for proving reproducibility: --verify, --check (text
 and JSON), --canonicalize and --dump, on real trees and on damaged
 files."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """End-to-end tests: run the pycompile-repro binary ($PCR_BIN) and check
 exit codes, messages and the files it writes against CPython's own
 behaviour (this file runs under /usr/bin/python3.X, the interpreter of the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Hostile input and hostile neighbours (issue 12): each test is one of the
 defects found by attacking the tool, or a sibling of one.  Runs under
 /usr/bin/python3.X of the server under test; some cases need root

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """End-to-end tests of the front end and its compile servers: which
 version compiles what, what happens when a server dies, cannot start or
 talks nonsense, the memory limit, and what the shared library exports.

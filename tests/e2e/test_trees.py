@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """End-to-end tests for whole trees: every compileall option we support is
 run side by side with CPython's own compileall (/usr/bin/python3.11 -m
 compileall) on two copies of the same tree, and the set of files written,

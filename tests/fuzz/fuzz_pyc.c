@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_pyc.c - libFuzzer target for everything that reads .pyc files
  * written by others: the header, the marshal walker, the canonicaliser,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replay.c - runs the fuzz target over saved inputs (files or directories
  * of files) without libFuzzer, so ordinary builds -- and the ASan+UBSan

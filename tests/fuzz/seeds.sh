@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/fuzz/seeds.sh DIR TOOL PYTHON - a seed corpus of real .pyc files:
 # a slice of PYTHON's standard library compiled by pycompile-repro
 # (canonical) and by CPython's compileall (not canonical), plus the tricky

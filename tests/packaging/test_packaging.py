@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Packaging tests: make install / uninstall into temporary roots, the man
 pages, and real packages built with each hook -- a Debian source package
 using the debhelper addon (dpkg-buildpackage) and an RPM using the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The oracle: CPython's own .pyc bytes for a list of files, computed in a
 fresh process (run it as pythonX.Y -I -S oracle.py) that imports nothing
 but what pycref needs -- never the modules it compiles.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Real-world parity: compile a copy of a real tree with pycompile-repro and
 compare every .pyc, byte for byte, with CPython's own output, computed by
 oracle.py in a fresh `pythonX.Y -I -S` process that imports nothing it

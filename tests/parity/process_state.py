@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The process-state property of canonical form 2 (docs/canonical-form.md):
 CPython's own .pyc of a corpus, made in processes in very different
 states, all canonicalise to exactly the bytes pycompile-repro compiles.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Reference .pyc bytes computed by CPython itself, for the tests.
 
 Run this with the interpreter of the compile server under test

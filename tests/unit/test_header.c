@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests: the PEP 552 header and the invalidation modes. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests: the marshal walker, canonical form 2 and the diff, on
  * hand-built streams (the expected bytes are written out by hand from the
  * format in Python/marshal.c and the rules in docs/canonical-form.md) and

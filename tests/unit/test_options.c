@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests: command-line parsing and the stdin name list. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests: cache paths (importlib.util.cache_from_source) and recorded
  * names (compileall's -d/-s/-p). */
 #include <stdlib.h>

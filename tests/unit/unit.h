@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* unit.h - shared helpers for the Criterion unit tests.  They link the
  * static library and see its private headers (src/lib). */
 #ifndef PCR_UNIT_H
