@@ -86,7 +86,7 @@ for d in $distros; do
         >"$out" 2>&1
     rc=$?
     for m in $mounted; do umount "$m"; done
-    grep -E '^[^ ].* [0-9]+ passed, [0-9]+ failed$|^parity: [0-9]+ source' "$out" |
+    grep -E '^[^ ].* [0-9]+ passed, [0-9]+ failed$|^parity: [0-9]+ source|^process-state: [a-z]' "$out" |
         grep -v '^[0-9]* passed' | sed "s/^/$d: /"
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
     if [ -n "$line" ]; then
