@@ -64,6 +64,8 @@ AUTOSCRIPTDIR ?= $(PREFIX)/share/debhelper/autoscripts
 PY3RUNTIMEDIR ?= $(PREFIX)/share/python3/runtime.d
 RPMCONFIGDIR ?= $(PREFIX)/lib/rpm
 RPMMACRODIR ?= $(RPMCONFIGDIR)/macros.d
+# loaded after macros.python-srpm, whose %__brp_python_bytecompile it replaces
+RPMMACROFILE = macros.zz-pycompile-repro
 INSTALL ?= install
 
 ALL_CFLAGS = $(STD) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -fPIC -MMD -MP
@@ -243,6 +245,7 @@ $(BUILD)/pycompile-repro.pc: pycompile-repro.pc.in
 $(BUILD)/dh_pycompile_repro.1: contrib/debian/dh_pycompile_repro
 	pod2man --section=1 --center=pycompile-repro --release=$(VERSION) $< $@
 
+HOOK = $(LIBEXECDIR)/pycompile-repro/debian-hook
 install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	    $(DESTDIR)$(LIBEXECDIR)/pycompile-repro \
@@ -260,14 +263,28 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	$(INSTALL) -m 644 include/pycompile_repro.h $(DESTDIR)$(INCLUDEDIR)/
 	$(INSTALL) -m 644 $(BUILD)/pycompile-repro.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	$(INSTALL) -m 644 docs/pycompile-repro.1 $(DESTDIR)$(MANDIR)/man1/
+	# Debian: the addon, its snippets, the hook they call, runtime.d hooks
 	$(INSTALL) -m 755 contrib/debian/dh_pycompile_repro $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 644 $(BUILD)/dh_pycompile_repro.1 $(DESTDIR)$(MANDIR)/man1/
 	$(INSTALL) -m 644 contrib/debian/pycompile_repro.pm \
 	    $(DESTDIR)$(PERL5DIR)/Debian/Debhelper/Sequence/
-	$(INSTALL) -m 644 contrib/debian/autoscripts/postinst-pycompile-repro \
-	    contrib/debian/autoscripts/prerm-pycompile-repro $(DESTDIR)$(AUTOSCRIPTDIR)/
-	$(INSTALL) -m 644 contrib/rpm/macros.pycompile-repro $(DESTDIR)$(RPMMACRODIR)/
-	$(INSTALL) -m 755 contrib/rpm/brp-pycompile-repro $(DESTDIR)$(RPMCONFIGDIR)/
+	$(INSTALL) -m 755 contrib/debian/debian-hook $(DESTDIR)$(HOOK)
+	for f in postinst prerm; do \
+	    sed 's|@HOOK@|$(HOOK)|g' contrib/debian/autoscripts/$$f-pycompile-repro \
+	        > $(DESTDIR)$(AUTOSCRIPTDIR)/$$f-pycompile-repro && \
+	    chmod 644 $(DESTDIR)$(AUTOSCRIPTDIR)/$$f-pycompile-repro || exit 1; \
+	done
+	for f in rtinstall rtupdate; do \
+	    sed 's|@HOOK@|$(HOOK)|g' contrib/debian/runtime-hook.in \
+	        > $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.$$f && \
+	    chmod 755 $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.$$f || exit 1; \
+	done
+	# RPM: the build-root step and the macros
+	$(INSTALL) -m 644 contrib/rpm/macros.pycompile-repro \
+	    $(DESTDIR)$(RPMMACRODIR)/$(RPMMACROFILE)
+	sed 's|@BINDIR@|$(BINDIR)|g' contrib/rpm/brp-pycompile-repro \
+	    > $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro
+	chmod 755 $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pycompile-repro $(DESTDIR)$(BINDIR)/dh_pycompile_repro \
@@ -280,22 +297,35 @@ uninstall:
 	    $(DESTDIR)$(PERL5DIR)/Debian/Debhelper/Sequence/pycompile_repro.pm \
 	    $(DESTDIR)$(AUTOSCRIPTDIR)/postinst-pycompile-repro \
 	    $(DESTDIR)$(AUTOSCRIPTDIR)/prerm-pycompile-repro \
-	    $(DESTDIR)$(RPMMACRODIR)/macros.pycompile-repro \
+	    $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.rtinstall \
+	    $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.rtupdate \
+	    $(DESTDIR)$(RPMMACRODIR)/$(RPMMACROFILE) \
 	    $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro
 	rm -rf $(DESTDIR)$(LIBEXECDIR)/pycompile-repro
 
 # A release tarball of the committed tree (git archive), and packages
 # built from such a tarball: deb and rpm need no .git.
 DIST_TAR = dist/pycompile-repro-$(VERSION).tar.gz
+# In a git checkout: the tracked files as they are in the work tree (git
+# stash create records uncommitted changes without touching anything); in
+# an unpacked release tarball: its files again, without build output.
 dist:
 	mkdir -p dist
-	git archive --format=tar --prefix=pycompile-repro-$(VERSION)/ HEAD | \
-	    gzip -n > $(DIST_TAR)
+	if [ -d .git ]; then \
+	    rev=$$(git stash create); \
+	    git archive --format=tar --prefix=pycompile-repro-$(VERSION)/ \
+	        $${rev:-HEAD} | gzip -n > $(DIST_TAR); \
+	else \
+	    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+	        --exclude=./build --exclude=./build-asan --exclude=./build-fuzz \
+	        --exclude=./dist --transform 's|^\.|pycompile-repro-$(VERSION)|' \
+	        -cf - . | gzip -n > $(DIST_TAR); \
+	fi
 
 SRC_TREE = build/pkgsrc/pycompile-repro-$(VERSION)
 deb:
 	rm -rf build/pkgsrc && mkdir -p build/pkgsrc dist
-	test -f $(DIST_TAR) || $(MAKE) dist
+	$(MAKE) dist
 	tar -xzf $(DIST_TAR) -C build/pkgsrc
 	cp -r contrib/debian/debian $(SRC_TREE)/debian
 	cd $(SRC_TREE) && dpkg-buildpackage -us -uc -b
@@ -304,10 +334,11 @@ deb:
 
 rpm:
 	rm -rf build/rpm && mkdir -p build/rpm/SOURCES dist
-	test -f $(DIST_TAR) || $(MAKE) dist
+	$(MAKE) dist
 	cp $(DIST_TAR) build/rpm/SOURCES/
 	rpmbuild --define "_topdir $(CURDIR)/build/rpm" --nodeps -bb contrib/rpm/pycompile-repro.spec
 	cp build/rpm/RPMS/*/pycompile-repro*-$(VERSION)-*.rpm dist/
+	! command -v rpmlint >/dev/null || rpmlint dist/pycompile-repro*-$(VERSION)-*.rpm
 
 clean:
 	rm -rf build build-asan build-fuzz dist fixtures/example/__pycache__

@@ -293,6 +293,10 @@ configure(pcr *p, const cli_options *o)
     }
     if (o->mode >= 0 && !bad) {
         bad |= pcr_set_invalidation(p, (pcr_invalidation)o->mode) != PCR_OK;
+    } else if (o->npackages > 0 && !bad) {
+        /* --package: the mode the Debian hook writes (timestamp, which
+         * py3compile leaves alone), whatever SOURCE_DATE_EPOCH says */
+        bad |= pcr_set_invalidation(p, PCR_TIMESTAMP) != PCR_OK;
     }
     bad |= pcr_set_record_names(p, o->ddir, o->strip, o->prepend) != PCR_OK;
     bad |= pcr_set_flag(p, PCR_FLAG_FORCE, o->force) != PCR_OK;

@@ -4,7 +4,8 @@
  * dpkg lists for an installed package, in the public module directories
  * (/usr/lib/python3/, /usr/lib/python3.X/) or the package's private ones
  * (/usr/share/PKG/, /usr/lib/PKG/).  Repeatable; directory operands then
- * restrict the files (py3compile -p PKG DIR).
+ * restrict the files to those below them, which may be private
+ * directories of any name (py3compile -p PKG DIR).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -14,15 +15,17 @@
 
 #include "cli.h"
 
-/* Is path one of PKG's Python modules, as py3compile picks them? */
+/* Is path one of PKG's Python modules, as py3compile picks them?  With
+ * directory operands (any != 0), every .py counts: the directories, which
+ * may be private ones like /usr/share/foo, restrict them later. */
 static int
-package_module(const char *path, const char *pkg)
+package_module(const char *path, const char *pkg, int any)
 {
     size_t n = strlen(path), k = strcspn(pkg, ":");
     if (n < 4 || strcmp(path + n - 3, ".py") != 0) {
         return 0;
     }
-    if (strncmp(path, "/usr/lib/python3/", 17) == 0 ||
+    if (any || strncmp(path, "/usr/lib/python3/", 17) == 0 ||
         strncmp(path, "/usr/lib/python3.", 17) == 0) {
         return 1;
     }
@@ -38,7 +41,7 @@ package_module(const char *path, const char *pkg)
 }
 
 static pcr_status
-add_package(pcr *p, const char *pkg, int *nfiles, cli_error *err)
+add_package(pcr *p, const char *pkg, int any, int *nfiles, cli_error *err)
 {
     for (const char *c = pkg; *c; c++) {
         if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
@@ -71,7 +74,7 @@ add_package(pcr *p, const char *pkg, int *nfiles, cli_error *err)
     int found = 0;
     for (size_t i = 0; i < n && rc == PCR_OK; i++) {
         struct stat st;
-        if (package_module(names[i], pkg) && lstat(names[i], &st) == 0 &&
+        if (package_module(names[i], pkg, any) && lstat(names[i], &st) == 0 &&
             S_ISREG(st.st_mode)) {
             if (pcr_add_operand(p, names[i]) != PCR_OK) {
                 snprintf(err->msg, sizeof err->msg, "%s",
@@ -94,7 +97,7 @@ pcr_status
 cli_add_packages(pcr *p, const cli_options *o, int *nfiles, cli_error *err)
 {
     for (int i = 0; i < o->npackages; i++) {
-        pcr_status rc = add_package(p, o->packages[i], nfiles, err);
+        pcr_status rc = add_package(p, o->packages[i], o->nfiles > 0, nfiles, err);
         if (rc != PCR_OK) {
             return rc;
         }
