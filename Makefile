@@ -222,7 +222,8 @@ DEB_DEPS = gcc make pkg-config libpython3-dev python3 libarchive-dev \
            libssl-dev libcriterion-dev valgrind clang libclang-rt-dev \
            python3-installer python3-wheel mmdebstrap \
            debhelper dh-python lintian dpkg-dev fakeroot rpm rpm2cpio cpio \
-           man-db git build-essential perl
+           man-db git build-essential perl \
+           libpython3-all-dev python3-all rpmlint autopkgtest
 deps:
 	@clang_rt=$$(apt-cache show libclang-rt-dev >/dev/null 2>&1 && \
 	    echo libclang-rt-dev || echo libclang-rt-14-dev); \
@@ -338,7 +339,7 @@ rpm:
 	cp $(DIST_TAR) build/rpm/SOURCES/
 	rpmbuild --define "_topdir $(CURDIR)/build/rpm" --nodeps -bb contrib/rpm/pycompile-repro.spec
 	cp build/rpm/RPMS/*/pycompile-repro*-$(VERSION)-*.rpm dist/
-	! command -v rpmlint >/dev/null || rpmlint dist/pycompile-repro*-$(VERSION)-*.rpm
+	! command -v rpmlint >/dev/null || rpmlint -r contrib/rpm/pycompile-repro.rpmlintrc dist/pycompile-repro*-$(VERSION)-*.rpm
 
 clean:
 	rm -rf build build-asan build-fuzz dist fixtures/example/__pycache__
