@@ -3,7 +3,10 @@
 # tests/distros.sh - build the project and run its suites (unit,
 # fuzz-replay, e2e and parity, for every CPython of the distribution) in
 # Debian chroots: trixie (3.13) and sid (3.14 as python3, 3.13 beside it,
-# so one run uses two servers).  Ends with "N passed, N failed".
+# so one run uses two servers); and in bookworm, trixie and sid the
+# packaging test of a real Debian package (tests/packaging/deb_system.sh),
+# in sid also the RPM tests with two Python versions in one build root.
+# Ends with "N passed, N failed".
 #
 # The chroots are made once with mmdebstrap from the Debian archive and
 # kept in PCR_CHROOT_CACHE (default /var/cache/pycompile-repro/chroots,
@@ -13,9 +16,12 @@ set -u
 cd "$(dirname "$0")/.."
 top=$PWD
 cache=${PCR_CHROOT_CACHE:-/var/cache/pycompile-repro/chroots}
-distros=${PCR_DISTROS:-"trixie sid"}
+distros=${PCR_DISTROS:-"bookworm trixie sid"}
+# bookworm is this machine's own release: its suites run outside (make
+# test); only the packaging test, which installs packages, runs inside
+suites_in=${PCR_SUITES_IN:-"trixie sid"}
 mirror=${PCR_MIRROR:-http://deb.debian.org/debian}
-common=build-essential,pkg-config,libpython3-dev,python3,libarchive-dev,libssl-dev,libcriterion-dev,python3-installer,python3-wheel,python3-yaml,git
+common=build-essential,pkg-config,libpython3-dev,python3,libarchive-dev,libssl-dev,libcriterion-dev,python3-installer,python3-wheel,python3-yaml,git,debhelper,dh-python,python3-all,libpython3-all-dev,dpkg-dev,fakeroot,lintian
 total_pass=0
 total_fail=0
 
@@ -34,7 +40,7 @@ fi
 
 make_chroot() { # distro dir
     local extra=""
-    [ "$1" = sid ] && extra=",libpython3.13-dev,python3.13"
+    [ "$1" = sid ] && extra=",libpython3.13-dev,python3.13,rpm,rpm2cpio,cpio"
     rm -rf "$2.new"
     mkdir -p "$(dirname "$2")"
     # the archive's snapshots can carry an expired Release; the packages
@@ -80,24 +86,47 @@ for d in $distros; do
         corpora="/src/corpora/django /src/corpora/sympy"
     fi
     out=$(mktemp)
-    chroot "$dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-        HOME=/root LANG=C.UTF-8 CI="${CI:-}" PCR_CORPORA="$corpora" \
-        /bin/bash -c 'cd /src/pycompile-repro && make -j2 all unit >/tmp/build.log 2>&1 || { tail -n 30 /tmp/build.log; exit 1; }; make --no-print-directory test-quick' \
+    in_chroot() {
+        chroot "$dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+            HOME=/root LANG=C.UTF-8 CI="${CI:-}" PCR_CORPORA="$corpora" \
+            /bin/bash -c "$1"
+    }
+    # the totals line of a suite's output, added under a name
+    total_of() { # name file rc
+        local line p f
+        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$2" | tail -n 1)
+        if [ -n "$line" ]; then
+            p=$(awk '{print $1}' <<<"$line")
+            f=$(awk '{print $3}' <<<"$line")
+        else
+            p=0 f=1
+            tail -n 40 "$2"
+        fi
+        [ "$3" != 0 ] && [ "$f" = 0 ] && f=1
+        add "$1" "$p" "$f"
+    }
+    if [[ " $suites_in " == *" $d "* ]]; then
+        in_chroot 'cd /src/pycompile-repro && make -j2 all unit >/tmp/build.log 2>&1 || { tail -n 30 /tmp/build.log; exit 1; }; make --no-print-directory test-quick' \
+            >"$out" 2>&1
+        rc=$?
+        grep -E '^[^ ].* [0-9]+ passed, [0-9]+ failed$|^parity: [0-9]+ source|^process-state: [a-z]' "$out" |
+            grep -v '^[0-9]* passed' | sed "s/^/$d: /"
+        total_of "$d: all suites" "$out" "$rc"
+    fi
+    # a real Debian package with the addon, installed
+    in_chroot 'bash /src/pycompile-repro/tests/packaging/deb_system.sh /src/pycompile-repro' \
         >"$out" 2>&1
     rc=$?
-    for m in $mounted; do umount "$m"; done
-    grep -E '^[^ ].* [0-9]+ passed, [0-9]+ failed$|^parity: [0-9]+ source|^process-state: [a-z]' "$out" |
-        grep -v '^[0-9]* passed' | sed "s/^/$d: /"
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
-    if [ -n "$line" ]; then
-        p=$(awk '{print $1}' <<<"$line")
-        f=$(awk '{print $3}' <<<"$line")
-    else
-        p=0 f=1
-        tail -n 40 "$out"
+    grep -E '^(FAIL|deb-system): ' "$out" | sed "s/^/$d: /"
+    total_of "$d: deb-system" "$out" "$rc"
+    # RPM with two Python versions in one build root (sid has 3.13, 3.14)
+    if [ "$d" = sid ]; then
+        in_chroot 'apt-get install -y --no-install-recommends rpm rpm2cpio cpio >/dev/null 2>&1; cd /src/pycompile-repro && make -s all >/dev/null 2>&1 && python3 tests/packaging/test_packaging.py TestRpm' \
+            >"$out" 2>&1
+        rc=$?
+        grep -E '^(FAIL|ERROR)' "$out" | sed "s/^/$d: /"
+        total_of "$d: rpm" "$out" "$rc"
     fi
-    [ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
-    add "$d: all suites" "$p" "$f"
     rm -f "$out"
 done
 

@@ -390,3 +390,29 @@ def expected_pyc(path, dfile=None, optimize=0, mode="checked-hash"):
 def cache_path(path, optimize=0):
     return importlib.util.cache_from_source(
         path, optimization=optimize if optimize else "")
+
+
+def main(argv):
+    """pycref.py --is-canonical FILE.pyc...: exit 0 when every body is in
+    canonical form 2 (for the series its magic number names)."""
+    if len(argv) < 1 or argv[0] != "--is-canonical":
+        sys.exit("usage: pycref.py --is-canonical FILE.pyc...")
+    bad = 0
+    for path in argv[1:]:
+        with open(path, "rb") as f:
+            data = f.read()
+        body = data[16:]
+        try:
+            same = canonicalize(body, data[:4]) == body
+        except Exception as e:  # noqa: BLE001 - reported per file
+            print("%s: %s" % (path, e))
+            same = False
+        if not same:
+            print("%s: not canonical" % path)
+            bad += 1
+    print("pycref: %d files, %d not canonical" % (len(argv) - 1, bad))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,192 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# tests/packaging/deb_system.sh - the Debian hooks as a maintainer and a
+# user meet them, inside a Debian chroot (root; tests/distros.sh runs it):
+#
+#  1. make deb from the release tarball; lintian; install our packages;
+#     run their autopkgtests (autopkgtest -B ... -- null).
+#  2. A real dh_python3 + pybuild package from the archive (apt-get source
+#     python-idna), rebuilt with dh-sequence-pycompile-repro added.
+#  3. Installed: every .pyc canonical by an independent reference
+#     (tests/parity/pycref.py); --check --package exits 0, also after
+#     py3compile -p, the rtinstall hooks and the rtupdate hooks (run as
+#     python3's postinst runs them).  The archive's own build, byte-compiled
+#     by py3compile alone, is not canonical: the check can fail.
+#  4. Two installs under different umask, TZ and cwd: identical bytes; no
+#     progress line or escape code on a terminal; purge leaves no
+#     __pycache__.
+# Ends with "N passed, N failed".
+set -u
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
+src=${1:-/src/pycompile-repro}
+work=/tmp/pcr-deb-system
+pkg=python3-idna
+moddir=/usr/lib/python3/dist-packages/idna
+pass=0
+fail=0
+
+ok() { echo "ok: $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+check() { # description command...
+    local d=$1
+    shift
+    if "$@"; then ok "$d"; else bad "$d"; fi
+}
+finish() {
+    # the chroot is kept for the next run: take our packages out again
+    dpkg --purge "$pkg" pycompile-repro dh-pycompile-repro \
+        libpycompile-repro0 libpycompile-repro-dev >/dev/null 2>&1
+    rm -f /etc/apt/sources.list.d/pcr-src.list
+    echo "deb-system: $pass passed, $fail failed"
+    echo "$pass passed, $fail failed"
+    exit $((fail > 0))
+}
+quiet() { # command... : output only on failure
+    local log
+    log=$(mktemp)
+    if "$@" >"$log" 2>&1; then rm -f "$log"; return 0; fi
+    tail -n 40 "$log"
+    rm -f "$log"
+    return 1
+}
+
+rm -rf "$work"
+mkdir -p "$work"
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-sid}")
+[ -n "$codename" ] || codename=sid
+pyvers=$(py3versions -i | sed 's/python//g')
+echo "deb-system: Debian $codename, supported Pythons: $pyvers"
+
+quiet apt-get install -y --no-install-recommends debhelper dh-python \
+    python3-all libpython3-all-dev dpkg-dev fakeroot lintian autopkgtest \
+    ca-certificates || { bad "installing the build tools"; finish; }
+
+# 1. our packages
+cd "$src" || exit 2
+if quiet make deb; then
+    ok "make deb from the release tarball, lintian without errors"
+else
+    bad "make deb"
+    finish
+fi
+debs=$(ls dist/pycompile-repro_*.deb dist/dh-pycompile-repro_*.deb \
+    dist/libpycompile-repro0_*.deb dist/libpycompile-repro-dev_*.deb)
+check "install pycompile-repro, dh-pycompile-repro, libpycompile-repro0, -dev" \
+    quiet apt-get install -y --no-install-recommends $(printf './%s ' $debs)
+for v in $pyvers; do
+    check "a compile server for Python $v is installed" \
+        test -x /usr/libexec/pycompile-repro/cpython-$v
+done
+check "autopkgtests pass (autopkgtest -B, null runner)" \
+    quiet autopkgtest -B build/pkgsrc/pycompile-repro-* -- null
+
+# 2. a real dh_python3/pybuild package, rebuilt with the addon
+echo "deb-src http://deb.debian.org/debian $codename main" \
+    >/etc/apt/sources.list.d/pcr-src.list
+quiet apt-get update || { bad "apt-get update with deb-src"; finish; }
+cd "$work" || exit 2
+if ! quiet apt-get source --download-only python-idna ||
+    ! quiet dpkg-source -x python-idna_*.dsc idna-src; then
+    bad "apt-get source python-idna"
+    finish
+fi
+check "build dependencies of python-idna" \
+    quiet apt-get build-dep -y --no-install-recommends ./idna-src
+
+# The archive's build first: py3compile alone leaves non-canonical .pyc
+quiet apt-get install -y --no-install-recommends "$pkg"
+if pycompile-repro -q --check --python all --package "$pkg" >"$work/archive-check" 2>&1; then
+    bad "the archive's $pkg (py3compile only) should not pass --check"
+else
+    ok "the archive's $pkg, compiled by py3compile only, fails --check: $(grep -c 'not canonical\|different' "$work/archive-check") files"
+fi
+
+sed -i 's/^Build-Depends:/Build-Depends: dh-sequence-pycompile-repro,/' idna-src/debian/control
+if (cd idna-src && DEB_BUILD_OPTIONS=nocheck quiet dpkg-buildpackage -us -uc -b); then
+    ok "python-idna builds with dh-sequence-pycompile-repro (dh_python3, pybuild)"
+else
+    bad "python-idna with the addon"
+    finish
+fi
+deb=$(ls "$work"/${pkg}_*_all.deb)
+mkdir ctrl && dpkg-deb -e "$deb" ctrl
+check "postinst runs py3compile, then the pycompile-repro hook" \
+    bash -c "grep -n 'py3compile -p $pkg' ctrl/postinst >/dev/null &&
+             grep -n 'debian-hook configure $pkg' ctrl/postinst >/dev/null &&
+             [ \$(grep -n 'py3compile -p' ctrl/postinst | cut -d: -f1) -lt \
+               \$(grep -n 'debian-hook configure' ctrl/postinst | cut -d: -f1) ]"
+check "the autoscript marker names dh_pycompile_repro's version" \
+    grep -q "dh_pycompile_repro/[0-9]" ctrl/postinst
+check "the package registers its module directory" \
+    bash -c "dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/pycompile-repro/packages/$pkg | grep -qx 'public /usr/lib/python3/dist-packages'"
+check "Depends: pycompile-repro" \
+    bash -c "dpkg-deb -f '$deb' Depends | grep -q pycompile-repro"
+
+canonical() { # every installed .pyc of the package canonical (pycref.py)
+    find "$moddir" -name '*.pyc' -print0 | sort -z |
+        xargs -0 python3 -I -S "$src/tests/parity/pycref.py" --is-canonical
+}
+checked() { # --check --package, for every version and the default
+    pycompile-repro -q --check --package "$pkg" &&
+        pycompile-repro -q --check --python all --package "$pkg"
+}
+hashes() {
+    find "$moddir" -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum
+}
+pyc_count() {
+    find "$moddir" -name '*.pyc' | wc -l
+}
+
+# 3. installed
+cd /tmp || exit 2
+check "dpkg -i the rebuilt package" quiet dpkg -i "$deb"
+n=$(pyc_count)
+want=$(($(find "$moddir" -name '*.py' | wc -l) * $(echo $pyvers | wc -w)))
+check "one .pyc per module and supported version ($n, want $want)" \
+    test "$n" = "$want"
+check "every installed .pyc is canonical (independent reference)" canonical
+check "--check --package exits 0 after the postinst" checked
+before=$(hashes)
+quiet py3compile -p "$pkg"
+check "py3compile -p leaves the bytes alone" test "$before" = "$(hashes)"
+check "--check --package exits 0 after py3compile" checked
+for v in $pyvers; do
+    for hook in /usr/share/python3/runtime.d/*.rtinstall; do
+        quiet "$hook" rtinstall "python$v"
+    done
+done
+check "the rtinstall hooks leave the bytes alone" test "$before" = "$(hashes)"
+check "--check --package exits 0 after the rtinstall hooks" checked
+# as python3's postinst does after a change of the default version: the
+# public .pyc of the old default removed, then rtupdate, post-rtupdate
+def=$(py3versions -d)
+py3clean -p "$pkg"
+for phase in rtupdate post-rtupdate; do
+    for hook in /usr/share/python3/runtime.d/*.rtupdate; do
+        [ -x "$hook" ] && quiet "$hook" "$phase" "$def" "$def"
+    done
+done
+check "after py3clean and the rtupdate hooks: the same bytes again" \
+    test "$before" = "$(hashes)"
+check "--check --package exits 0 after the rtupdate hooks" checked
+
+# 4. reproducible installs, quiet on a terminal, clean purge
+check "dpkg --purge" quiet dpkg --purge "$pkg"
+check "purge leaves no module directory or __pycache__ behind" \
+    test ! -e "$moddir"
+mkdir -p /tmp/elsewhere
+script -qec "cd /tmp/elsewhere && umask 077 && TZ=Asia/Tokyo dpkg -i '$deb'" \
+    /dev/null >"$work/tty.log" 2>&1
+check "install under umask 077, TZ=Asia/Tokyo, another cwd" \
+    dpkg -s "$pkg" >/dev/null 2>&1
+check "... gives the same bytes" test "$before" = "$(hashes)"
+if grep -q $'\e\\[' "$work/tty.log" || grep -q 'files:' "$work/tty.log"; then
+    bad "the postinst wrote progress or a summary on a terminal"
+    cat -v "$work/tty.log" | tail -n 5
+else
+    ok "the postinst writes no progress line on a terminal"
+fi
+quiet dpkg --purge "$pkg"
+check "purge leaves nothing behind (second time)" test ! -e "$moddir"
+finish
