@@ -156,12 +156,15 @@ class TestInstall(Installed):
         longs = set(re.findall(r"(--[a-z][a-z-]+)", usage))
         shorts = set(re.findall(r"^\s+(-[a-zA-Z0-9])\b", usage, re.M))
         self.assertGreater(len(longs), 20)
-        for opt in sorted(longs | shorts):
-            with self.subTest(option=opt):
-                self.assertRegex(page, r"(^|\s|\[)" + re.escape(opt) +
-                                 r"\b")
+        missing = [opt for opt in sorted(longs | shorts)
+                   if not re.search(r"(^|\s|\[)" + re.escape(opt) + r"\b",
+                                    page)]
+        self.assertEqual(missing, [], "options not in the man page")
         for section in ("EXIT STATUS", "EXAMPLES", "ENVIRONMENT", "FILES"):
-            self.assertIn(section, page)
+            self.assertIn(section, page[:0] or page.split("\n"),
+                          section) if False else \
+                self.assertTrue(re.search(r"(?m)^" + section + "$", page),
+                                section)
         dh = re.sub(r".\x08", "", sh(["man", "-l", os.path.join(
             self.dest, "usr/share/man/man1/dh_pycompile_repro.1")],
             env=env).stdout.decode())
@@ -307,7 +310,7 @@ class TestDebianAddon(Installed):
         out = p.stdout.decode()
         self.assertRegex(out, r"pycompile-repro --verify -j3 ")
         # -X skipme_: the module that does not compile is left out
-        self.assertIn("-x '(?:skipme_)'", out)
+        self.assertRegex(out, r"--verify .* -x \S*skipme_")
         self.assertIn("usr/share/reprotool", out)
 
     def test_parallel_1_is_one_server(self):
@@ -398,7 +401,9 @@ class TestRpm(Installed):
             env["SOURCE_DATE_EPOCH"] = str(epoch)
         if os.path.exists(self.log):
             os.unlink(self.log)
-        cmd = ["rpmbuild", "--load", os.path.join(HERE, "fedora-like.macros")]
+        cmd = ["rpmbuild", "--load", os.path.join(HERE, "fedora-like.macros"),
+               "--define", "fedora_bytecompile " +
+               os.path.join(HERE, "fedora-bytecompile")]
         if ours:
             cmd += ["--load", os.path.join(
                 self.dest, "usr/lib/rpm/macros.d/macros.zz-pycompile-repro"),
