@@ -428,7 +428,7 @@ do_compile(pcr *p, const cli_options *o)
     struct ui u = {.o = o, .p = p, .start = now()};
     u.listing = verbose && o->quiet == 0 && o->tar == NULL && !o->wheel;
     u.show_errors = verbose ? o->quiet < 2 : o->quiet == 0;
-    u.summary = verbose && o->quiet < 2 && o->tar == NULL && !o->wheel;
+    u.summary = verbose && o->quiet == 0 && o->tar == NULL && !o->wheel;
     u.progress = o->quiet == 0 && isatty(STDERR_FILENO);
     u.several = o->npythons > 1 ||
                 (o->npythons == 1 && strcmp(o->pythons[0], "all") == 0 &&

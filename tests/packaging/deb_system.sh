@@ -58,6 +58,7 @@ codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-sid}")
 pyvers=$(py3versions -i | sed 's/python//g')
 echo "deb-system: Debian $codename, supported Pythons: $pyvers"
 
+quiet apt-get update || { bad "apt-get update"; finish; }
 quiet apt-get install -y --no-install-recommends debhelper dh-python \
     python3-all libpython3-all-dev dpkg-dev fakeroot lintian autopkgtest \
     ca-certificates || { bad "installing the build tools"; finish; }
@@ -86,9 +87,61 @@ echo "deb-src http://deb.debian.org/debian $codename main" \
     >/etc/apt/sources.list.d/pcr-src.list
 quiet apt-get update || { bad "apt-get update with deb-src"; finish; }
 cd "$work" || exit 2
-if ! quiet apt-get source --download-only python-idna ||
-    ! quiet dpkg-source -x python-idna_*.dsc idna-src; then
-    bad "apt-get source python-idna"
+# The archive's source where it serves it; this machine's mirror answers
+# 404 for some .orig tarballs, and then the source is assembled from the
+# binary package: its modules, a setup.py, and a dh_python3/pybuild
+# debian/ directory of the same name and version.
+assemble_source() {
+    rm -rf idna-src bin && mkdir -p idna-src/debian/source bin
+    (cd bin && apt-get download "$pkg" >/dev/null 2>&1) || return 1
+    dpkg-deb -x bin/${pkg}_*.deb bin/x || return 1
+    local version upstream
+    version=$(dpkg-deb -f bin/${pkg}_*.deb Version)
+    upstream=${version%-*}
+    cp -r bin/x/usr/lib/python3/dist-packages/idna idna-src/
+    find idna-src -name __pycache__ -prune -exec rm -rf {} +
+    cat >idna-src/setup.py <<PY
+from setuptools import setup
+setup(name="idna", version="${upstream%%+*}", packages=["idna"],
+      package_data={"idna": ["py.typed"]})
+PY
+    echo '1.0' >idna-src/debian/source/format
+    cat >idna-src/debian/control <<CTRL
+Source: python-idna
+Section: python
+Priority: optional
+Maintainer: pycompile-repro tests <tests@lists.example.org>
+Build-Depends: debhelper-compat (= 13), dh-sequence-python3, dh-python,
+ python3-all, python3-setuptools
+Standards-Version: 4.6.2
+Rules-Requires-Root: no
+
+Package: $pkg
+Architecture: all
+Depends: \${python3:Depends}, \${misc:Depends}
+Description: Python IDNA2008 (RFC 5891) handling (Python 3)
+ Rebuilt from the binary package for pycompile-repro's tests.
+CTRL
+    printf '#!/usr/bin/make -f\nexport PYBUILD_NAME=idna\n%%:\n\tdh $@ --buildsystem=pybuild\n' \
+        >idna-src/debian/rules
+    chmod +x idna-src/debian/rules
+    cat >idna-src/debian/changelog <<CL
+python-idna ($version) unstable; urgency=medium
+
+  * Assembled from the binary package for pycompile-repro's tests.
+
+ -- pycompile-repro tests <tests@lists.example.org>  Wed, 25 Nov 2026 00:00:00 +0000
+CL
+    printf 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: Kim Davies\nLicense: BSD-3-clause\n' \
+        >idna-src/debian/copyright
+}
+if quiet apt-get source --download-only python-idna &&
+    quiet dpkg-source -x python-idna_*.dsc idna-src; then
+    ok "apt-get source python-idna"
+elif assemble_source; then
+    ok "python-idna assembled from the binary package (apt-get source failed)"
+else
+    bad "python-idna: neither apt-get source nor the binary package"
     finish
 fi
 check "build dependencies of python-idna" \
