@@ -167,7 +167,7 @@ mkdir ctrl && dpkg-deb -e "$deb" ctrl
 check "postinst runs py3compile, then the pycompile-repro hook" \
     bash -c "grep -n 'py3compile -p $pkg' ctrl/postinst >/dev/null &&
              grep -n 'debian-hook configure $pkg' ctrl/postinst >/dev/null &&
-             [ \$(grep -n 'py3compile -p' ctrl/postinst | cut -d: -f1) -lt \
+             [ \$(grep -n '^\s*py3compile -p' ctrl/postinst | head -n 1 | cut -d: -f1) -lt \
                \$(grep -n 'debian-hook configure' ctrl/postinst | cut -d: -f1) ]"
 check "the autoscript marker names dh_pycompile_repro's version" \
     grep -q "dh_pycompile_repro/[0-9]" ctrl/postinst
