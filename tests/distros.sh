@@ -109,6 +109,7 @@ for d in $distros; do
         in_chroot 'cd /src/pycompile-repro && make -j2 all unit >/tmp/build.log 2>&1 || { tail -n 30 /tmp/build.log; exit 1; }; make --no-print-directory test-quick' \
             >"$out" 2>&1
         rc=$?
+        cp "$out" "$cache/$d.suites.log"
         grep -E '^[^ ].* [0-9]+ passed, [0-9]+ failed$|^parity: [0-9]+ source|^process-state: [a-z]' "$out" |
             grep -v '^[0-9]* passed' | sed "s/^/$d: /"
         total_of "$d: all suites" "$out" "$rc"
@@ -117,6 +118,7 @@ for d in $distros; do
     in_chroot 'bash /src/pycompile-repro/tests/packaging/deb_system.sh /src/pycompile-repro' \
         >"$out" 2>&1
     rc=$?
+    cp "$out" "$cache/$d.deb-system.log"
     grep -E '^(FAIL|deb-system): ' "$out" | sed "s/^/$d: /"
     total_of "$d: deb-system" "$out" "$rc"
     # RPM with two Python versions in one build root (sid has 3.13, 3.14)
@@ -124,6 +126,7 @@ for d in $distros; do
         in_chroot 'apt-get install -y --no-install-recommends rpm rpm2cpio cpio >/dev/null 2>&1; cd /src/pycompile-repro && make -s all >/dev/null 2>&1 && python3 tests/packaging/test_packaging.py TestRpm' \
             >"$out" 2>&1
         rc=$?
+        cp "$out" "$cache/$d.rpm.log"
         grep -E '^(FAIL|ERROR)' "$out" | sed "s/^/$d: /"
         total_of "$d: rpm" "$out" "$rc"
     fi
