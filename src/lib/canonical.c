@@ -513,8 +513,9 @@ write_container(struct canon *c, pcr_wbuf *w, uint32_t i, unsigned flag,
         pcr_wbuf_u8(w, n->type | flag);
         pcr_wbuf_u32(w, nk);
         break;
-    case TYPE_DICT:  /* pairs, then the NULL node that ends them */
-    case TYPE_SLICE: /* three objects */
+    case TYPE_DICT:       /* pairs, then the NULL node that ends them */
+    case TYPE_FROZENDICT: /* the same */
+    case TYPE_SLICE:      /* three objects */
         pcr_wbuf_u8(w, n->type | flag);
         break;
     case TYPE_CODE: {
@@ -592,7 +593,7 @@ write_object(struct canon *c, pcr_wbuf *w, uint32_t node, int share,
                n->type != TYPE_TUPLE && n->type != TYPE_SMALL_TUPLE &&
                n->type != TYPE_LIST && n->type != TYPE_DICT &&
                n->type != TYPE_SET && n->type != TYPE_FROZENSET &&
-               n->type != TYPE_SLICE;
+               n->type != TYPE_SLICE && n->type != TYPE_FROZENDICT;
     if (leaf) {
         write_leaf(c, w, i, flag);
     } else {
@@ -694,7 +695,7 @@ value_key(struct canon *c, pcr_wbuf *key, uint32_t i)
     const pcr_mnode *n = &c->t->nodes[i];
     if (n->nkids == 0 && n->type != TYPE_TUPLE &&
         n->type != TYPE_SMALL_TUPLE && n->type != TYPE_FROZENSET &&
-        n->type != TYPE_SLICE) {
+        n->type != TYPE_SLICE && n->type != TYPE_FROZENDICT) {
         /* leaves: their canonical bytes (kind and value) */
         uint8_t saved = c->interned[i];
         c->interned[i] = 0; /* the text decides it; keep it out */

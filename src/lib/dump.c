@@ -65,6 +65,8 @@ type_name(unsigned t)
         return "list";
     case '{':
         return "dict";
+    case '}':
+        return "frozendict";
     case '<':
         return "set";
     case '>':
@@ -111,6 +113,7 @@ print_value(FILE *out, const pcr_mtree *t, const unsigned char *data,
         fprintf(out, " (%u items)", (unsigned)n->nkids);
         break;
     case '{':
+    case '}':
         fprintf(out, " (%u pairs)", (unsigned)(n->nkids / 2));
         break;
     default:

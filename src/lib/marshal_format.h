@@ -39,6 +39,7 @@
 #define TYPE_SHORT_ASCII 'z'
 #define TYPE_SHORT_ASCII_INTERNED 'Z'
 #define TYPE_SLICE ':' /* marshal version 5 (3.14) */
+#define TYPE_FROZENDICT '}' /* marshal version 6 (3.15) */
 #define FLAG_REF 0x80
 
 /* How one CPython series marshals a code object.  fields has one letter

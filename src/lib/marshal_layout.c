@@ -6,8 +6,8 @@
  * canonicaliser, the diff and the dump all read it.
  *
  * Magic ranges cover each series' pre-releases.  Field lists were checked
- * by parsing the standard library of 3.11, 3.13 and 3.14 to the last byte
- * (tests/parity).
+ * by parsing the standard library of 3.11, 3.13, 3.14 and 3.15 to the last
+ * byte (tests/parity).
  */
 #include <stddef.h>
 
@@ -67,6 +67,8 @@ static const pcr_layout layouts[] = {
     {3550, 3599, "3.13", 4, "iiiiiooooooooioo", names_311, 10, 11, 12, 6,
      NAMES_311},
     {3600, 3649, "3.14", 5, "iiiiiooooooooioo", names_311, 10, 11, 12, 6,
+     NAMES_311},
+    {3650, 3699, "3.15", 6, "iiiiiooooooooioo", names_311, 10, 11, 12, 6,
      NAMES_311},
 };
 

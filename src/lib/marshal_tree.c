@@ -243,7 +243,7 @@ read_body(struct reader *r, uint32_t node, int type, int flagged,
     /* CPython's reader reserves these before reading their contents
      * (r_ref_reserve) and fills the slot only when complete. */
     int open = (type == TYPE_CODE || type == TYPE_FROZENSET ||
-                type == TYPE_SLICE);
+                type == TYPE_SLICE || type == TYPE_FROZENDICT);
     if (flagged && register_ref(r, node, open) != PCR_OK) {
         return PCR_FAIL;
     }
@@ -309,6 +309,11 @@ read_body(struct reader *r, uint32_t node, int type, int flagged,
             rc = read_children(r, node, n);
         }
         break;
+    case TYPE_FROZENDICT:
+        if (r->layout == NULL || r->layout->marshal_version < 6) {
+            return bad(r, at, "frozendict before marshal version 6");
+        }
+        __attribute__((fallthrough)); /* pairs as in a dict */
     case '{':
         for (unsigned i = 0;; i += 2) {
             uint32_t key = r->tree->nnodes; /* the node read next */

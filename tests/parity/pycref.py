@@ -33,6 +33,7 @@ _LAYOUTS = [
     (3500, 3549, (3, 12), "iiiiiooooooooioo", {7, 8}, 6, 11, 12, 10),
     (3550, 3599, (3, 13), "iiiiiooooooooioo", {7, 8}, 6, 11, 12, 10),
     (3600, 3649, (3, 14), "iiiiiooooooooioo", {7, 8}, 6, 11, 12, 10),
+    (3650, 3699, (3, 15), "iiiiiooooooooioo", {7, 8}, 6, 11, 12, 10),
 ]
 
 
@@ -95,8 +96,9 @@ class Reader:
         o = Obj(None)
         if flag:
             idx = len(self.refs)
-            # code objects, frozensets and slices are usable only whole
-            self.refs.append(None if t in "c>:" else o)
+            # code objects, frozensets, slices and frozendicts are usable
+            # only whole
+            self.refs.append(None if t in "c>:}" else o)
         if t == "i":
             o.kind, o.data = "int", self.i32()
         elif t == "I":
@@ -126,8 +128,8 @@ class Reader:
             o.kind = {")": "tuple", "(": "tuple", "[": "list", "<": "set",
                       ">": "frozenset"}[t]
             o.kids = [self.obj() for _ in range(n)]
-        elif t == "{":
-            o.kind = "dict"
+        elif t in "{}":
+            o.kind = "dict" if t == "{" else "frozendict"
             while True:
                 k = self.obj()
                 if k.kind == "0":
@@ -145,7 +147,7 @@ class Reader:
                     o.kids.append(self.obj())
         else:
             raise BadMarshal("unknown type %r" % t)
-        if flag and t in "c>:":
+        if flag and t in "c>:}":
             self.refs[idx] = o
         return o
 
@@ -165,7 +167,7 @@ def _one_latin1(b):
 
 class Canon:
     MERGEABLE = {"str", "bytes", "int", "float", "complex", "ftext",
-                 "ctext", "tuple", "frozenset", "slice"}
+                 "ctext", "tuple", "frozenset", "slice", "frozendict"}
 
     def __init__(self, root, lay):
         self.root = root
@@ -238,7 +240,7 @@ class Canon:
         if not mergeable:
             self.keep.append(o)
             v = ("unique", id(o))
-        elif o.kind in ("tuple", "frozenset", "slice"):
+        elif o.kind in ("tuple", "frozenset", "slice", "frozendict"):
             v = (o.kind, tuple(kids))
         else:
             v = (o.kind, o.data)
@@ -311,8 +313,8 @@ class Canon:
         if k in ("list", "set", "frozenset"):
             c = {"list": "[", "set": "<", "frozenset": ">"}[k]
             return w(c) + struct.pack("<I", len(o.kids)) + kids
-        if k == "dict":
-            return w("{") + kids + b"0"
+        if k in ("dict", "frozendict"):
+            return w("{" if k == "dict" else "}") + kids + b"0"
         if k == "slice":
             return w(":") + kids
         if k == "code":
