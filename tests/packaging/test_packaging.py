@@ -372,6 +372,18 @@ class TestDebianAddon(Installed):
         self.assertFalse(os.path.exists(deb))
 
 
+def rpm_macro_path():
+    try:
+        out = sh(["rpm", "--showrc"]).stdout.decode()
+    except OSError:
+        return ""
+    m = re.search(r"^Macro path: (.*)$", out, re.M)
+    return m.group(1) if m else ""
+
+
+MACRO_PATH = rpm_macro_path()
+
+
 class TestRpm(Installed):
     """The RPM step as Fedora runs it: fedora-like.macros stands in for
     redhat-rpm-config (which Debian's rpm lacks), our macros file is read
@@ -401,15 +413,19 @@ class TestRpm(Installed):
             env["SOURCE_DATE_EPOCH"] = str(epoch)
         if os.path.exists(self.log):
             os.unlink(self.log)
-        cmd = ["rpmbuild", "--load", os.path.join(HERE, "fedora-like.macros"),
+        # the macro files go on rpm's macro path, read as Fedora reads its
+        # own (rpmbuild 6 forgets --load files when it builds the spec)
+        path = [MACRO_PATH, os.path.join(HERE, "fedora-like.macros")]
+        if ours:
+            path.append(os.path.join(
+                self.dest, "usr/lib/rpm/macros.d/macros.zz-pycompile-repro"))
+        cmd = ["rpmbuild", "--macros", ":".join(path),
                "--define", "fedora_bytecompile " +
                os.path.join(HERE, "fedora-bytecompile")]
         if ours:
-            cmd += ["--load", os.path.join(
-                self.dest, "usr/lib/rpm/macros.d/macros.zz-pycompile-repro"),
-                # the step from the temporary root, not from /usr/lib/rpm
-                "--define", "__brp_pycompile_repro " +
-                os.path.join(self.dest, "usr/lib/rpm/brp-pycompile-repro")]
+            # the step from the temporary root, not from /usr/lib/rpm
+            cmd += ["--define", "__brp_pycompile_repro " +
+                    os.path.join(self.dest, "usr/lib/rpm/brp-pycompile-repro")]
         cmd += ["--define", "_topdir " + topdir,
                 "--define", "sample_src " + os.path.join(HERE, "sample-deb"),
                 "--define", "pyvers " + (pyvers or servers()[-1]),
