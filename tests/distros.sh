@@ -128,6 +128,9 @@ for d in $distros; do
         rc=$?
         cp "$out" "$cache/$d.rpm.log"
         grep -E '^(FAIL|ERROR)' "$out" | sed "s/^/$d: /"
+        # the suite's own totals line reads "e2e: N passed, N failed, ..."
+        totals=$(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 passed, \2 failed/p' "$out")
+        echo "$totals" >>"$out"
         total_of "$d: rpm" "$out" "$rc"
     fi
     rm -f "$out"

@@ -208,11 +208,14 @@ srv_compile(const unsigned char *src, size_t len, const char *dfile,
         rc = pcr_canonicalize((const unsigned char *)ptr, (size_t)n,
                               pcr_layout_for_magic(srv_magic()), out, err);
         if (rc != PCR_OK) {
-            /* Our own reader rejecting CPython's output is our bug. */
+            /* Our own reader rejecting CPython's output is our bug.  (The
+             * cause is copied first: err->msg is also the destination.) */
+            char cause[sizeof err->msg];
+            snprintf(cause, sizeof cause, "%s", err->msg);
             pcr_set_error(err, PCR_ENV,
                           "cannot canonicalise CPython's own marshal "
                           "data (a bug in pycompile-repro): %.3000s",
-                          err->msg);
+                          cause);
             rc = PCR_ENV;
         }
     }

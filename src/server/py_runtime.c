@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/marshal_format.h" /* pcr_layout_for_magic */
+
 #ifndef PCR_PYTHON_HOME
 #define PCR_PYTHON_HOME "/usr"
 #endif
@@ -315,6 +317,16 @@ srv_runtime_init(unsigned long hash_seed, pcr_error *err)
         return srv_py_error(err, PCR_ENV, "cannot read the magic number");
     }
     magic = (uint32_t)m;
+    if (pcr_layout_for_magic(magic) == NULL) {
+        /* A CPython newer than this pycompile-repro: say so at start-up
+         * rather than fail on every file. */
+        return pcr_set_error(err, PCR_ENV,
+                             "CPython %.*s (magic number %u) is not known "
+                             "to this pycompile-repro: its marshal format "
+                             "needs a newer release",
+                             (int)strcspn(Py_GetVersion(), " "),
+                             Py_GetVersion(), (unsigned)(magic & 0xffff));
+    }
     snprintf(cache_tag, sizeof cache_tag, "%s", tag);
     /* Py_GetVersion() is "3.11.2 (main, ...)": keep the first word. */
     snprintf(version, sizeof version, "%.*s",

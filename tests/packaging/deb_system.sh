@@ -33,10 +33,14 @@ check() { # description command...
     shift
     if "$@"; then ok "$d"; else bad "$d"; fi
 }
+leftovers() { # what a run (or an earlier, interrupted one) installed
+    dpkg --purge python3-adtsample "$pkg" dh-pycompile-repro \
+        libpycompile-repro-dev libpycompile-repro0 pycompile-repro \
+        >/dev/null 2>&1
+}
 finish() {
     # the chroot is kept for the next run: take our packages out again
-    dpkg --purge "$pkg" pycompile-repro dh-pycompile-repro \
-        libpycompile-repro0 libpycompile-repro-dev >/dev/null 2>&1
+    leftovers
     rm -f /etc/apt/sources.list.d/pcr-src.list
     echo "deb-system: $pass passed, $fail failed"
     echo "$pass passed, $fail failed"
@@ -53,6 +57,7 @@ quiet() { # command... : output only on failure
 
 rm -rf "$work"
 mkdir -p "$work"
+leftovers
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-sid}")
 [ -n "$codename" ] || codename=sid
 pyvers=$(py3versions -i | sed 's/python//g')
@@ -74,7 +79,7 @@ fi
 debs=$(ls dist/pycompile-repro_*.deb dist/dh-pycompile-repro_*.deb \
     dist/libpycompile-repro0_*.deb dist/libpycompile-repro-dev_*.deb)
 check "install pycompile-repro, dh-pycompile-repro, libpycompile-repro0, -dev" \
-    quiet apt-get install -y --no-install-recommends $(printf './%s ' $debs)
+    quiet apt-get install -y --reinstall --no-install-recommends $(printf './%s ' $debs)
 for v in $pyvers; do
     check "a compile server for Python $v is installed" \
         test -x /usr/libexec/pycompile-repro/cpython-$v
@@ -152,7 +157,7 @@ quiet apt-get install -y --no-install-recommends "$pkg"
 if pycompile-repro -q --check --python all --package "$pkg" >"$work/archive-check" 2>&1; then
     bad "the archive's $pkg (py3compile only) should not pass --check"
 else
-    ok "the archive's $pkg, compiled by py3compile only, fails --check: $(grep -c 'not canonical\|different' "$work/archive-check") files"
+    ok "the archive's $pkg, compiled by py3compile only, fails --check: $(grep -c 'not-canonical\|different\|other-mode' "$work/archive-check") .pyc; $(tail -n 1 "$work/archive-check")"
 fi
 
 sed -i 's/^Build-Depends:/Build-Depends: dh-sequence-pycompile-repro,/' idna-src/debian/control
@@ -201,6 +206,7 @@ check "one .pyc per module and supported version ($n, want $want)" \
 check "every installed .pyc is canonical (independent reference)" canonical
 check "--check --package exits 0 after the postinst" checked
 before=$(hashes)
+echo "installed .pyc: $n files, sha256 of their sha256sum list: $(echo "$before" | sha256sum | cut -c1-16)"
 quiet py3compile -p "$pkg"
 check "py3compile -p leaves the bytes alone" test "$before" = "$(hashes)"
 check "--check --package exits 0 after py3compile" checked

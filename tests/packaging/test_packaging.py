@@ -451,8 +451,10 @@ class TestRpm(Installed):
         return p, out, rpms[0]
 
     def calls(self):
-        return open(self.log).read().splitlines() \
-            if os.path.exists(self.log) else []
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log) as f:
+            return f.read().splitlines()
 
     def test_fedora_step_alone_is_not_canonical(self):
         # the baseline: rpm's compileall step; what our step must fix
