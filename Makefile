@@ -70,11 +70,18 @@ INSTALL ?= install
 
 ALL_CFLAGS = $(STD) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -fPIC -MMD -MP
 ALL_CPPFLAGS = -Iinclude $(AR_CFLAGS) $(CPPFLAGS)
-# libarchive writes tar and zip; OpenSSL's libcrypto gives SHA-256 for a
-# wheel's RECORD.
+# libarchive writes tar and zip; OpenSSL's libcrypto gives SHA-256 for the
+# cache and a wheel's RECORD.  Both are loaded with dlopen when first needed
+# (src/lib/lazy_libs.c: linked, they cost every start about 11 ms), so only
+# their headers and sonames are taken here.  AR_LIBS links the probe that
+# tells packaging tools about them (shlibdeps-probe).
 AR_LIBS := $(shell $(PKG_CONFIG) --libs libarchive libcrypto 2>/dev/null)
 AR_CFLAGS := $(shell $(PKG_CONFIG) --cflags libarchive libcrypto 2>/dev/null)
-LIB_LIBS = $(AR_LIBS) -lpthread $(LDLIBS)
+soname_of = $(shell readelf -d "$$($(PKG_CONFIG) --variable=libdir $(1))/$(2)" \
+    2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+ARCHIVE_SONAME := $(call soname_of,libarchive,libarchive.so)
+CRYPTO_SONAME := $(call soname_of,libcrypto,libcrypto.so)
+LIB_LIBS = -lpthread -ldl $(LDLIBS)
 
 LIB_SRC := $(sort $(wildcard src/lib/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
@@ -104,7 +111,16 @@ servers: $(SERVERS)
 
 # The library exports only PCR_API symbols (tests/unit checks the list).
 $(LIB_OBJ): EXTRA_CFLAGS = -fvisibility=hidden -DPCR_BUILDING_LIBRARY \
-    -DPCR_LIBEXECDIR='"$(LIBEXECDIR)/pycompile-repro"'
+    -DPCR_LIBEXECDIR='"$(LIBEXECDIR)/pycompile-repro"' \
+    $(if $(ARCHIVE_SONAME),-DPCR_ARCHIVE_SONAME='"$(ARCHIVE_SONAME)"') \
+    $(if $(CRYPTO_SONAME),-DPCR_CRYPTO_SONAME='"$(CRYPTO_SONAME)"')
+
+# Links what the library loads with dlopen, so that dpkg-shlibdeps (and
+# rpm's dependency generator, through the spec) learn the packages.
+$(BUILD)/shlibdeps-probe: tests/packaging/shlibdeps-probe.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< \
+	    -Wl,--no-as-needed $(AR_LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

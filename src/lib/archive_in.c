@@ -15,8 +15,6 @@
  * caller's locale (in the C locale libarchive fails to convert them).
  */
 #define _POSIX_C_SOURCE 200809L
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -24,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lazy_libs.h"
 #include "pcr_archive.h"
 
 #define MAX_ENTRY_SIZE ((uint64_t)256 << 20) /* uncompressed, per entry */
@@ -84,6 +83,9 @@ static struct archive *
 open_reader(const char *path, int zip, int seekable, int *fdp,
             pcr_error *err)
 {
+    if (pcr_lazy_archive(err) != PCR_OK) {
+        return NULL;
+    }
     int fd = open_regular(path, err);
     if (fd < 0) {
         return NULL;

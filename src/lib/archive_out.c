@@ -19,8 +19,6 @@
  * makes (said in pycompile_repro.h).
  */
 #define _POSIX_C_SOURCE 200809L
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lazy_libs.h"
 #include "pcr_archive.h"
 
 static int
@@ -235,7 +234,10 @@ pcr_status
 pcr_archive_write(const char *path, int format, const pcr_alist *l,
                   pcr_error *err)
 {
-    pcr_status rc = check_times(format, l, err);
+    pcr_status rc = pcr_lazy_archive(err);
+    if (rc == PCR_OK) {
+        rc = check_times(format, l, err);
+    }
     char *tmp = NULL;
     int fd = -1;
     if (rc == PCR_OK) {

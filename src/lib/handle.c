@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "canonical.h"
+#include "lazy_libs.h"
 #include "pcr_private.h"
 
 PCR_API unsigned
@@ -303,6 +304,12 @@ PCR_API pcr_status
 pcr_set_cache(pcr *p, const char *dir, uint64_t max_size)
 {
     p->cache_max = max_size;
+    if (dir && dir[0]) {
+        pcr_error e; /* the cache's keys and checksums are SHA-256 */
+        if (pcr_lazy_crypto(&e) != PCR_OK) {
+            return pcr_fail(p, PCR_ENV, "%s", e.msg);
+        }
+    }
     return set_str(p, &p->cache_dir, dir && dir[0] ? dir : NULL);
 }
 

@@ -5,14 +5,12 @@
  * base64 without '=' padding), computed with OpenSSL's EVP interface.
  */
 #define _GNU_SOURCE /* uselocale */
-#include <archive.h>
 #include <locale.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lazy_libs.h"
 #include "pcr_archive.h"
 
 pcr_status
@@ -21,6 +19,9 @@ pcr_record_hash(const unsigned char *data, size_t len, char out[64],
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
+    if (pcr_lazy_crypto(err) != PCR_OK) {
+        return PCR_ENV;
+    }
     if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
         mdlen != 32) {
         return pcr_set_error(err, PCR_ENV, "SHA-256 failed (OpenSSL)");
@@ -49,10 +50,14 @@ pcr_record_hash(const unsigned char *data, size_t len, char out[64],
 PCR_API const char *
 pcr_library_versions(void)
 {
-    static char text[512];
+    static char text[768];
     if (text[0] == '\0') {
-        snprintf(text, sizeof text, "%s, %s", archive_version_details(),
-                 OpenSSL_version(OPENSSL_VERSION));
+        pcr_error ea, ec;
+        int a = pcr_lazy_archive(&ea) == PCR_OK;
+        int c = pcr_lazy_crypto(&ec) == PCR_OK;
+        snprintf(text, sizeof text, "%.380s, %.380s",
+                 a ? archive_version_details() : ea.msg,
+                 c ? OpenSSL_version(OPENSSL_VERSION) : ec.msg);
     }
     return text;
 }

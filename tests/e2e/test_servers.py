@@ -190,6 +190,39 @@ class TestLibrary(unittest.TestCase):
                     if line.split()[1] in ("T", "D", "B", "R")}
         self.assertEqual(exported, declared)
 
+    def test_archive_and_crypto_libraries_are_loaded_only_when_used(self):
+        # linked, libarchive and libcrypto cost every start about 11 ms
+        with open(os.path.join(TOP, "include", "pycompile_repro.h")) as fh:
+            version = re.search(r'#define PCR_VERSION "([^"]+)"',
+                                fh.read())[1]
+        for f in (BIN, os.path.join(os.path.dirname(BIN),
+                                    "libpycompile-repro.so." + version)):
+            needed = subprocess.run(["readelf", "-d", f], capture_output=True,
+                                    text=True, check=True).stdout
+            self.assertNotIn("libarchive", needed, f)
+            self.assertNotIn("libcrypto", needed, f)
+        tmp = tempfile.mkdtemp(prefix="pcr-lazy-")
+        try:
+            src = os.path.join(tmp, "m.py")
+            with open(src, "w") as fh:
+                fh.write("x = 1\n")
+            env = dict(os.environ, LD_DEBUG="files")
+            plain = subprocess.run(CMD + [src], capture_output=True,
+                                   env=env)
+            self.assertEqual(plain.returncode, 0, plain.stderr[-2000:])
+            self.assertNotIn(b"libarchive.so", plain.stderr)
+            self.assertNotIn(b"libcrypto.so", plain.stderr)
+            tar = subprocess.run(CMD + ["--tar", os.path.join(tmp, "o.tar"),
+                                        "-C", tmp, src],
+                                 capture_output=True, env=env)
+            self.assertEqual(tar.returncode, 0, tar.stderr[-2000:])
+            self.assertIn(b"libarchive.so", tar.stderr)
+            ver = subprocess.run(CMD + ["--version"], capture_output=True,
+                                 text=True, check=True).stdout
+            self.assertRegex(ver, r"libarchive \d+\.\d+.*OpenSSL \d")
+        finally:
+            shutil.rmtree(tmp, True)
+
 
 if __name__ == "__main__":
     main()
