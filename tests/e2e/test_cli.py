@@ -404,6 +404,45 @@ class TestDistributionHelpers(Base):
         got = sorted({f["source"] for f in json.loads(p.stdout)["files"]})
         self.assertEqual(got, want)
 
+    @unittest.skipUnless(shutil.which("dpkg-query"), "needs dpkg")
+    def test_package_works_as_py3compile_p(self):
+        import json
+
+        def modules(pkg):
+            out = subprocess.run(["dpkg-query", "-L", pkg],
+                                 capture_output=True)
+            return sorted(p for p in out.stdout.decode().split("\n")
+                          if p.endswith(".py") and
+                          p.startswith("/usr/lib/python3/"))
+
+        a, b = modules("python3-yaml"), modules("python3-wheel")
+        if not a or not b:
+            self.skipTest("python3-yaml and python3-wheel are needed")
+
+        def checked(args, env=None):
+            p = run(["--check", "--format", "json"] + args, env=env)
+            self.assertIn(p.returncode, (0, 1), p.stderr)
+            files = json.loads(p.stdout)["files"]
+            return sorted({f["source"] for f in files}), files, p
+
+        # repeatable: both packages, not only the last
+        got, _, _ = checked(["--package", "python3-yaml",
+                             "--package", "python3-wheel"])
+        self.assertEqual(got, sorted(a + b))
+        # a directory restricts the package's files to those below it
+        sub = os.path.dirname(b[-1])
+        got, _, _ = checked(["--package", "python3-wheel", sub])
+        self.assertEqual(got, [f for f in b if f.startswith(sub + "/")])
+        # the mode the Debian hook writes (timestamp), whatever
+        # SOURCE_DATE_EPOCH says
+        _, plain, _ = checked(["--package", "python3-yaml"])
+        env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+        _, with_epoch, _ = checked(["--package", "python3-yaml"], env=env)
+        self.assertEqual(plain, with_epoch)
+        # a package without Python modules is said so
+        p = run(["--check", "--package", "make"])
+        self.assertIn(b"make: the package has no Python modules", p.stderr)
+
 
 class TestEnvironmentDoesNotMatter(Base):
     def test_same_bytes_under_hostile_environment_and_order(self):

@@ -231,6 +231,13 @@ check "after py3clean and the rtupdate hooks: the same bytes again" \
 check "--check --package exits 0 after the rtupdate hooks" checked
 
 # 4. reproducible installs, quiet on a terminal, clean purge
+# the interpreter writes .opt-1.pyc of its own (the "purge leaves files"
+# report): prerm must take them too
+for v in $pyvers; do
+    (cd / && "python$v" -O -c 'import idna.core')
+done
+check "python -O wrote .opt-1.pyc to be purged" \
+    test -n "$(find "$moddir" -name '*.opt-1.pyc' | head -n 1)"
 check "dpkg --purge" quiet dpkg --purge "$pkg"
 check "purge leaves no module directory or __pycache__ behind" \
     test ! -e "$moddir"
