@@ -86,16 +86,16 @@ PCR_API int pcr_invalidation_parse(const char *name);
 PCR_API const char *pcr_invalidation_name(pcr_invalidation mode);
 
 typedef enum pcr_flag {
-    PCR_FLAG_FORCE = 1,          /* compile even when up to date */
-    PCR_FLAG_LEGACY,             /* -b: SOURCE.pyc beside the source */
-    PCR_FLAG_HARDLINK_DUPES,     /* hard-link equal .pyc of the levels */
-    PCR_FLAG_INCLUDE_SOURCES,    /* tar: the sources too */
-    PCR_FLAG_SOURCELESS,         /* wheel: NAME.pyc in place of NAME.py */
-    PCR_FLAG_NO_VERIFY_RECORD,   /* wheel: accept a RECORD that is wrong */
-    PCR_FLAG_CLAMP_MTIME,        /* sources newer than SOURCE_DATE_EPOCH
-                                    get its time (in-place), or archive
-                                    entries keep older times (tar) */
-    PCR_FLAG_ALL_TAGS,           /* --remove: every cache tag and level */
+    PCR_FLAG_FORCE = 1,            /* compile even when up to date */
+    PCR_FLAG_LEGACY,               /* -b: SOURCE.pyc beside the source */
+    PCR_FLAG_HARDLINK_DUPES,       /* hard-link equal .pyc of the levels */
+    PCR_FLAG_INCLUDE_SOURCES,      /* tar: the sources too */
+    PCR_FLAG_SOURCELESS,           /* wheel: NAME.pyc in place of NAME.py */
+    PCR_FLAG_NO_VERIFY_RECORD,     /* wheel: accept a RECORD that is wrong */
+    PCR_FLAG_CLAMP_MTIME,          /* sources newer than SOURCE_DATE_EPOCH
+                                      get its time (in-place), or archive
+                                      entries keep older times (tar) */
+    PCR_FLAG_ALL_TAGS,             /* --remove: every cache tag and level */
     PCR_FLAG_CANONICALIZE_EXISTING /* compile: an up-to-date .pyc that is
                                     not canonical is rewritten */
 } pcr_flag;
@@ -175,11 +175,11 @@ PCR_API pcr_status pcr_set_wheel(pcr *p, const char *in, const char *out);
 /* ------------------------------------------------------------ running */
 
 typedef enum pcr_verb {
-    PCR_VERB_COMPILE = 0, /* write .pyc files (or the tar, or the wheel) */
-    PCR_VERB_CHECK,       /* write nothing; compare what exists */
-    PCR_VERB_CANONICALIZE,/* rewrite existing .pyc in canonical form */
-    PCR_VERB_DUMP,        /* print existing .pyc files */
-    PCR_VERB_REMOVE       /* delete the .pyc files of the sources */
+    PCR_VERB_COMPILE = 0,  /* write .pyc files (or the tar, or the wheel) */
+    PCR_VERB_CHECK,        /* write nothing; compare what exists */
+    PCR_VERB_CANONICALIZE, /* rewrite existing .pyc in canonical form */
+    PCR_VERB_DUMP,         /* print existing .pyc files */
+    PCR_VERB_REMOVE        /* delete the .pyc files of the sources */
 } pcr_verb;
 
 typedef enum pcr_event_type {
@@ -222,8 +222,7 @@ typedef void (*pcr_callback)(void *user, const pcr_event *ev);
 /* Run a verb over the operands.  PCR_OK: every item succeeded (or, for
  * CHECK, every .pyc is identical); PCR_FAIL: some item failed or differs
  * (events say which); PCR_ENV: the run could not go on. */
-PCR_API pcr_status pcr_run(pcr *p, pcr_verb verb, pcr_callback cb,
-                           void *user);
+PCR_API pcr_status pcr_run(pcr *p, pcr_verb verb, pcr_callback cb, void *user);
 /* --dump's output stream (default stdout). */
 PCR_API pcr_status pcr_set_dump_stream(pcr *p, FILE *out);
 
@@ -231,9 +230,9 @@ PCR_API pcr_event_type pcr_event_kind(const pcr_event *ev);
 /* Position of the source among the operands' sources (0, 1, ...). */
 PCR_API size_t pcr_event_index(const pcr_event *ev);
 PCR_API const char *pcr_event_source(const pcr_event *ev);
-PCR_API const char *pcr_event_pyc(const pcr_event *ev); /* or NULL */
+PCR_API const char *pcr_event_pyc(const pcr_event *ev);    /* or NULL */
 PCR_API const char *pcr_event_python(const pcr_event *ev); /* "3.13" */
-PCR_API int pcr_event_level(const pcr_event *ev);     /* -1: none */
+PCR_API int pcr_event_level(const pcr_event *ev);          /* -1: none */
 PCR_API pcr_outcome pcr_event_outcome(const pcr_event *ev);
 PCR_API pcr_check_class pcr_event_class(const pcr_event *ev);
 PCR_API pcr_status pcr_event_status(const pcr_event *ev);

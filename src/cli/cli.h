@@ -32,8 +32,8 @@ typedef enum cli_verb {
 
 typedef struct cli_options {
     cli_verb verb;
-    int verify;          /* --verify[=N] */
-    int mode;            /* --invalidation-mode, -1: default */
+    int verify; /* --verify[=N] */
+    int mode;   /* --invalidation-mode, -1: default */
     int levels[3];
     int nlevels;
     const char *ddir, *strip, *prepend;
@@ -44,8 +44,8 @@ typedef struct cli_options {
     const char *list;    /* -i */
     int quiet, verbose;
     int workers;
-    int null_names;      /* -0 */
-    int json;            /* --format json */
+    int null_names; /* -0 */
+    int json;       /* --format json */
     const char *tar, *base, *wheel, *output;
     int include_sources, clamp_mtime, sourceless, no_verify_record;
     const char *packages[64];
@@ -58,7 +58,7 @@ typedef struct cli_options {
     const char *cache_dir; /* --cache-dir */
     uint64_t cache_max;    /* --cache-max-size, bytes */
     int cache_stats;       /* --cache-stats */
-    char **files; /* operands, borrowed from argv */
+    char **files;          /* operands, borrowed from argv */
     int nfiles;
 } cli_options;
 

@@ -131,8 +131,8 @@ on_event(void *user, const pcr_event *ev)
             const char *m = pcr_event_message(ev);
             clear_progress(u);
             fflush(stdout);
-            fprintf(stderr, "%s%s", m[0] && strchr(m, '\n') ? "" : CLI_PROG ": ",
-                    m);
+            fprintf(stderr, "%s%s",
+                    m[0] && strchr(m, '\n') ? "" : CLI_PROG ": ", m);
             if (m[0] && m[strlen(m) - 1] != '\n') {
                 fputc('\n', stderr);
             }
@@ -480,9 +480,9 @@ do_pyc(pcr *p, const cli_options *o)
         return st;
     }
     struct ui u = {.o = o, .p = p, .start = now()};
-    pcr_verb verb = o->verb == CLI_DUMP         ? PCR_VERB_DUMP
-                    : o->verb == CLI_REMOVE     ? PCR_VERB_REMOVE
-                                                : PCR_VERB_CANONICALIZE;
+    pcr_verb verb = o->verb == CLI_DUMP     ? PCR_VERB_DUMP
+                    : o->verb == CLI_REMOVE ? PCR_VERB_REMOVE
+                                            : PCR_VERB_CANONICALIZE;
     pcr_status rc = pcr_run(p, verb, on_event, &u);
     if (o->verb == CLI_CANONICALIZE && o->quiet < 2 && rc != PCR_ENV) {
         fflush(stdout);
@@ -499,9 +499,8 @@ static const struct verb {
     cli_verb verb;
     int (*run)(pcr *p, const cli_options *o);
 } verbs[] = {
-    {CLI_COMPILE, do_compile},   {CLI_CHECK, do_check},
-    {CLI_DUMP, do_pyc},          {CLI_CANONICALIZE, do_pyc},
-    {CLI_REMOVE, do_pyc},        {CLI_HELP, do_help},
+    {CLI_COMPILE, do_compile},  {CLI_CHECK, do_check}, {CLI_DUMP, do_pyc},
+    {CLI_CANONICALIZE, do_pyc}, {CLI_REMOVE, do_pyc},  {CLI_HELP, do_help},
     {CLI_VERSION, do_version},
 };
 
@@ -520,9 +519,8 @@ main(int argc, char **argv)
         fprintf(stderr, CLI_PROG ": out of memory\n");
         return 2;
     }
-    int status = o.verb == CLI_HELP || o.verb == CLI_VERSION
-                     ? 0
-                     : configure(p, &o);
+    int status =
+        o.verb == CLI_HELP || o.verb == CLI_VERSION ? 0 : configure(p, &o);
     if (status == 0 && o.verb == CLI_VERSION && o.server_dir != NULL) {
         pcr_set_server_dir(p, o.server_dir);
     }

@@ -19,7 +19,7 @@ oom(cli_error *err)
 
 pcr_status
 cli_read_names(FILE *in, int sep, int trim, char ***names, size_t *n,
-                   cli_error *err)
+               cli_error *err)
 {
     char **list = NULL;
     size_t count = 0, cap = 0;

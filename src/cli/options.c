@@ -274,7 +274,7 @@ validate(const cli_options *o, cli_error *err)
     }
     if (o->nfiles == 0 && o->list == NULL && o->npackages == 0) {
         return usage_error(err, "no files to %s",
-                           compiling             ? "compile"
+                           compiling              ? "compile"
                            : o->verb == CLI_CHECK ? "check"
                                                   : "read");
     }
@@ -394,10 +394,11 @@ cli_parse(int argc, char **argv, cli_options *o, cli_error *err)
             if (*end != '\0') {
                 end++;
             }
-            if (errno || end == optarg || *end != '\0' || mult < 0 ||
-                v2 < 0 || v2 * mult > 1e18) {
-                return usage_error(err, "invalid cache size '%s' (a number "
-                                        "of bytes, or with K, M or G)",
+            if (errno || end == optarg || *end != '\0' || mult < 0 || v2 < 0 ||
+                v2 * mult > 1e18) {
+                return usage_error(err,
+                                   "invalid cache size '%s' (a number "
+                                   "of bytes, or with K, M or G)",
                                    optarg);
             }
             o->cache_max = (uint64_t)(v2 * mult);
@@ -441,9 +442,10 @@ cli_parse(int argc, char **argv, cli_options *o, cli_error *err)
         case OPT_INVALIDATION:
             o->mode = pcr_invalidation_parse(optarg);
             if (o->mode < 0) {
-                return usage_error(err, "invalid invalidation mode '%s' "
-                                        "(timestamp, checked-hash, "
-                                        "unchecked-hash)",
+                return usage_error(err,
+                                   "invalid invalidation mode '%s' "
+                                   "(timestamp, checked-hash, "
+                                   "unchecked-hash)",
                                    optarg);
             }
             break;

@@ -67,8 +67,7 @@ add_package(pcr *p, const char *pkg, int any, int *nfiles, cli_error *err)
     }
     if (status != 0 || n == 0) {
         cli_free_names(names);
-        snprintf(err->msg, sizeof err->msg, "dpkg knows no package '%s'",
-                 pkg);
+        snprintf(err->msg, sizeof err->msg, "dpkg knows no package '%s'", pkg);
         return PCR_ENV;
     }
     int found = 0;
@@ -77,8 +76,7 @@ add_package(pcr *p, const char *pkg, int any, int *nfiles, cli_error *err)
         if (package_module(names[i], pkg, any) && lstat(names[i], &st) == 0 &&
             S_ISREG(st.st_mode)) {
             if (pcr_add_operand(p, names[i]) != PCR_OK) {
-                snprintf(err->msg, sizeof err->msg, "%s",
-                         pcr_error_string(p));
+                snprintf(err->msg, sizeof err->msg, "%s", pcr_error_string(p));
                 rc = PCR_ENV;
             }
             found++;
@@ -97,7 +95,8 @@ pcr_status
 cli_add_packages(pcr *p, const cli_options *o, int *nfiles, cli_error *err)
 {
     for (int i = 0; i < o->npackages; i++) {
-        pcr_status rc = add_package(p, o->packages[i], o->nfiles > 0, nfiles, err);
+        pcr_status rc =
+            add_package(p, o->packages[i], o->nfiles > 0, nfiles, err);
         if (rc != PCR_OK) {
             return rc;
         }

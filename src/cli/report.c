@@ -112,7 +112,7 @@ cli_report_record(cli_report *r, const pcr_event *ev)
     const char *detail = pcr_event_message(ev);
     r->checked++;
     r->by_class[(unsigned)cls < PCR_CHECK_CLASSES ? cls
-                                                 : PCR_CHECK_DIFFERENT]++;
+                                                  : PCR_CHECK_DIFFERENT]++;
     if (r->json) {
         fprintf(r->out, "%s\n    {\"source\": ", r->checked > 1 ? "," : "");
         cli_json_string(r->out, pcr_event_source(ev));
@@ -153,8 +153,8 @@ cli_report_end(cli_report *r, double seconds)
 {
     size_t errors = r->by_class[PCR_CHECK_SOURCE_ERROR] +
                     r->by_class[PCR_CHECK_UNREADABLE];
-    size_t skipped = r->by_class[PCR_CHECK_SKIPPED] +
-                     r->by_class[PCR_CHECK_NO_COMPILER];
+    size_t skipped =
+        r->by_class[PCR_CHECK_SKIPPED] + r->by_class[PCR_CHECK_NO_COMPILER];
     size_t differ = r->checked - r->by_class[PCR_CHECK_OK] - errors - skipped;
     if (r->json) {
         /* the versions this run used: the servers it started */

@@ -80,8 +80,7 @@ open_regular(const char *path, pcr_error *err)
 }
 
 static struct archive *
-open_reader(const char *path, int zip, int seekable, int *fdp,
-            pcr_error *err)
+open_reader(const char *path, int zip, int seekable, int *fdp, pcr_error *err)
 {
     if (pcr_lazy_archive(err) != PCR_OK) {
         return NULL;
@@ -192,8 +191,9 @@ central_names(const char *path, char ***names, size_t *n, pcr_error *err)
         e--;
     }
     if (e < 0) {
-        rc = pcr_set_error(err, PCR_FAIL, "not a zip (no end of central "
-                                          "directory)");
+        rc = pcr_set_error(err, PCR_FAIL,
+                           "not a zip (no end of central "
+                           "directory)");
         goto end;
     }
     count = buf[e + 10] | (unsigned)buf[e + 11] << 8;
@@ -216,8 +216,9 @@ central_names(const char *path, char ***names, size_t *n, pcr_error *err)
     }
     if (count > MAX_ENTRIES || cd_size > (uint64_t)st.st_size ||
         cd_off > (uint64_t)st.st_size - cd_size) {
-        rc = pcr_set_error(err, PCR_FAIL, "a zip with an impossible "
-                                          "central directory");
+        rc = pcr_set_error(err, PCR_FAIL,
+                           "a zip with an impossible "
+                           "central directory");
         goto end;
     }
     cd = malloc(cd_size ? cd_size : 1);
@@ -363,7 +364,8 @@ read_archive(const char *path, int zip, pcr_alist *in, pcr_error *err)
     uint64_t total = 0;
     struct archive_entry *e;
     int r = ARCHIVE_EOF;
-    while (rc == PCR_OK && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+    while (rc == PCR_OK &&
+           (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         const char *raw = entry_name(e);
         if (raw == NULL) {
             rc = pcr_set_error(err, PCR_FAIL, "an entry has no name");
@@ -390,12 +392,11 @@ read_archive(const char *path, int zip, pcr_alist *in, pcr_error *err)
         if ((rc = check_name(name, err)) != PCR_OK) {
             /* named below */
         } else if (!is_dir && type != AE_IFREG) {
-            rc = pcr_set_error(err, PCR_FAIL,
-                               "refusing entry '%s': a %s, not a regular "
-                               "file",
-                               name,
-                               type == AE_IFLNK ? "symbolic link"
-                                                : "special file");
+            rc = pcr_set_error(
+                err, PCR_FAIL,
+                "refusing entry '%s': a %s, not a regular "
+                "file",
+                name, type == AE_IFLNK ? "symbolic link" : "special file");
         } else if (in->n >= MAX_ENTRIES) {
             rc = pcr_set_error(err, PCR_FAIL, "more than %d entries",
                                MAX_ENTRIES);

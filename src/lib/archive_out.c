@@ -169,8 +169,7 @@ configure(struct archive *a, int format, pcr_error *err)
 }
 
 static pcr_status
-write_entries(struct archive *a, int zip, const pcr_alist *l,
-              pcr_error *err)
+write_entries(struct archive *a, int zip, const pcr_alist *l, pcr_error *err)
 {
     struct archive_entry *e = archive_entry_new();
     if (e == NULL) {
@@ -215,8 +214,8 @@ static pcr_status
 check_times(int format, const pcr_alist *l, pcr_error *err)
 {
     int64_t lo = format == PCR_AR_ZIP ? 315532800 : 0;
-    int64_t hi = format == PCR_AR_ZIP ? INT64_C(4354819198)
-                                      : INT64_C(253402300799);
+    int64_t hi =
+        format == PCR_AR_ZIP ? INT64_C(4354819198) : INT64_C(253402300799);
     for (size_t i = 0; i < l->n; i++) {
         if (l->v[i].mtime < lo || l->v[i].mtime > hi) {
             return pcr_set_error(err, PCR_ENV,

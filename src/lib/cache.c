@@ -66,7 +66,8 @@ pcr_cache_make_key(const pcr *p, int py, const char *record, int level,
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
     EVP_DigestUpdate(ctx, "pycompile-repro cache 1", 23);
     EVP_DigestUpdate(ctx, head, 16);
-    EVP_DigestUpdate(ctx, v->build ? v->build : "", strlen(v->build ? v->build : ""));
+    EVP_DigestUpdate(ctx, v->build ? v->build : "",
+                     strlen(v->build ? v->build : ""));
     pcr_put_le32(head, (uint32_t)strlen(record));
     EVP_DigestUpdate(ctx, head, 4);
     EVP_DigestUpdate(ctx, record, strlen(record));
@@ -191,11 +192,11 @@ hello_path(const pcr *p, int py)
         return NULL;
     }
     char id[4200];
-    int k = snprintf(id, sizeof id, "%s|%llu|%llu|%llu|%lld.%09ld", v->path,
-                     (unsigned long long)st.st_dev,
-                     (unsigned long long)st.st_ino,
-                     (unsigned long long)st.st_size,
-                     (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    int k =
+        snprintf(id, sizeof id, "%s|%llu|%llu|%llu|%lld.%09ld", v->path,
+                 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                 (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                 st.st_mtim.tv_nsec);
     unsigned char sum[32];
     sha256(id, (size_t)k, sum);
     char h[65];
@@ -310,8 +311,8 @@ pcr_cache_finish(pcr *p)
                 }
                 v = nv;
             }
-            v[n].mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-                         st.st_mtim.tv_nsec;
+            v[n].mtime =
+                (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
             v[n].size = (uint64_t)st.st_size;
             v[n].path = strdup(path);
             total += v[n].size;

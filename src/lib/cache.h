@@ -18,8 +18,8 @@ typedef struct pcr_cache_key {
     unsigned char sha[32];
 } pcr_cache_key;
 
-void pcr_cache_make_key(const pcr *p, int py, const char *record,
-                        int level, const unsigned char *src, size_t len,
+void pcr_cache_make_key(const pcr *p, int py, const char *record, int level,
+                        const unsigned char *src, size_t len,
                         pcr_cache_key *key);
 /* 1 on a hit (body malloc'd, hash filled); 0 on a miss, including a
  * damaged entry (which is removed). */

@@ -40,7 +40,7 @@ struct table {
         uint64_t hash;
         size_t off, len;
         uint32_t value;
-    } *entries;
+    } * entries;
     uint32_t n, cap;
     pcr_wbuf arena;
 };
@@ -128,8 +128,15 @@ table_free(struct table *t)
 /* ------------------------------------------------------------- state */
 
 /* Position of a node, for the interning rule. */
-enum ctx { CTX_OTHER, CTX_NAMES, CTX_NAME, CTX_CONSTS, CTX_CO_NAME,
-           CTX_QUALNAME, CTX_FILENAME };
+enum ctx {
+    CTX_OTHER,
+    CTX_NAMES,
+    CTX_NAME,
+    CTX_CONSTS,
+    CTX_CO_NAME,
+    CTX_QUALNAME,
+    CTX_FILENAME
+};
 
 struct canon {
     const unsigned char *data;
@@ -178,8 +185,7 @@ static int
 is_singleton(unsigned type)
 {
     return type == TYPE_NULL || type == TYPE_NONE || type == TYPE_FALSE ||
-           type == TYPE_TRUE || type == TYPE_STOPITER ||
-           type == TYPE_ELLIPSIS;
+           type == TYPE_TRUE || type == TYPE_STOPITER || type == TYPE_ELLIPSIS;
 }
 
 /* The payload of a string or bytes node. */
@@ -281,8 +287,7 @@ static int
 one_latin1_char(const unsigned char *s, size_t n)
 {
     return (n == 1 && s[0] < 0x80) ||
-           (n == 2 && (s[0] == 0xc2 || s[0] == 0xc3) &&
-            (s[1] & 0xc0) == 0x80);
+           (n == 2 && (s[0] == 0xc2 || s[0] == 0xc3) && (s[1] & 0xc0) == 0x80);
 }
 
 /* Would CPython (this series, fresh process) intern a string with this
@@ -331,8 +336,7 @@ vote_interning(struct canon *c)
         if (is_str(nd->type)) {
             size_t len;
             const unsigned char *p = payload(c, i, &len);
-            int vote =
-                one_latin1_char(p, len) || interned_at(c, ctx, p, len);
+            int vote = one_latin1_char(p, len) || interned_at(c, ctx, p, len);
             int found;
             struct entry *e =
                 table_get(&c->texts, p, len, (uint32_t)vote, &found);
@@ -452,8 +456,8 @@ write_leaf(struct canon *c, pcr_wbuf *w, uint32_t i, unsigned flag)
         }
         int in = c->interned[i];
         if (ascii && len < 256) {
-            pcr_wbuf_u8(w, (in ? TYPE_SHORT_ASCII_INTERNED : TYPE_SHORT_ASCII) |
-                               flag);
+            pcr_wbuf_u8(
+                w, (in ? TYPE_SHORT_ASCII_INTERNED : TYPE_SHORT_ASCII) | flag);
             pcr_wbuf_u8(w, (unsigned)len);
             pcr_wbuf_bytes(w, s, len);
         } else {
@@ -785,10 +789,10 @@ assign_values(struct canon *c)
             key.len = 0;
             value_key(c, &key, i);
             int found;
-            struct entry *e =
-                key.failed ? NULL
-                           : table_get(&c->values, key.data, key.len,
-                                       c->val[i], &found);
+            struct entry *e = key.failed
+                                  ? NULL
+                                  : table_get(&c->values, key.data, key.len,
+                                              c->val[i], &found);
             if (e == NULL) {
                 rc = oom(c);
             } else {

@@ -10,7 +10,6 @@
  * would write; version: "3.13.5", for the message.  The detail explains
  * (empty for ok). */
 pcr_check_class pcr_classify(const pcr_buf *found, const pcr_buf *expected,
-                             const char *version, char *detail,
-                             size_t size);
+                             const char *version, char *detail, size_t size);
 
 #endif

@@ -35,9 +35,9 @@ struct version {
     unsigned char header[16];
     int replies_due;
     int have_primary;
-    pcr_buf body[3];     /* round 0 */
-    pcr_buf *vbody;      /* [round - 1][level] */
-    char *verify_error;  /* the first failure of an independent compile */
+    pcr_buf body[3];    /* round 0 */
+    pcr_buf *vbody;     /* [round - 1][level] */
+    char *verify_error; /* the first failure of an independent compile */
     pcr_status status;
     pcr_outcome outcome;
     char *msg;
@@ -174,13 +174,13 @@ store_files(pcr_runner *r, size_t i, pcr_compiled *c, pcr_error *err)
     /* importlib's _calc_mode: the source's mode, owner-writable */
     int mode = (int)((c->mode | 0200) & 0666);
     for (int l = 0; l < c->nlevels && rc == PCR_OK; l++) {
-        int dupe = l > 0 && r->p->hardlink_dupes && !r->p->legacy &&
-                   c->pyc[l].len == c->pyc[l - 1].len &&
-                   memcmp(c->pyc[l].data, c->pyc[l - 1].data,
-                          c->pyc[l].len) == 0;
+        int dupe =
+            l > 0 && r->p->hardlink_dupes && !r->p->legacy &&
+            c->pyc[l].len == c->pyc[l - 1].len &&
+            memcmp(c->pyc[l].data, c->pyc[l - 1].data, c->pyc[l].len) == 0;
         rc = dupe ? pcr_link_atomic(c->path[l - 1], c->path[l], err)
-                  : pcr_write_atomic(c->path[l], c->pyc[l].data,
-                                     c->pyc[l].len, mode, err);
+                  : pcr_write_atomic(c->path[l], c->pyc[l].data, c->pyc[l].len,
+                                     mode, err);
     }
     return rc;
 }
@@ -510,7 +510,8 @@ open_job(pcr_runner *r, size_t i)
     int py[PCR_MAX_PY], npy = 0;
     pcr_status rc = pcr_versions_for(r->p, job->path, py, &npy, &e);
     if (rc == PCR_OK) {
-        rc = h->load ? h->load(r, i, &j->src, &e) : load_file(r, i, &j->src, &e);
+        rc = h->load ? h->load(r, i, &j->src, &e)
+                     : load_file(r, i, &j->src, &e);
         j->have_src = rc == PCR_OK;
     }
     if (rc == PCR_OK) {

@@ -13,10 +13,10 @@
 #include "run.h"
 
 typedef struct pcr_compiled {
-    int py;          /* python index */
+    int py; /* python index */
     int nlevels;
-    pcr_buf pyc[3];  /* header + canonical body, per level */
-    char *path[3];   /* where each goes (tree: the cache path) */
+    pcr_buf pyc[3]; /* header + canonical body, per level */
+    char *path[3];  /* where each goes (tree: the cache path) */
     pcr_outcome outcome;
     pcr_status status;
     char *msg;

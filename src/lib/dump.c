@@ -122,8 +122,7 @@ print_value(FILE *out, const pcr_mtree *t, const unsigned char *data,
 }
 
 pcr_status
-pcr_dump_pyc(FILE *out, const unsigned char *data, size_t len,
-             pcr_error *err)
+pcr_dump_pyc(FILE *out, const unsigned char *data, size_t len, pcr_error *err)
 {
     pcr_header h;
     pcr_status rc = pcr_header_unpack(data, len, &h, err);
@@ -168,11 +167,10 @@ pcr_dump_pyc(FILE *out, const unsigned char *data, size_t len,
     }
     pcr_buf canon;
     pcr_error ce;
-    int canonical =
-        pcr_canonicalize(body, len - PCR_HEADER_SIZE, layout, &canon, &ce) ==
-            PCR_OK &&
-        canon.len == len - PCR_HEADER_SIZE &&
-        memcmp(canon.data, body, canon.len) == 0;
+    int canonical = pcr_canonicalize(body, len - PCR_HEADER_SIZE, layout,
+                                     &canon, &ce) == PCR_OK &&
+                    canon.len == len - PCR_HEADER_SIZE &&
+                    memcmp(canon.data, body, canon.len) == 0;
     pcr_buf_free(&canon);
     fprintf(out, "CPython %s code, canonical form %d: %s\n", layout->series,
             PCR_CANONICAL_FORM, canonical ? "yes" : "no");
@@ -184,8 +182,9 @@ pcr_dump_pyc(FILE *out, const unsigned char *data, size_t len,
         fprintf(out, "%6u %*s", n->offset + PCR_HEADER_SIZE, (int)depth * 2,
                 "");
         if (n->parent != PCR_NONE && t.nodes[n->parent].type == TYPE_CODE) {
-            const char *f =
-                n->slot < strlen(layout->fields) ? layout->names[n->slot] : "?";
+            const char *f = n->slot < strlen(layout->fields)
+                                ? layout->names[n->slot]
+                                : "?";
             fprintf(out, "%s: ", f);
         }
         fprintf(out, "%c%s %s", n->type, n->flagged ? "+REF" : "",

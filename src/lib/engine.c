@@ -132,8 +132,7 @@ queue_push(struct pool *pl, struct node *n, int front)
 static struct node *
 queue_pop(struct pool *pl)
 {
-    struct node *n = pl->round > 0 && pl->round % 2 == 1 ? pl->tail
-                                                          : pl->head;
+    struct node *n = pl->round > 0 && pl->round % 2 == 1 ? pl->tail : pl->head;
     if (n == NULL) {
         return NULL;
     }
@@ -202,10 +201,9 @@ spawn(pcr_engine *e, struct pool *pl, pcr_error *err)
     }
     char seed[32], mem[32];
     snprintf(seed, sizeof seed, "%d", pl->round > 0 ? pl->round : 0);
-    snprintf(mem, sizeof mem, "%llu",
-             (unsigned long long)e->p->memory_limit);
-    char *argv[] = {py->path, "--hash-seed", seed, "--memory-limit", mem,
-                    NULL};
+    snprintf(mem, sizeof mem, "%llu", (unsigned long long)e->p->memory_limit);
+    char *argv[] = {py->path,         "--hash-seed", seed,
+                    "--memory-limit", mem,           NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
@@ -217,8 +215,8 @@ spawn(pcr_engine *e, struct pool *pl, pcr_error *err)
     sigaddset(&def, SIGPIPE);
     posix_spawnattr_setsigmask(&at, &e->old_mask);
     posix_spawnattr_setsigdefault(&at, &def);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(&at,
+                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
     int rc = posix_spawn(&pid, py->path, &fa, &at, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -229,13 +227,13 @@ spawn(pcr_engine *e, struct pool *pl, pcr_error *err)
         close(to[1]);
         close(from[0]);
         return pcr_set_errno(err, PCR_ENV, rc,
-                             "cannot start the compile server %s",
-                             py->path);
+                             "cannot start the compile server %s", py->path);
     }
     struct server *s = calloc(1, sizeof *s);
     struct server **ns =
         pl->nsrv == pl->cap
-            ? realloc(pl->srv, (size_t)(pl->cap ? pl->cap * 2 : 4) * sizeof *ns)
+            ? realloc(pl->srv,
+                      (size_t)(pl->cap ? pl->cap * 2 : 4) * sizeof *ns)
             : pl->srv;
     if (s == NULL || ns == NULL) {
         free(s);
@@ -324,14 +322,20 @@ server_died(pcr_engine *e, struct server *s, const char *protocol_error)
     int starting = s->state == SRV_STARTING;
     s->state = SRV_DEAD;
     if (protocol_error != NULL) {
-        snprintf(msg, sizeof msg, "the compile server %s broke the "
-                 "protocol: %s", py->path, protocol_error);
+        snprintf(msg, sizeof msg,
+                 "the compile server %s broke the "
+                 "protocol: %s",
+                 py->path, protocol_error);
     } else if (starting) {
-        snprintf(msg, sizeof msg, "the compile server %s did not start "
-                 "(%s)", py->path, how);
+        snprintf(msg, sizeof msg,
+                 "the compile server %s did not start "
+                 "(%s)",
+                 py->path, how);
     } else {
-        snprintf(msg, sizeof msg, "the compile server for CPython %s %s "
-                 "while compiling it", py->series, how);
+        snprintf(msg, sizeof msg,
+                 "the compile server for CPython %s %s "
+                 "while compiling it",
+                 py->series, how);
     }
     /* the head was being worked on; the others go back, in order */
     for (int i = s->nflight - 1; i >= 1; i--) {
@@ -351,8 +355,10 @@ server_died(pcr_engine *e, struct server *s, const char *protocol_error)
         fail_request(e, head, PCR_FAIL, msg);
     }
     if (++pl->deaths > MAX_DEATHS) {
-        snprintf(msg, sizeof msg, "the compile server for CPython %s keeps "
-                 "dying (%s)", py->series, how);
+        snprintf(msg, sizeof msg,
+                 "the compile server for CPython %s keeps "
+                 "dying (%s)",
+                 py->series, how);
         fail_pool(e, pl, msg);
     }
 }
@@ -384,25 +390,31 @@ take_hello(pcr_engine *e, struct server *s, pcr_rbuf *r, char *why,
     const unsigned char *build = pcr_rbuf_blob(r, &bl);
     const unsigned char *tag = pcr_rbuf_blob(r, &tl);
     if (r->bad || proto != PCR_PROTO_VERSION) {
-        snprintf(why, size, "the compile server %s speaks protocol %u, "
-                 "this front end %d: install them together", py->path,
-                 (unsigned)proto, PCR_PROTO_VERSION);
+        snprintf(why, size,
+                 "the compile server %s speaks protocol %u, "
+                 "this front end %d: install them together",
+                 py->path, (unsigned)proto, PCR_PROTO_VERSION);
         return PCR_ENV;
     }
     if (form != PCR_CANONICAL_FORM) {
-        snprintf(why, size, "the compile server %s writes canonical form "
-                 "%u, this front end %d: install them together", py->path,
-                 (unsigned)form, PCR_CANONICAL_FORM);
+        snprintf(why, size,
+                 "the compile server %s writes canonical form "
+                 "%u, this front end %d: install them together",
+                 py->path, (unsigned)form, PCR_CANONICAL_FORM);
         return PCR_ENV;
     }
     if (tl != strlen(py->tag) || memcmp(tag, py->tag, tl) != 0) {
-        snprintf(why, size, "the compile server %s says its cache tag is "
-                 "'%.*s', not '%s'", py->path, (int)tl, tag, py->tag);
+        snprintf(why, size,
+                 "the compile server %s says its cache tag is "
+                 "'%.*s', not '%s'",
+                 py->path, (int)tl, tag, py->tag);
         return PCR_ENV;
     }
     if (py->started && py->magic != magic) {
-        snprintf(why, size, "the compile server %s changed its magic "
-                 "number", py->path);
+        snprintf(why, size,
+                 "the compile server %s changed its magic "
+                 "number",
+                 py->path);
         return PCR_ENV;
     }
     if (!py->started) {
@@ -484,8 +496,7 @@ take_reply(pcr_engine *e, struct server *s, pcr_rbuf *r, char *why,
             rep.nmatches = ml;
         }
     }
-    if (r->bad || r->p != r->end ||
-        (rep.message == NULL && st != PCR_OK) ||
+    if (r->bad || r->p != r->end || (rep.message == NULL && st != PCR_OK) ||
         (rq->kind == PCR_MSG_REGEX && st == PCR_OK && !rep.matches)) {
         pcr_reply_clear(&rep);
         snprintf(why, size, "a malformed reply");
@@ -530,8 +541,10 @@ take_frames(pcr_engine *e, struct server *s)
         } else if (f[0] == PCR_MSG_ERROR && s->state == SRV_STARTING) {
             size_t ml;
             const unsigned char *m = pcr_rbuf_blob(&r, &ml);
-            snprintf(why, sizeof why, "the compile server %s cannot "
-                     "start: %.*s", e->p->py[s->pool->py].path, (int)ml,
+            snprintf(why, sizeof why,
+                     "the compile server %s cannot "
+                     "start: %.*s",
+                     e->p->py[s->pool->py].path, (int)ml,
                      m ? (const char *)m : "");
             server_cannot_start(e, s, why);
             return -1;

@@ -27,8 +27,8 @@ typedef struct pcr_reply {
     int have_hash;
     unsigned char hash[8];
     int nbodies;
-    pcr_buf body[3];       /* canonical marshal data, one per level */
-    char *warnings;        /* CPython's warnings while compiling, or "" */
+    pcr_buf body[3];        /* canonical marshal data, one per level */
+    char *warnings;         /* CPython's warnings while compiling, or "" */
     unsigned char *matches; /* REGEX: one byte per path */
     size_t nmatches;
 } pcr_reply;

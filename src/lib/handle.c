@@ -207,8 +207,7 @@ pcr_add_level(pcr *p, int level)
 {
     if (level < 0 || level > 2) {
         return pcr_fail(p, PCR_ENV,
-                        "optimisation level must be 0, 1 or 2, not %d",
-                        level);
+                        "optimisation level must be 0, 1 or 2, not %d", level);
     }
     int i = 0;
     while (i < p->nlevels && p->levels[i] < level) {
@@ -323,10 +322,9 @@ pcr_cache_totals(pcr *p, int want_totals)
 PCR_API void
 pcr_get_cache_stats(const pcr *p, pcr_cache_stats *out)
 {
-    *out = (pcr_cache_stats){p->cache_hits,    p->cache_misses,
-                             p->cache_written, p->cache_errors,
-                             p->cache_damaged, p->cache_trimmed,
-                             p->cache_entries, p->cache_bytes};
+    *out = (pcr_cache_stats){
+        p->cache_hits,    p->cache_misses,  p->cache_written, p->cache_errors,
+        p->cache_damaged, p->cache_trimmed, p->cache_entries, p->cache_bytes};
 }
 
 PCR_API pcr_status
@@ -390,9 +388,9 @@ pcr_set_dump_stream(pcr *p, FILE *out)
 /* ------------------------------------------------------------- events */
 
 static const char *const class_names[PCR_CHECK_CLASSES] = {
-    "ok",        "missing",   "other-python", "other-mode",
-    "stale",     "not-canonical", "different", "source-error",
-    "unreadable", "no-compiler", "skipped"};
+    "ok",         "missing",       "other-python", "other-mode",
+    "stale",      "not-canonical", "different",    "source-error",
+    "unreadable", "no-compiler",   "skipped"};
 
 PCR_API const char *
 pcr_check_class_name(pcr_check_class c)

@@ -34,8 +34,8 @@ static struct lib crypto_lib = {PTHREAD_MUTEX_INITIALIZER, 0, ""};
 
 /* Look every name up; the pointers are set only when all are found. */
 static int
-resolve(void *h, const char *const *names, void ***slots, size_t n,
-        char *why, size_t whylen)
+resolve(void *h, const char *const *names, void ***slots, size_t n, char *why,
+        size_t whylen)
 {
     void *found[64];
     for (size_t i = 0; i < n; i++) {
@@ -74,8 +74,7 @@ load(struct lib *lib, const char *soname, const char *const *names,
     if (state == 1) {
         return PCR_OK;
     }
-    return pcr_set_error(err, PCR_ENV, "cannot load %s: %s", soname,
-                         lib->why);
+    return pcr_set_error(err, PCR_ENV, "cannot load %s: %s", soname, lib->why);
 }
 
 #define PCR_LAZY_NAME(f) #f,

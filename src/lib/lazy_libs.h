@@ -25,57 +25,57 @@
 pcr_status pcr_lazy_archive(pcr_error *err);
 pcr_status pcr_lazy_crypto(pcr_error *err);
 
-#define PCR_ARCHIVE_FUNCS(X)                                                   \
-    X(archive_entry_clear)                                                     \
-    X(archive_entry_filetype)                                                  \
-    X(archive_entry_free)                                                      \
-    X(archive_entry_new)                                                       \
-    X(archive_entry_pathname)                                                  \
-    X(archive_entry_pathname_utf8)                                             \
-    X(archive_entry_perm)                                                      \
-    X(archive_entry_set_filetype)                                              \
-    X(archive_entry_set_gid)                                                   \
-    X(archive_entry_set_gname)                                                 \
-    X(archive_entry_set_mtime)                                                 \
-    X(archive_entry_set_pathname)                                              \
-    X(archive_entry_set_perm)                                                  \
-    X(archive_entry_set_size)                                                  \
-    X(archive_entry_set_uid)                                                   \
-    X(archive_entry_set_uname)                                                 \
-    X(archive_error_string)                                                    \
-    X(archive_read_data)                                                       \
-    X(archive_read_free)                                                       \
-    X(archive_read_new)                                                        \
-    X(archive_read_next_header)                                                \
-    X(archive_read_open_fd)                                                    \
-    X(archive_read_set_options)                                                \
-    X(archive_read_support_filter_all)                                         \
-    X(archive_read_support_format_tar)                                         \
-    X(archive_read_support_format_zip_seekable)                                \
-    X(archive_read_support_format_zip_streamable)                              \
-    X(archive_version_details)                                                 \
-    X(archive_write_add_filter_gzip)                                           \
-    X(archive_write_add_filter_xz)                                             \
-    X(archive_write_add_filter_zstd)                                           \
-    X(archive_write_close)                                                     \
-    X(archive_write_data)                                                      \
-    X(archive_write_free)                                                      \
-    X(archive_write_header)                                                    \
-    X(archive_write_new)                                                       \
-    X(archive_write_open_fd)                                                   \
-    X(archive_write_set_format_pax_restricted)                                 \
-    X(archive_write_set_format_zip)                                            \
-    X(archive_write_set_options)                                               \
+#define PCR_ARCHIVE_FUNCS(X)                                                  \
+    X(archive_entry_clear)                                                    \
+    X(archive_entry_filetype)                                                 \
+    X(archive_entry_free)                                                     \
+    X(archive_entry_new)                                                      \
+    X(archive_entry_pathname)                                                 \
+    X(archive_entry_pathname_utf8)                                            \
+    X(archive_entry_perm)                                                     \
+    X(archive_entry_set_filetype)                                             \
+    X(archive_entry_set_gid)                                                  \
+    X(archive_entry_set_gname)                                                \
+    X(archive_entry_set_mtime)                                                \
+    X(archive_entry_set_pathname)                                             \
+    X(archive_entry_set_perm)                                                 \
+    X(archive_entry_set_size)                                                 \
+    X(archive_entry_set_uid)                                                  \
+    X(archive_entry_set_uname)                                                \
+    X(archive_error_string)                                                   \
+    X(archive_read_data)                                                      \
+    X(archive_read_free)                                                      \
+    X(archive_read_new)                                                       \
+    X(archive_read_next_header)                                               \
+    X(archive_read_open_fd)                                                   \
+    X(archive_read_set_options)                                               \
+    X(archive_read_support_filter_all)                                        \
+    X(archive_read_support_format_tar)                                        \
+    X(archive_read_support_format_zip_seekable)                               \
+    X(archive_read_support_format_zip_streamable)                             \
+    X(archive_version_details)                                                \
+    X(archive_write_add_filter_gzip)                                          \
+    X(archive_write_add_filter_xz)                                            \
+    X(archive_write_add_filter_zstd)                                          \
+    X(archive_write_close)                                                    \
+    X(archive_write_data)                                                     \
+    X(archive_write_free)                                                     \
+    X(archive_write_header)                                                   \
+    X(archive_write_new)                                                      \
+    X(archive_write_open_fd)                                                  \
+    X(archive_write_set_format_pax_restricted)                                \
+    X(archive_write_set_format_zip)                                           \
+    X(archive_write_set_options)                                              \
     X(archive_write_zip_set_compression_deflate)
 
-#define PCR_CRYPTO_FUNCS(X)                                                    \
-    X(EVP_Digest)                                                              \
-    X(EVP_DigestFinal_ex)                                                      \
-    X(EVP_DigestInit_ex)                                                       \
-    X(EVP_DigestUpdate)                                                        \
-    X(EVP_MD_CTX_free)                                                         \
-    X(EVP_MD_CTX_new)                                                          \
-    X(EVP_sha256)                                                              \
+#define PCR_CRYPTO_FUNCS(X)                                                   \
+    X(EVP_Digest)                                                             \
+    X(EVP_DigestFinal_ex)                                                     \
+    X(EVP_DigestInit_ex)                                                      \
+    X(EVP_DigestUpdate)                                                       \
+    X(EVP_MD_CTX_free)                                                        \
+    X(EVP_MD_CTX_new)                                                         \
+    X(EVP_sha256)                                                             \
     X(OpenSSL_version)
 
 #define PCR_LAZY_DECLARE(f) extern __typeof__(f) *pcr_lazy_##f;
@@ -107,10 +107,14 @@ PCR_CRYPTO_FUNCS(PCR_LAZY_DECLARE)
 #define archive_read_next_header (*pcr_lazy_archive_read_next_header)
 #define archive_read_open_fd (*pcr_lazy_archive_read_open_fd)
 #define archive_read_set_options (*pcr_lazy_archive_read_set_options)
-#define archive_read_support_filter_all (*pcr_lazy_archive_read_support_filter_all)
-#define archive_read_support_format_tar (*pcr_lazy_archive_read_support_format_tar)
-#define archive_read_support_format_zip_seekable (*pcr_lazy_archive_read_support_format_zip_seekable)
-#define archive_read_support_format_zip_streamable (*pcr_lazy_archive_read_support_format_zip_streamable)
+#define archive_read_support_filter_all                                       \
+    (*pcr_lazy_archive_read_support_filter_all)
+#define archive_read_support_format_tar                                       \
+    (*pcr_lazy_archive_read_support_format_tar)
+#define archive_read_support_format_zip_seekable                              \
+    (*pcr_lazy_archive_read_support_format_zip_seekable)
+#define archive_read_support_format_zip_streamable                            \
+    (*pcr_lazy_archive_read_support_format_zip_streamable)
 #define archive_version_details (*pcr_lazy_archive_version_details)
 #define archive_write_add_filter_gzip (*pcr_lazy_archive_write_add_filter_gzip)
 #define archive_write_add_filter_xz (*pcr_lazy_archive_write_add_filter_xz)
@@ -121,10 +125,12 @@ PCR_CRYPTO_FUNCS(PCR_LAZY_DECLARE)
 #define archive_write_header (*pcr_lazy_archive_write_header)
 #define archive_write_new (*pcr_lazy_archive_write_new)
 #define archive_write_open_fd (*pcr_lazy_archive_write_open_fd)
-#define archive_write_set_format_pax_restricted (*pcr_lazy_archive_write_set_format_pax_restricted)
+#define archive_write_set_format_pax_restricted                               \
+    (*pcr_lazy_archive_write_set_format_pax_restricted)
 #define archive_write_set_format_zip (*pcr_lazy_archive_write_set_format_zip)
 #define archive_write_set_options (*pcr_lazy_archive_write_set_options)
-#define archive_write_zip_set_compression_deflate (*pcr_lazy_archive_write_zip_set_compression_deflate)
+#define archive_write_zip_set_compression_deflate                             \
+    (*pcr_lazy_archive_write_zip_set_compression_deflate)
 #define EVP_Digest (*pcr_lazy_EVP_Digest)
 #define EVP_DigestFinal_ex (*pcr_lazy_EVP_DigestFinal_ex)
 #define EVP_DigestInit_ex (*pcr_lazy_EVP_DigestInit_ex)

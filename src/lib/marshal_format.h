@@ -38,7 +38,7 @@
 #define TYPE_SMALL_TUPLE ')'
 #define TYPE_SHORT_ASCII 'z'
 #define TYPE_SHORT_ASCII_INTERNED 'Z'
-#define TYPE_SLICE ':' /* marshal version 5 (3.14) */
+#define TYPE_SLICE ':'      /* marshal version 5 (3.14) */
 #define TYPE_FROZENDICT '}' /* marshal version 6 (3.15) */
 #define FLAG_REF 0x80
 

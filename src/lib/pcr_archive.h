@@ -75,11 +75,11 @@ pcr_status pcr_tar_add_parents(pcr_alist *l, const char *base, int64_t epoch,
 /* ------------------------------------------------------------ wheel.c */
 
 typedef struct pcr_wheel {
-    pcr_alist in;        /* the input's entries, sorted */
-    char *distinfo;      /* NAME-VER.dist-info */
-    char *record_name;   /* .../RECORD */
+    pcr_alist in;         /* the input's entries, sorted */
+    char *distinfo;       /* NAME-VER.dist-info */
+    char *record_name;    /* .../RECORD */
     char *record_problem; /* RECORD does not match (NULL: it does) */
-    size_t *sources;     /* entries to compile (indices into in) */
+    size_t *sources;      /* entries to compile (indices into in) */
     size_t nsources;
 } pcr_wheel;
 
@@ -97,8 +97,8 @@ const char *pcr_wheel_import_path(const pcr_wheel *w, const char *name);
  * WHEEL's Tag lines for this python tag ("cp313"), the compiled .pyc,
  * then RECORD.  Sorted, .dist-info last, RECORD last. */
 pcr_status pcr_wheel_assemble(const pcr_wheel *w, const pcr_alist *pycs,
-                              int sourceless, const char *pytag,
-                              int64_t mtime, pcr_alist *out, pcr_error *err);
+                              int sourceless, const char *pytag, int64_t mtime,
+                              pcr_alist *out, pcr_error *err);
 /* The output file name for an input wheel name: python tag -> pytag. */
 char *pcr_wheel_output_name(const char *in, const char *pytag);
 

@@ -125,8 +125,7 @@ pcr_status pcr_write_atomic(const char *path, const unsigned char *data,
  * checking path again; abort removes it. */
 pcr_status pcr_temp_open(const char *path, int mode, char **tmp, int *fd,
                          pcr_error *err);
-pcr_status pcr_temp_commit(const char *tmp, const char *path,
-                           pcr_error *err);
+pcr_status pcr_temp_commit(const char *tmp, const char *path, pcr_error *err);
 void pcr_temp_abort(const char *tmp);
 pcr_status pcr_link_atomic(const char *existing, const char *path,
                            pcr_error *err);

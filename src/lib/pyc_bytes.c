@@ -35,14 +35,13 @@ pcr_make_header(const pcr *p, int py, const pcr_source *src,
     pcr_header h;
     pcr_header_init(&h, p->py[py].magic, p->mode,
                     pcr_mtime32(src->mtime_sec, src->mtime_nsec),
-                    (uint32_t)(src->size & 0xffffffffu),
-                    hash ? hash : zero);
+                    (uint32_t)(src->size & 0xffffffffu), hash ? hash : zero);
     pcr_header_pack(&h, out);
 }
 
 pcr_status
-pcr_assemble(const unsigned char header[16], const pcr_buf *body,
-             pcr_buf *out, pcr_error *err)
+pcr_assemble(const unsigned char header[16], const pcr_buf *body, pcr_buf *out,
+             pcr_error *err)
 {
     out->data = malloc(PCR_HEADER_SIZE + body->len);
     if (out->data == NULL) {

@@ -236,8 +236,7 @@ static int
 series_of_path(const char *path, char *out, size_t size)
 {
     static char cwd[PATH_MAX];
-    if (path[0] != '/' && cwd[0] == '\0' &&
-        getcwd(cwd, sizeof cwd) == NULL) {
+    if (path[0] != '/' && cwd[0] == '\0' && getcwd(cwd, sizeof cwd) == NULL) {
         cwd[0] = '\0';
     }
     char full[2 * PATH_MAX];

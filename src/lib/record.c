@@ -70,8 +70,7 @@ pcr_locale_utf8_begin(void)
     if (utf8_locale == (locale_t)0) {
         utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     }
-    return utf8_locale != (locale_t)0 ? (void *)uselocale(utf8_locale)
-                                       : NULL;
+    return utf8_locale != (locale_t)0 ? (void *)uselocale(utf8_locale) : NULL;
 }
 
 void

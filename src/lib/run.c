@@ -223,8 +223,8 @@ apply_restrictions(pcr_runner *r)
         return PCR_OK;
     }
     char **dirs = calloc(p->nrestrict, sizeof *dirs);
-    pcr_status rc = dirs ? PCR_OK
-                         : pcr_set_error(&r->err, PCR_ENV, "out of memory");
+    pcr_status rc =
+        dirs ? PCR_OK : pcr_set_error(&r->err, PCR_ENV, "out of memory");
     for (size_t k = 0; k < p->nrestrict && rc == PCR_OK; k++) {
         if ((dirs[k] = absolute(p->restrict_dirs[k])) == NULL) {
             rc = pcr_set_error(&r->err, PCR_ENV, "out of memory");

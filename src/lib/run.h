@@ -41,7 +41,8 @@ struct pcr_runner {
 };
 
 /* Walk the operands into r->jobs, applying restrictions and -x. */
-pcr_status pcr_run_collect(pcr_runner *r, const char *suffix, int into_pycache);
+pcr_status pcr_run_collect(pcr_runner *r, const char *suffix,
+                           int into_pycache);
 /* Start the first server of each Python version the jobs need. */
 pcr_status pcr_run_hello(pcr_runner *r, int py);
 /* Open every job and deliver them all. */
@@ -52,8 +53,8 @@ void pcr_run_emit(pcr_runner *r, const pcr_event *ev);
 void pcr_run_emit_source(pcr_runner *r, size_t i, int py, pcr_outcome oc,
                          pcr_status st, const char *msg);
 void pcr_run_emit_pyc(pcr_runner *r, size_t i, const char *source,
-                      const char *pyc, int py, int level,
-                      pcr_check_class cls, const char *detail);
+                      const char *pyc, int py, int level, pcr_check_class cls,
+                      const char *detail);
 
 /* The verbs (verb_*.c). */
 pcr_status pcr_verb_compile(pcr_runner *r);

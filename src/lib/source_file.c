@@ -33,8 +33,7 @@ kind(mode_t m)
 }
 
 pcr_status
-pcr_source_read(const char *path, size_t max, pcr_source *src,
-                pcr_error *err)
+pcr_source_read(const char *path, size_t max, pcr_source *src, pcr_error *err)
 {
     memset(src, 0, sizeof *src);
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);

@@ -98,8 +98,8 @@ pcr_tar_entry_name(const char *path, const char *base, int *outside)
 
 /* Add a directory entry for every parent of every entry. */
 pcr_status
-pcr_tar_add_parents(pcr_alist *l, const char *base, int64_t epoch,
-                    int clamp, pcr_error *err)
+pcr_tar_add_parents(pcr_alist *l, const char *base, int64_t epoch, int clamp,
+                    pcr_error *err)
 {
     size_t nfiles = l->n, cap = 64, n = 0;
     char **dirs = malloc(cap * sizeof *dirs);
@@ -153,4 +153,3 @@ pcr_tar_add_parents(pcr_alist *l, const char *base, int64_t epoch,
     free(dirs);
     return rc;
 }
-

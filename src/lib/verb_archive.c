@@ -74,8 +74,8 @@ tar_load(pcr_runner *r, size_t i, pcr_source *src, pcr_error *err)
         return pcr_set_error(err, PCR_FAIL, "is outside the -C directory %s",
                              r->p->tar_base ? r->p->tar_base : ".");
     }
-    pcr_status rc = pcr_source_read(r->jobs.v[i].path, PCR_MAX_SOURCE, src,
-                                    err);
+    pcr_status rc =
+        pcr_source_read(r->jobs.v[i].path, PCR_MAX_SOURCE, src, err);
     if (rc == PCR_OK && r->p->include_sources) {
         rc = pcr_alist_add(&a->entries, a->names[i], 0,
                            (src->mode & 0111) ? 0755 : 0644,
@@ -94,8 +94,8 @@ tar_target(pcr_runner *r, size_t i, int py, int level)
 static char *
 tar_record(pcr_runner *r, size_t i)
 {
-    return pcr_record_name(ast(r)->names[i], r->jobs.v[i].relpath,
-                           r->p->ddir, r->p->strip, r->p->prepend);
+    return pcr_record_name(ast(r)->names[i], r->jobs.v[i].relpath, r->p->ddir,
+                           r->p->strip, r->p->prepend);
 }
 
 /* A timestamp .pyc must match its source as extracted: the source entry's
@@ -116,8 +116,8 @@ keep_pycs(pcr_runner *r, size_t i, pcr_compiled *c, pcr_error *err)
     pcr_status rc = PCR_OK;
     int64_t t = a->wheel ? a->epoch : entry_time(r, c->mtime);
     for (int l = 0; l < c->nlevels && rc == PCR_OK; l++) {
-        rc = pcr_alist_add(&a->entries, c->path[l], 0, 0644, t,
-                           c->pyc[l].data, c->pyc[l].len, err);
+        rc = pcr_alist_add(&a->entries, c->path[l], 0, 0644, t, c->pyc[l].data,
+                           c->pyc[l].len, err);
     }
     return rc;
 }
@@ -208,10 +208,9 @@ pcr_verb_tar(pcr_runner *r)
         emit_archive(r, out, PCR_FAIL,
                      "not written: some sources failed (above)");
     } else if (rc == PCR_OK) {
-        pcr_status st = pcr_tar_add_parents(&a.entries,
-                                            r->p->tar_base ? r->p->tar_base
-                                                           : ".",
-                                            a.epoch, r->p->clamp_mtime, &e);
+        pcr_status st = pcr_tar_add_parents(
+            &a.entries, r->p->tar_base ? r->p->tar_base : ".", a.epoch,
+            r->p->clamp_mtime, &e);
         if (st == PCR_OK) {
             st = pcr_alist_sort_unique(&a.entries, &e);
         }
@@ -265,8 +264,7 @@ compare_entries(pcr_runner *r, const char *archive, const pcr_alist *expected,
         const pcr_aentry *f = &found->v[i];
         if (!f->is_dir && is_pyc(f->name) && !find_entry(expected, f->name)) {
             snprintf(where, sizeof where, "%s:%s", archive, f->name);
-            pcr_run_emit_pyc(r, 0, archive, where, -1, -1,
-                             PCR_CHECK_DIFFERENT,
+            pcr_run_emit_pyc(r, 0, archive, where, -1, -1, PCR_CHECK_DIFFERENT,
                              "a .pyc with no source in the archive to check "
                              "it against");
         }
@@ -541,8 +539,7 @@ pcr_verb_check_wheel(pcr_runner *r)
     }
     rc = wheel_compile(r, &a);
     if (rc == PCR_OK) {
-        compare_entries(r, archive, &a.entries, &w.in,
-                        r->p->py[a.py].version);
+        compare_entries(r, archive, &a.entries, &w.in, r->p->py[a.py].version);
     }
     pcr_alist_free(&a.entries);
     pcr_wheel_close(&w);

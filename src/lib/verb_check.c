@@ -291,9 +291,8 @@ classify_levels(pcr_runner *r, struct job *j, struct version *v,
             set_record(j, v->rec[l], PCR_CHECK_UNREADABLE, e.msg);
             continue;
         }
-        pcr_check_class c =
-            pcr_classify(&v->found[l], &want, py->version, detail,
-                         sizeof detail);
+        pcr_check_class c = pcr_classify(&v->found[l], &want, py->version,
+                                         detail, sizeof detail);
         set_record(j, v->rec[l], c, detail);
         pcr_buf_free(&want);
     }
@@ -386,8 +385,8 @@ open_job(pcr_runner *r, size_t i)
             if (pyc == NULL) {
                 return pcr_set_error(&r->err, PCR_ENV, "out of memory");
             }
-            v->rec[l] = add_record(j, pyc, py[k], v->level[l],
-                                   PCR_CHECK_OK, "");
+            v->rec[l] =
+                add_record(j, pyc, py[k], v->level[l], PCR_CHECK_OK, "");
             free(pyc);
         }
     }
@@ -396,9 +395,9 @@ open_job(pcr_runner *r, size_t i)
     }
     rc = pcr_source_read(job->path, PCR_MAX_SOURCE, &j->src, &e);
     int source_ok = rc == PCR_OK;
-    if ((j->record_name = pcr_record_name(job->path, job->relpath,
-                                          r->p->ddir, r->p->strip,
-                                          r->p->prepend)) == NULL) {
+    if ((j->record_name = pcr_record_name(job->path, job->relpath, r->p->ddir,
+                                          r->p->strip, r->p->prepend)) ==
+        NULL) {
         return pcr_set_error(&r->err, PCR_ENV, "out of memory");
     }
     for (int vi = 0; vi < j->nver; vi++) {

@@ -28,8 +28,7 @@ emit(pcr_runner *r, size_t i, const char *pyc, pcr_status st, int changed,
                     .source = pyc,
                     .pyc = pyc,
                     .level = -1,
-                    .cls = st == PCR_OK ? PCR_CHECK_OK
-                                        : PCR_CHECK_UNREADABLE,
+                    .cls = st == PCR_OK ? PCR_CHECK_OK : PCR_CHECK_UNREADABLE,
                     .status = st,
                     .changed = changed,
                     .message = msg};
@@ -82,11 +81,10 @@ pcr_verb_canonicalize(pcr_runner *r)
         const pcr_job *job = &r->jobs.v[i];
         pcr_error e;
         int changed = 0;
-        pcr_status st = job->error
-                            ? pcr_set_error(&e, PCR_FAIL, "%s", job->error)
-                        : job->skip ? PCR_OK
-                                    : canonicalize_file(job->path, &changed,
-                                                        &e);
+        pcr_status st =
+            job->error  ? pcr_set_error(&e, PCR_FAIL, "%s", job->error)
+            : job->skip ? PCR_OK
+                        : canonicalize_file(job->path, &changed, &e);
         if (!job->skip) {
             emit(r, i, job->path, st, changed, st == PCR_OK ? "" : e.msg);
         }

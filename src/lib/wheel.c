@@ -405,8 +405,7 @@ pcr_wheel_import_path(const pcr_wheel *w, const char *name)
 }
 
 pcr_status
-pcr_wheel_open(const char *path, int must_match, pcr_wheel *w,
-               pcr_error *err)
+pcr_wheel_open(const char *path, int must_match, pcr_wheel *w, pcr_error *err)
 {
     memset(w, 0, sizeof *w);
     pcr_status rc = pcr_archive_read(path, 1, &w->in, err);
@@ -446,8 +445,8 @@ pcr_wheel_open(const char *path, int must_match, pcr_wheel *w,
     }
     if (rc == PCR_OK) {
         pcr_error rerr;
-        pcr_status vr = verify_record(&w->in, w->record_name, &record->data,
-                                      &rerr);
+        pcr_status vr =
+            verify_record(&w->in, w->record_name, &record->data, &rerr);
         if (vr == PCR_ENV) {
             rc = pcr_set_error(err, PCR_ENV, "%s", rerr.msg);
         } else if (vr != PCR_OK && must_match) {
@@ -486,9 +485,9 @@ pcr_wheel_close(pcr_wheel *w)
 }
 
 pcr_status
-pcr_wheel_assemble(const pcr_wheel *w, const pcr_alist *pycs,
-                   int sourceless, const char *pytag, int64_t t,
-                   pcr_alist *out, pcr_error *err)
+pcr_wheel_assemble(const pcr_wheel *w, const pcr_alist *pycs, int sourceless,
+                   const char *pytag, int64_t t, pcr_alist *out,
+                   pcr_error *err)
 {
     memset(out, 0, sizeof *out);
     char wheel_name[4200];
@@ -527,9 +526,9 @@ pcr_wheel_assemble(const pcr_wheel *w, const pcr_alist *pycs,
         qsort(out->v, out->n, sizeof *out->v, wheel_order);
         for (size_t i = 1; i < out->n && rc == PCR_OK; i++) {
             if (strcmp(out->v[i].name, out->v[i - 1].name) == 0) {
-                rc = pcr_set_error(err, PCR_FAIL,
-                                   "'%s' would be written twice",
-                                   out->v[i].name);
+                rc =
+                    pcr_set_error(err, PCR_FAIL, "'%s' would be written twice",
+                                  out->v[i].name);
             }
         }
     }

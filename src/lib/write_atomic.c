@@ -180,16 +180,14 @@ pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
         if (close(fd) != 0 && rc == PCR_OK) {
             rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot write %s", tmp);
         }
-        rc = rc == PCR_OK ? put_in_place(tmp, path, err)
-                          : (unlink(tmp), rc);
+        rc = rc == PCR_OK ? put_in_place(tmp, path, err) : (unlink(tmp), rc);
     }
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     return rc;
 }
 
 pcr_status
-pcr_temp_open(const char *path, int mode, char **tmp, int *fd,
-              pcr_error *err)
+pcr_temp_open(const char *path, int mode, char **tmp, int *fd, pcr_error *err)
 {
     *tmp = NULL;
     pcr_status rc = pcr_check_target(path, err);
@@ -290,8 +288,8 @@ pcr_clean_stale_temps(const char *dir, const char *stem)
             continue;
         }
         long pid = strtol(q, NULL, 10);
-        if (pid <= 0 || pid == (long)getpid() ||
-            kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 ||
+            errno != ESRCH) {
             continue;
         }
         struct stat st;

@@ -16,7 +16,8 @@ srv_regex_search(const char *pattern, size_t plen, const char *const *paths,
     if (re == NULL) {
         return srv_py_error(err, PCR_ENV, "cannot import re");
     }
-    PyObject *pat = PyUnicode_DecodeFSDefaultAndSize(pattern, (Py_ssize_t)plen);
+    PyObject *pat =
+        PyUnicode_DecodeFSDefaultAndSize(pattern, (Py_ssize_t)plen);
     PyObject *compiled =
         pat ? PyObject_CallMethod(re, "compile", "O", pat) : NULL;
     Py_XDECREF(pat);

@@ -55,9 +55,8 @@ static PyMemAllocatorEx obj_alloc, mem_alloc;
 static int
 allow(size_t n)
 {
-    if (limit_extra != 0 &&
-        (n > (size_t)INT64_MAX / 2 ||
-         used + (int64_t)n > base_used + limit_extra)) {
+    if (limit_extra != 0 && (n > (size_t)INT64_MAX / 2 ||
+                             used + (int64_t)n > base_used + limit_extra)) {
         limit_hit = 1;
         return 0;
     }
@@ -159,12 +158,12 @@ install_counting(int all_domains)
     if (all_domains) {
         PyMem_GetAllocator(PYMEM_DOMAIN_MEM, &mem_alloc);
         PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &obj_alloc);
-        wrapped_mem = (PyMemAllocatorEx){&mem_alloc, counted_malloc,
-                                         counted_calloc, counted_realloc,
-                                         counted_free};
-        wrapped_obj = (PyMemAllocatorEx){&obj_alloc, counted_malloc,
-                                         counted_calloc, counted_realloc,
-                                         counted_free};
+        wrapped_mem =
+            (PyMemAllocatorEx){&mem_alloc, counted_malloc, counted_calloc,
+                               counted_realloc, counted_free};
+        wrapped_obj =
+            (PyMemAllocatorEx){&obj_alloc, counted_malloc, counted_calloc,
+                               counted_realloc, counted_free};
         PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &wrapped_mem);
         PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &wrapped_obj);
     } else {
@@ -178,8 +177,8 @@ void
 srv_set_memory_limit(size_t bytes)
 {
     base_used = used;
-    limit_extra = bytes > (size_t)INT64_MAX / 2 ? INT64_MAX / 2
-                                                : (int64_t)bytes;
+    limit_extra =
+        bytes > (size_t)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)bytes;
 }
 
 size_t

@@ -300,6 +300,13 @@ class TestInterrupted(TreeBase):
                                         "--invalidation-mode",
                                         "checked-hash", "lib"],
                              cwd=self.top, env=env, start_new_session=True)
+        # Kill once the first .pyc is in place (plus `after` seconds), not
+        # after a fixed delay: under ASan on a busy machine nothing may be
+        # written for seconds.
+        deadline = time.monotonic() + 120
+        while not pycs(lib) and p.poll() is None and \
+                time.monotonic() < deadline:
+            time.sleep(0.01)
         time.sleep(after)
         try:
             os.killpg(p.pid, sig)
@@ -321,14 +328,14 @@ class TestInterrupted(TreeBase):
     def test_kill_never_leaves_a_truncated_pyc(self):
         import signal
         lib = self.stdlib()
-        written, _ = self.interrupt(lib, signal.SIGKILL, 0.5)
+        written, _ = self.interrupt(lib, signal.SIGKILL, 0.1)
         self.assertGreater(len(written), 0)
         self.assertLess(len(written), 600)  # it really was interrupted
 
     def test_sigterm_leaves_no_temporary_files(self):
         import signal
         lib = self.stdlib()
-        written, temps = self.interrupt(lib, signal.SIGTERM, 0.5)
+        written, temps = self.interrupt(lib, signal.SIGTERM, 0.1)
         self.assertEqual(temps, [])
         self.assertGreater(len(written), 0)
 

@@ -70,9 +70,10 @@ kind_of(unsigned t)
     }
 }
 
-/* An int's value when small enough; *ok = 0 for longer ones (compared as
- * bytes then, after the same normalisation on both sides). */
-static int64_t
+/* An int's value when it fits in 120 bits (8 digits of 15, enough for any
+ * 'I'); *ok = 0 for longer ones (compared as bytes then, after the same
+ * normalisation on both sides). */
+static __int128
 int_of(const struct side *s, uint32_t i, int *ok)
 {
     const pcr_mnode *n = &s->t->nodes[i];
@@ -82,12 +83,13 @@ int_of(const struct side *s, uint32_t i, int *ok)
         return (int32_t)pcr_le32(p);
     }
     if (n->type == 'I') {
-        return (int64_t)((uint64_t)pcr_le32(p) |
-                         (uint64_t)pcr_le32(p + 4) << 32);
+        return (int64_t)((uint64_t)pcr_le32(p) | (uint64_t)pcr_le32(p + 4)
+                                                     << 32);
     }
     int32_t cnt = (int32_t)pcr_le32(p);
-    int64_t nd = cnt < 0 ? -(int64_t)cnt : cnt, v = 0;
-    if (nd > 4) {
+    int64_t nd = cnt < 0 ? -(int64_t)cnt : cnt;
+    __int128 v = 0;
+    if (nd > 8) {
         *ok = 0;
         return 0;
     }
@@ -144,7 +146,7 @@ equal(const struct side *a, uint32_t i, const struct side *b, uint32_t j,
         return la == lb && memcmp(sa, sb, la) == 0;
     case 'i': {
         int oka, okb;
-        int64_t va = int_of(a, i, &oka), vb = int_of(b, j, &okb);
+        __int128 va = int_of(a, i, &oka), vb = int_of(b, j, &okb);
         if (oka && okb) {
             return va == vb;
         }
@@ -166,8 +168,7 @@ equal(const struct side *a, uint32_t i, const struct side *b, uint32_t j,
                       x->end - x->offset - 1) == 0;
     }
     if (x->type == '<' || x->type == '>') {
-        return budget < 0 ? -1
-                          : equal_sets(a, i, b, j, x->nkids, depth);
+        return budget < 0 ? -1 : equal_sets(a, i, b, j, x->nkids, depth);
     }
     for (uint32_t k = 0; k < x->nkids; k++) {
         int r = equal(a, kid(a, i, k), b, kid(b, j, k), depth + 1);

@@ -5,12 +5,12 @@
 
 #include "unit.h"
 
-
 Test(header, timestamp_layout)
 {
     pcr_header h;
     unsigned char out[16];
-    pcr_header_init(&h, MAGIC_311, PCR_TIMESTAMP, 0x01020304u, 0x0a0b0c0du, NULL);
+    pcr_header_init(&h, MAGIC_311, PCR_TIMESTAMP, 0x01020304u, 0x0a0b0c0du,
+                    NULL);
     pcr_header_pack(&h, out);
     const unsigned char want[16] = {0xa7, 0x0d, 0x0d, 0x0a, 0, 0,
                                     0,    0,    4,    3,    2, 1,

@@ -102,14 +102,13 @@ Test(marshal, one_encoding_per_value)
     /* (long 5, int64 7, int64 2**40, unicode "ab", ascii "cd", tuple of
      * 0 written long) -> (int 5, int 7, long 2**40, short ascii x2, small
      * tuple) */
-    const unsigned char in[] = {
-        '(', I32(6), 'l', I32(1),    5, 0, 'I', I32(7), I32(0), 'I', I32(0),
-        I32(256),    'u', I32(2),    'a', 'b', 'a', I32(2), 'c', 'd', '(',
-        I32(0)};
-    const unsigned char want[] = {')', 6,      'i', I32(5), 'i', I32(7),
-                                  'l', I32(3), 0,   0,      0,   0,
-                                  0,   4,      'z', 2,      'a', 'b',
-                                  'z', 2,      'c', 'd',    ')', 0};
+    const unsigned char in[] = {'(', I32(6), 'l',    I32(1), 5,      0,
+                                'I', I32(7), I32(0), 'I',    I32(0), I32(256),
+                                'u', I32(2), 'a',    'b',    'a',    I32(2),
+                                'c', 'd',    '(',    I32(0)};
+    const unsigned char want[] = {
+        ')', 6, 'i', I32(5), 'i', I32(7), 'l', I32(3), 0,   0,   0,   0,
+        0,   4, 'z', 2,      'a', 'b',    'z', 2,      'c', 'd', ')', 0};
     canon_eq(in, sizeof in, want, sizeof want);
 }
 
@@ -117,9 +116,9 @@ Test(marshal, set_elements_ordered_by_their_bytes)
 {
     /* frozenset({"b", "a", 1}) in any order -> ordered by canonical
      * bytes: 'Z' 1 'a' < 'Z' 1 'b' < 'i' ... */
-    const unsigned char in[] = {'>', I32(3), 'i', I32(1), 'z', 1,
-                                'b', 'Z',    1,   'a'};
-    const unsigned char want[] = {'>', I32(3), 'Z', 1,  'a',
+    const unsigned char in[] = {'>', I32(3), 'i', I32(1), 'z',
+                                1,   'b',    'Z', 1,      'a'};
+    const unsigned char want[] = {'>', I32(3), 'Z', 1,   'a',
                                   'Z', 1,      'b', 'i', I32(1)};
     canon_eq(in, sizeof in, want, sizeof want);
 }
@@ -160,14 +159,17 @@ code311(pcr_wbuf *w, const char *consts, size_t clen, const char *names,
     pcr_wbuf_blob(w, "\x97\x00", 2);
     pcr_wbuf_bytes(w, consts, clen);
     pcr_wbuf_bytes(w, names, nlen);
-    pcr_wbuf_bytes(w, ")\x00", 2);   /* localsplusnames */
+    pcr_wbuf_bytes(w, ")\x00", 2);     /* localsplusnames */
     pcr_wbuf_bytes(w, "s\0\0\0\0", 5); /* localspluskinds */
     pcr_wbuf_bytes(w, "z\x04m.py", 6); /* filename */
-    pcr_wbuf_bytes(w, "z\x01" "f", 3); /* name */
+    pcr_wbuf_bytes(w,
+                   "z\x01"
+                   "f",
+                   3); /* name */
     pcr_wbuf_u8(w, 'z');
     pcr_wbuf_u8(w, (unsigned)strlen(qualname));
     pcr_wbuf_bytes(w, qualname, strlen(qualname));
-    pcr_wbuf_u32(w, 1); /* firstlineno */
+    pcr_wbuf_u32(w, 1);                /* firstlineno */
     pcr_wbuf_bytes(w, "s\0\0\0\0", 5); /* linetable */
     pcr_wbuf_bytes(w, "s\0\0\0\0", 5); /* exceptiontable */
 }
@@ -205,7 +207,7 @@ Test(marshal, interning_follows_positions_on_3_11)
                  "%s", err.msg);
     cr_assert_eq(type_of(&out, "name_chars"), 'Z');
     cr_assert_eq(type_of(&out, "not name chars"), 'z');
-    cr_assert_eq(type_of(&out, "C.f"), 'z'); /* 3.11: qualname not */
+    cr_assert_eq(type_of(&out, "C.f"), 'z');  /* 3.11: qualname not */
     cr_assert_eq(type_of(&out, "m.py"), 'z'); /* 3.11: filename not */
     /* "café" is a name somewhere: interned everywhere, one object */
     const unsigned char cafe[] = {'t' | F, I32(5), 'c', 'a', 'f', 0xc3, 0xa9};
@@ -371,11 +373,13 @@ Test(marshal, diff_names_code_object_and_field)
 {
     char msg[512];
     pcr_wbuf a = {0}, b = {0};
-    code311(&a, ")\x01z\x03"
-                "abc",
+    code311(&a,
+            ")\x01z\x03"
+            "abc",
             7, ")\x00", 2, "f");
-    code311(&b, ")\x01z\x03"
-                "abd",
+    code311(&b,
+            ")\x01z\x03"
+            "abd",
             7, ")\x00", 2, "f");
     cr_assert_eq(pcr_marshal_diff(a.data, a.len, a.data, a.len, MAGIC_311, msg,
                                   sizeof msg),

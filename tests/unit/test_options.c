@@ -120,8 +120,8 @@ Test(options, one_verb_at_a_time)
     cr_assert_eq(parse(&cli, &err, 4, two), PCR_ENV);
     const char *tar_zip[] = {"pcr", "--tar", "a.tar", "--wheel", "w.whl"};
     cr_assert_eq(parse(&cli, &err, 5, tar_zip), PCR_ENV);
-    const char *pythons[] = {"pcr", "--python", "3.13", "--python", "3.14",
-                             "x.py"};
+    const char *pythons[] = {"pcr",      "--python", "3.13",
+                             "--python", "3.14",     "x.py"};
     cr_assert_eq(parse(&cli, &err, 6, pythons), PCR_OK, "%s", err.msg);
     cr_assert_eq(cli.npythons, 2);
     cr_assert_str_eq(cli.pythons[1], "3.14");

@@ -5,7 +5,6 @@
 
 #include "unit.h"
 
-
 static void
 check_cache(const char *src, int level, const char *want)
 {
