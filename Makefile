@@ -138,12 +138,14 @@ $(BIN): $(CLI_OBJ) $(LIB_A)
 
 # One compile server per CPython version: the server's own files built
 # against that version's headers, linked with its libpython and the
-# library's marshal code (canonical form, protocol).
+# library's marshal code (canonical form, protocol).  Python's headers
+# are system headers (-isystem): our warnings are for our code (3.15's
+# pyport.h trips -Wundef).
 define server_rules
 $(BUILD)/server-$(1)/%.o: src/server/%.c
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CPPFLAGS) $$(ALL_CFLAGS) \
-	    $$(shell $$(PKG_CONFIG) --cflags python-$(1)-embed) \
+	    $$(patsubst -I%,-isystem %,$$(shell $$(PKG_CONFIG) --cflags python-$(1)-embed)) \
 	    -DPCR_PYTHON_HOME='"$$(shell $$(PKG_CONFIG) --variable=prefix python-$(1)-embed)"' \
 	    -c -o $$@ $$<
 
