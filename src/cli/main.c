@@ -185,6 +185,32 @@ usage_trouble(pcr *p)
     return 2;
 }
 
+/* Names read from a stream (one a line, or NUL-separated), each added
+ * as an operand; a directory among them makes the run a tree run.
+ * Returns 0 or the exit code. */
+static int
+add_names(pcr *p, FILE *in, int null_names, int strip, int *tree)
+{
+    cli_error err;
+    char **names;
+    size_t n;
+    if (cli_read_names(in, null_names ? '\0' : '\n', strip, &names, &n,
+                       &err) != PCR_OK) {
+        fprintf(stderr, CLI_PROG ": %s\n", err.msg);
+        return 2;
+    }
+    for (size_t k = 0; k < n; k++) {
+        struct stat st;
+        *tree |= stat(names[k], &st) == 0 && S_ISDIR(st.st_mode);
+        if (pcr_add_operand(p, names[k]) != PCR_OK) {
+            cli_free_names(names);
+            return usage_trouble(p);
+        }
+    }
+    cli_free_names(names);
+    return 0;
+}
+
 /* Operands: the files, "-" (names on stdin), -i LIST, --package. */
 static int
 add_operands(pcr *p, const cli_options *o, int *tree)
@@ -215,49 +241,27 @@ add_operands(pcr *p, const cli_options *o, int *tree)
             }
             continue;
         }
-        char **names;
-        size_t n;
-        if (cli_read_names(stdin, o->null_names ? '\0' : '\n', 0, &names, &n,
-                           &err) != PCR_OK) {
-            fprintf(stderr, CLI_PROG ": %s\n", err.msg);
-            return 2;
+        int rc = add_names(p, stdin, o->null_names, 0, tree);
+        if (rc != 0) {
+            return rc;
         }
-        for (size_t k = 0; k < n; k++) {
-            *tree |= stat(names[k], &st) == 0 && S_ISDIR(st.st_mode);
-            if (pcr_add_operand(p, names[k]) != PCR_OK) {
-                cli_free_names(names);
-                return usage_trouble(p);
-            }
-        }
-        cli_free_names(names);
     }
     if (o->list != NULL) {
         /* compileall -i: one name a line, white space stripped */
         *tree = 1;
         int from_stdin = strcmp(o->list, "-") == 0;
         FILE *in = from_stdin ? stdin : fopen(o->list, "r");
-        char **names;
-        size_t n;
         if (in == NULL) {
             fprintf(stderr, CLI_PROG ": cannot read %s\n", o->list);
             return 2;
         }
-        pcr_status rc = cli_read_names(in, o->null_names ? '\0' : '\n', 1,
-                                       &names, &n, &err);
+        int rc = add_names(p, in, o->null_names, 1, tree);
         if (!from_stdin) {
             fclose(in);
         }
-        if (rc != PCR_OK) {
-            fprintf(stderr, CLI_PROG ": %s\n", err.msg);
-            return 2;
+        if (rc != 0) {
+            return rc;
         }
-        for (size_t k = 0; k < n; k++) {
-            if (pcr_add_operand(p, names[k]) != PCR_OK) {
-                cli_free_names(names);
-                return usage_trouble(p);
-            }
-        }
-        cli_free_names(names);
     }
     if (o->npackages > 0) {
         *tree = 1;

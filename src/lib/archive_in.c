@@ -312,6 +312,15 @@ pcr_archive_read(const char *path, int zip, pcr_alist *in, pcr_error *err)
     return rc;
 }
 
+static void
+free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(names[i]);
+    }
+    free(names);
+}
+
 static pcr_status
 read_archive(const char *path, int zip, pcr_alist *in, pcr_error *err)
 {
@@ -320,14 +329,8 @@ read_archive(const char *path, int zip, pcr_alist *in, pcr_error *err)
     size_t nlocals = 0, ncentrals = 0;
     if (zip && (central_names(path, &centrals, &ncentrals, err) != PCR_OK ||
                 local_names(path, &locals, &nlocals, err) != PCR_OK)) {
-        for (size_t i = 0; i < ncentrals; i++) {
-            free(centrals[i]);
-        }
-        free(centrals);
-        for (size_t i = 0; i < nlocals; i++) {
-            free(locals[i]);
-        }
-        free(locals);
+        free_names(centrals, ncentrals);
+        free_names(locals, nlocals);
         return PCR_FAIL;
     }
     int mismatch = zip && ncentrals != nlocals;
@@ -348,14 +351,8 @@ read_archive(const char *path, int zip, pcr_alist *in, pcr_error *err)
         }
     }
     if (mismatch) {
-        for (size_t i = 0; i < ncentrals; i++) {
-            free(centrals[i]);
-        }
-        free(centrals);
-        for (size_t i = 0; i < nlocals; i++) {
-            free(locals[i]);
-        }
-        free(locals);
+        free_names(centrals, ncentrals);
+        free_names(locals, nlocals);
         return PCR_FAIL;
     }
     int fd = -1;
@@ -422,13 +419,7 @@ read_archive(const char *path, int zip, pcr_alist *in, pcr_error *err)
         archive_read_free(a);
         close(fd);
     }
-    for (size_t i = 0; i < nlocals; i++) {
-        free(locals[i]);
-    }
-    free(locals);
-    for (size_t i = 0; i < ncentrals; i++) {
-        free(centrals[i]);
-    }
-    free(centrals);
+    free_names(locals, nlocals);
+    free_names(centrals, ncentrals);
     return rc;
 }
