@@ -45,14 +45,24 @@ struct table {
     pcr_wbuf arena;
 };
 
+/* Eight bytes a step (FNV-1a a byte a step was 9% of a rebuild's time:
+ * code strings are long).  Only table placement depends on it, never the
+ * output: keys are compared byte for byte. */
 static uint64_t
 hash_bytes(const unsigned char *p, size_t n)
 {
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
+    uint64_t h = 1469598103934665603u ^ n;
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15u;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) {
         h = (h ^ p[i]) * 1099511628211u;
     }
-    return h;
+    return h ^ h >> 32;
 }
 
 static int

@@ -6,9 +6,10 @@
  * Per job and version:
  *   1. Unless forced: if every .pyc is current (our header, our recorded
  *      name, canonical bytes) nothing is compiled.  In the hash modes the
- *      header needs CPython's source hash, asked of a server first when
- *      every .pyc exists (when one is missing we compile straight away
- *      and get the hash with the code).
+ *      header needs CPython's source hash: computed here for the series
+ *      source_hash.c knows, else asked of a server first when every .pyc
+ *      exists (when one is missing we compile straight away and get the
+ *      hash with the code).
  *   2. One COMPILE request for all levels; with --verify one more per
  *      round, to independent servers (other hash seed, other order).
  *   3. When every reply is in: a failure, or a difference between the
@@ -28,6 +29,7 @@
 #include "compile_jobs.h"
 #include "marshal_diff.h"
 #include "pyc_bytes.h"
+#include "source_hash.h"
 
 struct version {
     int py;
@@ -563,7 +565,18 @@ open_job(pcr_runner *r, size_t i)
                 struct stat st;
                 exist = lstat(v->path[l], &st) == 0;
             }
-            if (exist) {
+            unsigned char hash[8];
+            const pcr_python *pyv = &r->p->py[v->py];
+            if (exist && pyv->started &&
+                pcr_source_hash(pyv->magic, j->src.bytes.data,
+                                j->src.bytes.len, hash)) {
+                pcr_make_header(r->p, v->py, &j->src, hash, v->header);
+                if (all_current(r, i, vi)) {
+                    v->outcome = PCR_UP_TO_DATE;
+                    version_done(r, i, vi);
+                    continue;
+                }
+            } else if (exist) {
                 rc = submit(r, i, vi, PCR_MSG_HASH, 0);
                 if (rc != PCR_OK) {
                     return rc;
