@@ -384,6 +384,21 @@ def rpm_macro_path():
 MACRO_PATH = rpm_macro_path()
 
 
+def sha256(path):
+    import hashlib
+    return hashlib.sha256(readb(path)).hexdigest()
+
+
+def set_hash(files):
+    """A short hash of a set of files: names and bytes, sorted."""
+    import hashlib
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + hashlib.sha256(files[name])
+                 .hexdigest().encode() + b"\n")
+    return h.hexdigest()[:16]
+
+
 class TestRpm(Installed):
     """The RPM step as Fedora runs it: fedora-like.macros stands in for
     redhat-rpm-config (which Debian's rpm lacks), our macros file is read
@@ -476,6 +491,10 @@ class TestRpm(Installed):
         v = servers()[-1]
         self.assertEqual(len(a), 6)  # three modules, -o 0 and -o 1
         self.assertEqual(a, b)
+        # the whole package, not only its .pyc (another build directory)
+        self.assertEqual(sha256(rpm1), sha256(rpm2))
+        print("noarch rpm built twice: sha256 %s; its .pyc set %s"
+              % (sha256(rpm1)[:16], set_hash(a)), file=sys.stderr)
         for name, data in a.items():
             self.assertTrue(canonical(data), name)
             self.assertIn(tag(v), name)
@@ -488,13 +507,16 @@ class TestRpm(Installed):
 
     def test_arch_spec_built_twice_identical(self):
         d = ["clamp_mtime_to_source_date_epoch 1"]
-        _, one, _ = self.build(noarch=False, defines=d)
+        _, one, rpm1 = self.build(noarch=False, defines=d)
         time.sleep(1.1)
-        _, two, _ = self.build(noarch=False, defines=d)
+        _, two, rpm2 = self.build(noarch=False, defines=d)
         a = pycs(one)
         self.assertEqual(len(a), 6)
         self.assertTrue(all(k.startswith("usr/lib64/") for k in a))
         self.assertEqual(a, pycs(two))
+        self.assertEqual(sha256(rpm1), sha256(rpm2))
+        print("arch rpm built twice: sha256 %s; its .pyc set %s"
+              % (sha256(rpm1)[:16], set_hash(a)), file=sys.stderr)
         self.assertTrue(all(canonical(x) for x in a.values()))
 
     def test_existing_pyc_are_rewritten_canonical(self):
