@@ -5,6 +5,7 @@ files."""
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -358,6 +359,67 @@ class TestDump(Base):
                 self.assertEqual(p.returncode, 1)
                 self.assertTrue(p.stderr.startswith(
                     b"pycompile-repro: " + path.encode() + b": "), p.stderr)
+
+
+class TestMixedVersions(Base):
+    """A tree holding .pyc of several CPython versions: CPython's own
+    output for the version under test (a fresh -I -S py_compile) beside
+    real 3.11/3.13/3.14 .pyc (fixtures/pyc) of versions with no server
+    here.  --dump reads each, --canonicalize rewrites each as the
+    independent reference does, --check checks each with its own server
+    and puts the others in no-compiler without failing the run."""
+
+    def servers(self):
+        out = subprocess.run([BIN, "--version"], capture_output=True,
+                             text=True).stdout
+        return re.findall(r"(?m)^  (3\.\d+): CPython", out)
+
+    def test_dump_canonicalize_and_check_a_mixed_tree(self):
+        fx = os.path.join(HERE, "..", "..", "fixtures", "pyc")
+        pkg = os.path.join(self.top, "pkg")
+        os.makedirs(os.path.join(pkg, "__pycache__"))
+        src = os.path.join(pkg, "mixed.py")
+        shutil.copy(os.path.join(fx, "mixed.py"), src)
+        subprocess.run([sys.executable, "-I", "-S", "-c",
+                        "import py_compile, sys; "
+                        "py_compile.compile(sys.argv[1], doraise=True)",
+                        src], check=True)
+        ours = pycref.cache_path(src)
+        others = [v for v in ("3.11", "3.13", "3.14")
+                  if v not in self.servers()]
+        for v in others:
+            shutil.copy(os.path.join(fx, v, "mixed.pyc"),
+                        os.path.join(pkg, "__pycache__", "mixed.cpython-%s.pyc"
+                                     % v.replace(".", "")))
+        pycs = sorted(os.path.join(pkg, "__pycache__", f)
+                      for f in os.listdir(os.path.join(pkg, "__pycache__")))
+        self.assertEqual(len(pycs), 1 + len(others))
+        before = {p: readb(p) for p in pycs}
+        for p in pycs:
+            d = subprocess.run(CMD[:-2] + ["--dump", p], capture_output=True,
+                               text=True)
+            self.assertEqual(d.returncode, 0, d.stderr)
+            v = "3.%s" % re.search(r"cpython-3(\d+)", p).group(1)
+            self.assertIn("CPython %s code" % v, d.stdout)
+        raw_canonical = pycref.canonicalize(before[ours][16:]) == \
+            before[ours][16:]
+        c = tool(["--check", "--python", "all", pkg], self.top)
+        self.assertIn("%s: %s" % (ours, "identical" if raw_canonical
+                                  else "not-canonical"), c.stdout.decode())
+        for v in others:
+            self.assertIn("cpython-%s.pyc: no-compiler"
+                          % v.replace(".", ""), c.stdout.decode())
+        p = tool(["--canonicalize", pkg], self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for path, data in before.items():
+            self.assertEqual(readb(path), data[:16] + pycref.canonicalize(
+                data[16:], data[:4]), path)
+        c = tool(["--check", "--python", "all", pkg], self.top)
+        self.assertEqual(c.returncode, 0, c.stdout + c.stderr)
+        self.assertNotIn(ours, c.stdout.decode())  # only problems listed
+        self.assertIn("checked 1 .pyc: 1 identical", c.stdout.decode())
+        self.assertIn("no-compiler %d" % len(others), c.stdout.decode() +
+                      c.stderr.decode())
 
 
 if __name__ == "__main__":
