@@ -200,7 +200,7 @@ def bench_one_file(args, py, neutral):
         ours = [args.tool] + (["--python", args.python]
                               if args.version_flag else []) + [src]
         a, b = [], []
-        for _ in range(max(args.rounds, 10)):
+        for _ in range(max(args.rounds, 40)):  # start-up time is noisy
             shutil.rmtree(os.path.join(d, "__pycache__"), True)
             a.append(run(py, ours, neutral)[1])
             shutil.rmtree(os.path.join(d, "__pycache__"), True)
@@ -243,7 +243,7 @@ def main():
         print("%-7s %-8s %6s %9s %11s %9s %8s %8s"
               % ("corpus", "run", "files", "ours (s)", "compileall",
                  "floor (s)", "/compall", "/floor"))
-        for name in args.corpora.split(","):
+        for name in filter(None, args.corpora.split(",")):
             try:
                 src = sources[name]()
             except (subprocess.CalledProcessError, OSError) as e:
