@@ -113,7 +113,9 @@ class TestVerify(Base):
         self.assertEqual(p.returncode, 0, p.stderr)
 
     def test_usage(self):
+        # --verify=11: each extra round is a server process; bounded
         for args in (["--verify=1", "x.py"], ["--verify=x", "x.py"],
+                     ["--verify=11", "x.py"],
                      ["--verify", "--check", "x.py"]):
             with self.subTest(args=args):
                 self.assertEqual(tool(args, cwd=self.top).returncode, 2)
