@@ -134,6 +134,10 @@ for d in $distros; do
         total_of "$d: rpm" "$out" "$rc"
     fi
     rm -f "$out"
+    # what this run mounted, and only that (lazily: an orphan may linger)
+    for m in $mounted; do
+        umount -l "$m"
+    done
 done
 
 echo "$total_pass passed, $total_fail failed"
