@@ -99,8 +99,9 @@ table_get(struct table *t, const unsigned char *key, size_t len,
     uint32_t s = (uint32_t)(h & (t->nslots - 1));
     while (t->slots[s] != 0) {
         struct entry *e = &t->entries[t->slots[s] - 1];
+        /* len 0: the arena may still be NULL (only empty keys so far) */
         if (e->hash == h && e->len == len &&
-            memcmp(t->arena.data + e->off, key, len) == 0) {
+            (len == 0 || memcmp(t->arena.data + e->off, key, len) == 0)) {
             *found = 1;
             return e;
         }
