@@ -299,8 +299,9 @@ pcr_cache_finish(pcr *p)
             }
             char path[4300];
             struct stat st;
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+            if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >=
+                    (int)sizeof path ||
+                lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
                 continue;
             }
             if (n == cap) {
