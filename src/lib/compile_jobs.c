@@ -419,6 +419,21 @@ all_current(pcr_runner *r, size_t i, int vi)
     return 1;
 }
 
+/* The header for this hash (NULL in timestamp mode); if every .pyc is
+ * current with it, the version is done as up to date: 1. */
+static int
+done_if_current(pcr_runner *r, size_t i, int vi, const unsigned char *hash)
+{
+    struct job *j = state_of(r)->jobs[i];
+    pcr_make_header(r->p, j->v[vi].py, &j->src, hash, j->v[vi].header);
+    if (!all_current(r, i, vi)) {
+        return 0;
+    }
+    j->v[vi].outcome = PCR_UP_TO_DATE;
+    version_done(r, i, vi);
+    return 1;
+}
+
 static void
 on_hash(void *ctx, pcr_reply *rep)
 {
@@ -427,17 +442,11 @@ on_hash(void *ctx, pcr_reply *rep)
     size_t i = x->job;
     int vi = x->vi;
     free(x);
-    struct state *s = state_of(r);
-    struct job *j = s->jobs[i];
-    struct version *v = &j->v[vi];
     if (rep->status != PCR_OK) {
         version_fails(r, i, vi, rep->status, rep->message);
         return;
     }
-    pcr_make_header(r->p, v->py, &j->src, rep->hash, v->header);
-    if (all_current(r, i, vi)) {
-        v->outcome = PCR_UP_TO_DATE;
-        version_done(r, i, vi);
+    if (done_if_current(r, i, vi, rep->hash)) {
         return;
     }
     if (submit_compile(r, i, vi) != PCR_OK) {
@@ -553,10 +562,7 @@ open_job(pcr_runner *r, size_t i)
     for (int vi = 0; vi < npy; vi++) {
         struct version *v = &j->v[vi];
         if (check && r->p->mode == PCR_TIMESTAMP) {
-            pcr_make_header(r->p, v->py, &j->src, NULL, v->header);
-            if (all_current(r, i, vi)) {
-                v->outcome = PCR_UP_TO_DATE;
-                version_done(r, i, vi);
+            if (done_if_current(r, i, vi, NULL)) {
                 continue;
             }
         } else if (check) {
@@ -570,10 +576,7 @@ open_job(pcr_runner *r, size_t i)
             if (exist && pyv->started &&
                 pcr_source_hash(pyv->magic, j->src.bytes.data,
                                 j->src.bytes.len, hash)) {
-                pcr_make_header(r->p, v->py, &j->src, hash, v->header);
-                if (all_current(r, i, vi)) {
-                    v->outcome = PCR_UP_TO_DATE;
-                    version_done(r, i, vi);
+                if (done_if_current(r, i, vi, hash)) {
                     continue;
                 }
             } else if (exist) {

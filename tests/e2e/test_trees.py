@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """End-to-end tests for whole trees: every compileall option we support is
-run side by side with CPython's own compileall (/usr/bin/python3.11 -m
+run side by side with CPython's own compileall (/usr/bin/python3.X -m
 compileall) on two copies of the same tree, and the set of files written,
 their order in the listing and the exit codes must agree.  Our bytes must
 also equal CPython's canonical reference."""
