@@ -32,18 +32,25 @@
 
 /* ------------------------------------------------- a hash-consing table */
 
-/* Keys are byte strings kept in an arena; values are u32. */
+/* Keys are a tag and a byte string; values are u32.  A key built in a
+ * scratch buffer is copied into the arena; a key that is a payload of the
+ * input (a string's text) stays there, as the input outlives the table:
+ * copying every text was a fifth of a rebuild's time. */
 struct table {
     uint32_t *slots; /* entry index + 1, 0 = empty */
     uint32_t nslots;
     struct entry {
         uint64_t hash;
-        size_t off, len;
+        const unsigned char *ext; /* the key in the input, or NULL */
+        size_t off, len;          /* off: in the arena, when ext is NULL */
         uint32_t value;
+        uint8_t tag;
     } * entries;
     uint32_t n, cap;
     pcr_wbuf arena;
 };
+
+enum key_kind { KEY_COPY, KEY_IN_INPUT };
 
 /* Eight bytes a step (FNV-1a a byte a step was 9% of a rebuild's time:
  * code strings are long).  Only table placement depends on it, never the
@@ -86,22 +93,29 @@ table_grow(struct table *t)
     return 0;
 }
 
-/* Find key; if absent, insert it with value.  Returns the entry, or NULL
- * when out of memory.  *found tells which. */
+static const unsigned char *
+key_bytes(const struct table *t, const struct entry *e)
+{
+    return e->ext != NULL ? e->ext : t->arena.data + e->off;
+}
+
+/* Find (tag, key), whose hash_bytes is h; if absent, insert it with
+ * value.  Returns the entry, or NULL when out of memory.  *found tells
+ * which. */
 static struct entry *
-table_get(struct table *t, const unsigned char *key, size_t len,
-          uint32_t value, int *found)
+table_get(struct table *t, uint64_t h, unsigned tag, const unsigned char *key,
+          size_t len, enum key_kind kind, uint32_t value, int *found)
 {
     if ((t->n + 1) * 2 > t->nslots && table_grow(t) != 0) {
         return NULL;
     }
-    uint64_t h = hash_bytes(key, len);
+    h ^= (uint64_t)tag << 56;
     uint32_t s = (uint32_t)(h & (t->nslots - 1));
     while (t->slots[s] != 0) {
         struct entry *e = &t->entries[t->slots[s] - 1];
         /* len 0: the arena may still be NULL (only empty keys so far) */
-        if (e->hash == h && e->len == len &&
-            (len == 0 || memcmp(t->arena.data + e->off, key, len) == 0)) {
+        if (e->hash == h && e->len == len && e->tag == tag &&
+            (len == 0 || memcmp(key_bytes(t, e), key, len) == 0)) {
             *found = 1;
             return e;
         }
@@ -116,13 +130,18 @@ table_get(struct table *t, const unsigned char *key, size_t len,
         t->entries = ne;
         t->cap = cap;
     }
-    size_t off = t->arena.len;
-    pcr_wbuf_bytes(&t->arena, key, len);
-    if (t->arena.failed) {
-        return NULL;
-    }
     struct entry *e = &t->entries[t->n];
-    *e = (struct entry){h, off, len, value};
+    *e = (struct entry){
+        .hash = h, .len = len, .value = value, .tag = (uint8_t)tag};
+    if (kind == KEY_IN_INPUT) {
+        e->ext = key;
+    } else {
+        e->off = t->arena.len;
+        pcr_wbuf_bytes(&t->arena, key, len);
+        if (t->arena.failed) {
+            return NULL;
+        }
+    }
     t->slots[s] = ++t->n;
     *found = 0;
     return e;
@@ -158,10 +177,11 @@ struct canon {
     /* children of each node in output order (input node indices, TYPE_REF
      * nodes included): kids[kstart[i] .. kstart[i] + nkids) */
     uint32_t *kids, *kstart;
-    uint8_t *interned; /* per string node, after the vote */
-    uint32_t *val;     /* value id of each non-reference node */
-    uint8_t *state;    /* 0 not reached, 1 open, 2 done (value ids) */
-    uint8_t *shared;   /* value of the node may be merged with equals */
+    uint8_t *interned;   /* per string node, after the vote */
+    uint64_t *text_hash; /* per str/bytes node: hash_bytes | 1, 0 unknown */
+    uint32_t *val;       /* value id of each non-reference node */
+    uint8_t *state;      /* 0 not reached, 1 open, 2 done (value ids) */
+    uint8_t *shared;     /* value of the node may be merged with equals */
     struct table values, texts;
     uint32_t nvalues;
     /* emission, indexed by value id */
@@ -208,6 +228,19 @@ payload(const struct canon *c, uint32_t i, size_t *len)
         *len = 0;
         return NULL;
     }
+    return p;
+}
+
+/* The payload of a string or bytes node and its hash, computed once: a
+ * text is looked up several times (votes, then values). */
+static const unsigned char *
+text(const struct canon *c, uint32_t i, size_t *len, uint64_t *h)
+{
+    const unsigned char *p = payload(c, i, len);
+    if (c->text_hash[i] == 0) {
+        c->text_hash[i] = hash_bytes(p, *len) | 1;
+    }
+    *h = c->text_hash[i];
     return p;
 }
 
@@ -346,11 +379,12 @@ vote_interning(struct canon *c)
         const pcr_mnode *nd = &c->t->nodes[i];
         if (is_str(nd->type)) {
             size_t len;
-            const unsigned char *p = payload(c, i, &len);
+            uint64_t h;
+            const unsigned char *p = text(c, i, &len, &h);
             int vote = one_latin1_char(p, len) || interned_at(c, ctx, p, len);
             int found;
-            struct entry *e =
-                table_get(&c->texts, p, len, (uint32_t)vote, &found);
+            struct entry *e = table_get(&c->texts, h, 0, p, len, KEY_IN_INPUT,
+                                        (uint32_t)vote, &found);
             if (e == NULL) {
                 rc = oom(c);
                 break;
@@ -381,9 +415,11 @@ vote_interning(struct canon *c)
     for (uint32_t i = 0; i < c->n && rc == PCR_OK; i++) {
         if (is_str(c->t->nodes[i].type)) {
             size_t len;
-            const unsigned char *p = payload(c, i, &len);
+            uint64_t h;
+            const unsigned char *p = text(c, i, &len, &h);
             int found;
-            struct entry *e = table_get(&c->texts, p, len, 0, &found);
+            struct entry *e =
+                table_get(&c->texts, h, 0, p, len, KEY_IN_INPUT, 0, &found);
             if (e == NULL) {
                 rc = oom(c);
                 break;
@@ -797,13 +833,24 @@ assign_values(struct canon *c)
             rc = order_set(c, i);
         }
         if (rc == PCR_OK && share) {
-            key.len = 0;
-            value_key(c, &key, i);
             int found;
-            struct entry *e = key.failed
-                                  ? NULL
-                                  : table_get(&c->values, key.data, key.len,
-                                              c->val[i], &found);
+            struct entry *e;
+            if (is_str(nd->type) || nd->type == TYPE_STRING) {
+                /* a text's key is its payload, where it lies */
+                size_t len;
+                uint64_t h;
+                const unsigned char *p = text(c, i, &len, &h);
+                e = table_get(&c->values, h, is_str(nd->type) ? 1 : 2, p, len,
+                              KEY_IN_INPUT, c->val[i], &found);
+            } else {
+                key.len = 0;
+                value_key(c, &key, i);
+                e = key.failed
+                        ? NULL
+                        : table_get(&c->values, hash_bytes(key.data, key.len),
+                                    0, key.data, key.len, KEY_COPY, c->val[i],
+                                    &found);
+            }
             if (e == NULL) {
                 rc = oom(c);
             } else {
@@ -830,17 +877,32 @@ pcr_canonicalize(const unsigned char *data, size_t len,
     out->len = 0;
     pcr_mtree t;
     pcr_status rc = pcr_mtree_parse(data, len, layout, &t, err);
-    if (rc != PCR_OK) {
-        return rc;
+    if (rc == PCR_OK) {
+        rc = pcr_canonicalize_tree(data, len, layout, &t, out, err);
+        pcr_mtree_free(&t);
     }
+    return rc;
+}
+
+pcr_status
+pcr_canonicalize_tree(const unsigned char *data, size_t len,
+                      const pcr_layout *layout, const pcr_mtree *tree,
+                      pcr_buf *out, pcr_error *err)
+{
+    out->data = NULL;
+    out->len = 0;
+    pcr_status rc;
     struct canon c = {.data = data,
-                      .t = &t,
+                      .t = tree,
                       .layout = layout,
                       .err = err,
-                      .n = t.nnodes,
+                      .n = tree->nnodes,
                       .plain_budget = 16 * len + (1u << 20)};
-    if ((rc = build_children(&c)) == PCR_OK &&
-        (rc = vote_interning(&c)) == PCR_OK) {
+    c.text_hash = calloc((size_t)c.n + 1, sizeof *c.text_hash);
+    if (c.text_hash == NULL) {
+        rc = oom(&c);
+    } else if ((rc = build_children(&c)) == PCR_OK &&
+               (rc = vote_interning(&c)) == PCR_OK) {
         rc = assign_values(&c);
     }
     if (rc == PCR_OK) {
@@ -870,6 +932,7 @@ pcr_canonicalize(const unsigned char *data, size_t len,
     free(c.kids);
     free(c.kstart);
     free(c.interned);
+    free(c.text_hash);
     free(c.val);
     free(c.state);
     free(c.shared);
@@ -878,6 +941,5 @@ pcr_canonicalize(const unsigned char *data, size_t len,
     free(c.seen);
     table_free(&c.values);
     table_free(&c.texts);
-    pcr_mtree_free(&t);
     return rc;
 }

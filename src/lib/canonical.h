@@ -8,6 +8,7 @@
 #define PCR_CANONICAL_H
 
 #include "marshal_format.h"
+#include "marshal_tree.h"
 #include "pcr_private.h"
 
 #define PCR_CANONICAL_FORM 2
@@ -19,5 +20,11 @@
 pcr_status pcr_canonicalize(const unsigned char *data, size_t len,
                             const pcr_layout *layout, pcr_buf *out,
                             pcr_error *err);
+
+/* The same, for data already parsed into tree (with the same layout). */
+pcr_status pcr_canonicalize_tree(const unsigned char *data, size_t len,
+                                 const pcr_layout *layout,
+                                 const pcr_mtree *tree, pcr_buf *out,
+                                 pcr_error *err);
 
 #endif

@@ -83,14 +83,15 @@ pcr_pyc_is_current(const unsigned char *pyc, size_t len,
         pcr_mtree_string(&tree, body, fn, &name, &n) == PCR_OK) {
         current = n == strlen(record) && memcmp(name, record, n) == 0;
     }
-    pcr_mtree_free(&tree);
     if (current) {
         pcr_buf canon;
         pcr_error err;
-        current = pcr_canonicalize(body, blen, L, &canon, &err) == PCR_OK &&
+        current = pcr_canonicalize_tree(body, blen, L, &tree, &canon, &err) ==
+                      PCR_OK &&
                   canon.len == blen && memcmp(canon.data, body, blen) == 0;
         pcr_buf_free(&canon);
     }
+    pcr_mtree_free(&tree);
     return current;
 }
 
