@@ -108,7 +108,8 @@ PCR_API pcr_status pcr_set_invalidation(pcr *p, pcr_invalidation mode);
 PCR_API pcr_status pcr_set_record_names(pcr *p, const char *ddir,
                                         const char *strip,
                                         const char *prepend);
-/* Worker processes per Python version (0: one per CPU). */
+/* Worker processes per Python version and --verify round (0: one per
+ * CPU, shared among the rounds). */
 PCR_API pcr_status pcr_set_workers(pcr *p, int n);
 /* --verify=N: N compiles per file, N - 1 of them in independent servers
  * (other hash seed, other order); 0 or 1: off. */

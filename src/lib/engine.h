@@ -54,8 +54,11 @@ typedef struct pcr_request {
     void *ctx;
 } pcr_request;
 
-/* servers: per pool (0: one per CPU). */
+/* servers: per pool (0: pcr_servers_per_round). */
 pcr_engine *pcr_engine_new(pcr *p, int servers);
+/* Servers per (version, round): -j N, or for -j 0 the CPUs shared among
+ * the --verify rounds (at least one). */
+int pcr_servers_per_round(const pcr *p);
 /* Stop every server (killing them when abort is set) and free. */
 void pcr_engine_free(pcr_engine *e, int abort);
 /* Start python py's first server and wait for its hello: afterwards

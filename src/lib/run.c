@@ -130,11 +130,7 @@ pcr_run_jobs(pcr_runner *r)
     }
     sort_jobs = &r->jobs;
     qsort(order, n, sizeof *order, by_size_desc);
-    int servers = r->p->workers;
-    if (servers <= 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        servers = c > 0 ? (int)c : 1;
-    }
+    int servers = pcr_servers_per_round(r->p);
     size_t window = (size_t)servers * (r->p->verify ? 16 : 8) + 16;
     size_t next = 0;
     pcr_status rc = PCR_OK;
