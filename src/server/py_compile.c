@@ -151,16 +151,13 @@ end:
 }
 
 static PyObject *
-compile_code(const unsigned char *src, size_t len, const char *dfile,
-             int optimize)
+compile_code(PyObject *bytes, const char *dfile, int optimize)
 {
     PyObject *code = NULL, *args = NULL, *kwargs = NULL;
-    PyObject *bytes =
-        PyBytes_FromStringAndSize((const char *)src, (Py_ssize_t)len);
     /* The file system decoding (UTF-8, surrogateescape) that os.fsdecode
      * applies to a path given as bytes. */
     PyObject *name = PyUnicode_DecodeFSDefault(dfile);
-    if (bytes == NULL || name == NULL) {
+    if (name == NULL) {
         goto end;
     }
     args = Py_BuildValue("(OOs)", bytes, name, "exec");
@@ -171,7 +168,6 @@ compile_code(const unsigned char *src, size_t len, const char *dfile,
     }
     code = PyObject_Call(builtin_compile, args, kwargs);
 end:
-    Py_XDECREF(bytes);
     Py_XDECREF(name);
     Py_XDECREF(args);
     Py_XDECREF(kwargs);
@@ -179,8 +175,19 @@ end:
 }
 
 pcr_status
-srv_compile(const unsigned char *src, size_t len, const char *dfile,
-            int optimize, pcr_buf *out, pcr_error *err)
+srv_source_object(const unsigned char *src, size_t len, PyObject **out,
+                  pcr_error *err)
+{
+    if (len > (size_t)PY_SSIZE_T_MAX) {
+        return pcr_set_error(err, PCR_FAIL, "source too large");
+    }
+    *out = PyBytes_FromStringAndSize((const char *)src, (Py_ssize_t)len);
+    return *out != NULL ? PCR_OK : compile_error(err);
+}
+
+pcr_status
+srv_compile(PyObject *source, const char *dfile, int optimize, pcr_buf *out,
+            pcr_error *err)
 {
     out->data = NULL;
     out->len = 0;
@@ -188,10 +195,7 @@ srv_compile(const unsigned char *src, size_t len, const char *dfile,
     if (rc != PCR_OK) {
         return rc;
     }
-    if (len > (size_t)PY_SSIZE_T_MAX) {
-        return pcr_set_error(err, PCR_FAIL, "source too large");
-    }
-    PyObject *code = compile_code(src, len, dfile, optimize);
+    PyObject *code = compile_code(source, dfile, optimize);
     if (code == NULL) {
         return compile_error(err);
     }

@@ -23,6 +23,21 @@
 
 #include "../lib/canonical.h"
 
+/* The request being served.  A large one is let go as soon as its source
+ * is a Python object, so a big file's compile does not hold it twice. */
+static unsigned char *frame;
+static size_t frame_cap;
+
+static void
+release_frame(void)
+{
+    if (frame_cap > ((size_t)1 << 20)) {
+        free(frame);
+        frame = NULL;
+        frame_cap = 0;
+    }
+}
+
 static int
 send_frame(pcr_wbuf *w)
 {
@@ -86,13 +101,19 @@ do_compile(pcr_rbuf *r, pcr_wbuf *w)
     if (flags & PCR_COMPILE_WANT_HASH) {
         st = srv_source_hash(src, slen, hash, &err);
     }
+    PyObject *source = NULL;
+    if (st == PCR_OK) {
+        st = srv_source_object(src, slen, &source, &err);
+    }
+    release_frame(); /* name and src point into it */
     for (uint32_t i = 0; i < nlevels && st == PCR_OK; i++) {
         if (levels[i] < 0 || levels[i] > 2) {
             st = pcr_set_error(&err, PCR_ENV, "bad optimisation level");
         } else {
-            st = srv_compile(src, slen, dfile, levels[i], &body[i], &err);
+            st = srv_compile(source, dfile, levels[i], &body[i], &err);
         }
     }
+    Py_XDECREF(source);
     char *warnings = srv_take_warnings();
     if (st == PCR_OK) {
         size_t f = pcr_wbuf_begin_frame(w, PCR_MSG_REPLY);
@@ -192,8 +213,6 @@ static int
 serve(void)
 {
     pcr_wbuf w = {0};
-    unsigned char *frame = NULL;
-    size_t cap = 0;
     int status = 0;
     for (;;) {
         unsigned char head[4];
@@ -213,14 +232,14 @@ serve(void)
             status = 2;
             break;
         }
-        if (len > cap) {
+        if (len > frame_cap) {
             unsigned char *nf = realloc(frame, len);
             if (nf == NULL) {
                 status = 2;
                 break;
             }
             frame = nf;
-            cap = len;
+            frame_cap = len;
         }
         if (pcr_fd_transfer(STDIN_FILENO, frame, len, 0) != 0) {
             status = 2;
@@ -246,14 +265,10 @@ serve(void)
             status = 2;
             break;
         }
-        /* Do not keep a huge source's buffer for the rest of the run. */
-        if (cap > ((size_t)16 << 20)) {
-            free(frame);
-            frame = NULL;
-            cap = 0;
-        }
+        release_frame(); /* a huge one is not kept for the rest of the run */
     }
     free(frame);
+    frame = NULL;
     pcr_wbuf_free(&w);
     return status;
 }

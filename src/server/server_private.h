@@ -31,8 +31,10 @@ pcr_status srv_py_error(pcr_error *err, pcr_status status, const char *what);
 
 /* py_compile.c: compile + marshal + canonicalise, one source, several
  * levels; and CPython's source hash. */
-pcr_status srv_compile(const unsigned char *src, size_t len, const char *name,
-                       int optimize, pcr_buf *out, pcr_error *err);
+pcr_status srv_source_object(const unsigned char *src, size_t len,
+                             PyObject **out, pcr_error *err);
+pcr_status srv_compile(PyObject *source, const char *name, int optimize,
+                       pcr_buf *out, pcr_error *err);
 pcr_status srv_source_hash(const unsigned char *src, size_t len,
                            unsigned char out[8], pcr_error *err);
 /* Warnings CPython printed while compiling (SyntaxWarning, ...), taken
