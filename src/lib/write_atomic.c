@@ -98,12 +98,13 @@ temp_name(char *tmp, size_t size, const char *path)
     return n >= 0 && (size_t)n < size;
 }
 
-/* Create a fresh temporary file beside path. */
+/* Create a fresh temporary file beside path; *why: errno of a failure. */
 static pcr_status
-create_temp(const char *path, int mode, char *tmp, size_t size, int *fd,
-            pcr_error *err)
+try_create_temp(const char *path, int mode, char *tmp, size_t size, int *fd,
+                int *why, pcr_error *err)
 {
     *fd = -1;
+    *why = 0;
     for (int tries = 0; tries < 100; tries++) {
         if (!temp_name(tmp, size, path)) {
             return pcr_set_error(err, PCR_FAIL, "path too long: %s", path);
@@ -114,12 +115,31 @@ create_temp(const char *path, int mode, char *tmp, size_t size, int *fd,
             return PCR_OK;
         }
         if (errno != EEXIST) {
+            *why = errno;
             return pcr_set_errno(err, PCR_FAIL, errno, "cannot create %s",
                                  tmp);
         }
     }
     return pcr_set_error(err, PCR_FAIL,
                          "cannot create a temporary file beside %s", path);
+}
+
+/* The directory is made only when the file cannot be created without it:
+ * it nearly always exists, and mkdir + stat were two of a warm-cache
+ * write's eleven system calls. */
+static pcr_status
+create_temp(const char *path, int mode, char *tmp, size_t size, int *fd,
+            pcr_error *err)
+{
+    int why;
+    pcr_status rc = try_create_temp(path, mode, tmp, size, fd, &why, err);
+    if (rc != PCR_OK && (why == ENOENT || why == ENOTDIR)) {
+        rc = ensure_dir(path, err);
+        if (rc == PCR_OK) {
+            rc = try_create_temp(path, mode, tmp, size, fd, &why, err);
+        }
+    }
+    return rc;
 }
 
 /* Final step: re-check the target (it may have been replaced by a
@@ -159,9 +179,6 @@ pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
 {
     int exact = (mode & PCR_EXACT_MODE) != 0;
     pcr_status rc = pcr_check_target(path, err);
-    if (rc == PCR_OK) {
-        rc = ensure_dir(path, err);
-    }
     if (rc != PCR_OK) {
         return rc;
     }
@@ -191,9 +208,6 @@ pcr_temp_open(const char *path, int mode, char **tmp, int *fd, pcr_error *err)
 {
     *tmp = NULL;
     pcr_status rc = pcr_check_target(path, err);
-    if (rc == PCR_OK) {
-        rc = ensure_dir(path, err);
-    }
     char name[PATH_MAX];
     if (rc == PCR_OK) {
         rc = create_temp(path, mode, name, sizeof name, fd, err);
