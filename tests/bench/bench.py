@@ -34,6 +34,8 @@ For each corpus the runs are interleaved ROUNDS times; medians.
             1.3x faster than its libpython3.X.so.
   one-file  one small file, process start to exit, against
             python3.X -I -m py_compile
+  baseline  with --baseline TOOL: another build's fresh build and one
+            file, run in the same rounds (before/after on a noisy machine)
 
 Ratios: ours / compileall and ours / floor (wall time).  Peak RSS is the
 largest resident size of any single process of each tool.
@@ -151,7 +153,15 @@ def bench_tree(args, py, floor_exe, tree, neutral, cache_dir):
     ref = [py, "-I", "-m", "compileall", "-q", "-j0",
            "--invalidation-mode", "checked-hash", tree]
     floor = [floor_exe, "-I", "-S", "-c", FLOOR_SCRIPT, tree]
-    t = {k: ([], []) for k in ("fresh", "rebuild", "verify", "cache")}
+    t = {k: ([], []) for k in ("fresh", "rebuild", "verify", "cache",
+                               "baseline")}
+    base = None
+    if args.baseline:
+        base = [args.baseline, "-q", "-j0", "--invalidation-mode",
+                "checked-hash"]
+        if tool_has(args.baseline, "--python"):
+            base += ["--python", args.python]
+        base.append(tree)
     floor_cpu, rss = [], [0, 0]
     cores = os.cpu_count()
 
@@ -170,6 +180,12 @@ def bench_tree(args, py, floor_exe, tree, neutral, cache_dir):
             clean(tree)
             timed("fresh", i, cmd)
             timed("rebuild", i, cmd)
+        if base:
+            # another build of the tool, interleaved with ours: on a noisy
+            # machine only runs side by side compare
+            clean(tree)
+            timed("baseline", 0, base)
+            t["baseline"][1].append(t["fresh"][1][-1])
         if args.verify:
             clean(tree)
             timed("verify", 0, ours + ["--verify", tree])
@@ -184,7 +200,7 @@ def bench_tree(args, py, floor_exe, tree, neutral, cache_dir):
             t["cache"][1].append(t["fresh"][1][-1])
     fl = median(floor_cpu) / cores
     rows = []
-    for k in ("fresh", "rebuild", "verify", "cache"):
+    for k in ("fresh", "rebuild", "verify", "cache", "baseline"):
         a, b = t[k]
         if a and b:
             rows.append((k, median(a), median(b), fl))
@@ -199,14 +215,22 @@ def bench_one_file(args, py, neutral):
             f.write("def hello(name):\n    return 'hello ' + name\n")
         ours = [args.tool] + (["--python", args.python]
                               if args.version_flag else []) + [src]
-        a, b = [], []
+        base = None
+        if args.baseline:
+            base = [args.baseline] + (
+                ["--python", args.python]
+                if tool_has(args.baseline, "--python") else []) + [src]
+        a, b, c = [], [], []
         for _ in range(max(args.rounds, 40)):  # start-up time is noisy
             shutil.rmtree(os.path.join(d, "__pycache__"), True)
             a.append(run(py, ours, neutral)[1])
             shutil.rmtree(os.path.join(d, "__pycache__"), True)
             b.append(run(py, [py, "-I", "-m", "py_compile", src],
                          neutral)[1])
-        return median(a), median(b)
+            if base:
+                shutil.rmtree(os.path.join(d, "__pycache__"), True)
+                c.append(run(py, base, neutral)[1])
+        return median(a), median(b), (median(c) if c else None)
     finally:
         shutil.rmtree(d)
 
@@ -220,8 +244,14 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--corpora", default="stdlib,django,sympy")
     ap.add_argument("--cache", default=os.path.join(TOP, "build", "bench"))
+    ap.add_argument("--baseline", metavar="TOOL",
+                    help="another build of pycompile-repro, run beside "
+                    "ours in every round (rows 'baseline': its fresh build "
+                    "and one file)")
     args = ap.parse_args()
     args.tool = os.path.abspath(args.tool)
+    if args.baseline:
+        args.baseline = os.path.abspath(args.baseline)
     args.version_flag = tool_has(args.tool, "--python")
     args.verify = tool_has(args.tool, "--verify")
     has_cache = tool_has(args.tool, "--cache-dir")
@@ -260,14 +290,17 @@ def main():
             for k, a, b, fl in rows:
                 print("%-7s %-8s %6d %9.3f %11.3f %9.3f %8.3f %8s"
                       % (name, k, n, a, b, fl, a / b,
-                         "%.3f" % (a / fl) if k in ("fresh", "verify")
-                         else "-"))
+                         "%.3f" % (a / fl)
+                         if k in ("fresh", "verify", "baseline") else "-"))
             print("%-7s %-8s peak RSS per process: ours %d KiB, "
                   "compileall %d KiB" % (name, "memory", rss[0], rss[1]))
             shutil.rmtree(tree)
-        a, b = bench_one_file(args, py, neutral)
+        a, b, c = bench_one_file(args, py, neutral)
         print("%-7s %-8s %6d %9.3f %11.3f %9s %8.3f %8s"
               % ("small", "one-file", 1, a, b, "-", a / b, "-"))
+        if c is not None:
+            print("%-7s %-8s %6d %9.3f %11.3f %9s %8.3f %8s"
+                  % ("small", "baseline", 1, c, b, "-", c / b, "-"))
         print("(one-file against python%s -I -m py_compile; the rest "
               "against python%s -I -m compileall -j0)"
               % (args.python, args.python))
