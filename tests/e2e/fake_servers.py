@@ -18,7 +18,7 @@ if MODE == "no-hello":
     sys.exit(3)
 if MODE.startswith("log-starts:"):
     with open(MODE.split(":", 1)[1], "a") as log:
-        log.write("started\n")
+        log.write("started seed=%%d\n" %% seed)
 inp, out = sys.stdin.buffer, sys.stdout.buffer
 def frame(f):
     head = f.read(4)

@@ -112,6 +112,28 @@ class TestVerify(Base):
         p = tool(HASH + ["--server-dir", fake, "bad.py"], cwd=self.top)
         self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_j0_shares_the_cpus_among_the_rounds(self):
+        # -j 0 is one server per CPU in all, not per round (four servers
+        # on two CPUs cost more CPU than two); at least one per round
+        log = os.path.join(self.top, "starts.log")
+        fake = fake_servers.make(os.path.join(self.top, "servers"),
+                                 fake_servers.real_server(BIN, PYVER),
+                                 "log-starts:" + log)
+        for i in range(24):
+            self.write(os.path.join("t", "m%02d.py" % i), "x = %d\n" % i)
+        cpus = os.cpu_count()
+        for rounds in (2, 3):
+            with self.subTest(rounds=rounds):
+                open(log, "w").close()
+                p = tool(HASH + ["-q", "-f", "-j", "0", "--server-dir", fake,
+                                 "--verify=%d" % rounds, "t"], cwd=self.top)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                seeds = re.findall(rb"started seed=(\d+)", readb(log))
+                per = max(1, cpus // rounds)
+                self.assertEqual(sorted(seeds),
+                                 sorted(b"%d" % r for r in range(rounds)
+                                        for _ in range(per)))
+
     def test_usage(self):
         # --verify=11: each extra round is a server process; bounded
         for args in (["--verify=1", "x.py"], ["--verify=x", "x.py"],
