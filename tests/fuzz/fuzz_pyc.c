@@ -102,21 +102,28 @@ int_of(const struct side *s, uint32_t i, int *ok)
 static int equal(const struct side *a, uint32_t i, const struct side *b,
                  uint32_t j, int depth);
 
+/* Every element of one set equal to its own element of the other: 1;
+ * -1 when an element found no match but some comparison was undecided (a
+ * set that contains itself recurses until the depth limit). */
 static int
 equal_sets(const struct side *a, uint32_t i, const struct side *b, uint32_t j,
            uint32_t n, int depth)
 {
     char *used = calloc(n ? n : 1, 1);
-    int ok = used != NULL;
-    for (uint32_t x = 0; x < n && ok; x++) {
-        int found = 0;
+    int ok = used != NULL ? 1 : -1;
+    for (uint32_t x = 0; x < n && ok == 1; x++) {
+        int found = 0, undecided = 0;
         for (uint32_t y = 0; y < n && !found; y++) {
-            if (!used[y] &&
-                equal(a, kid(a, i, x), b, kid(b, j, y), depth + 1) > 0) {
+            if (used[y]) {
+                continue;
+            }
+            int r = equal(a, kid(a, i, x), b, kid(b, j, y), depth + 1);
+            if (r > 0) {
                 used[y] = found = 1;
             }
+            undecided |= r < 0;
         }
-        ok = found;
+        ok = found ? 1 : undecided ? -1 : 0;
     }
     free(used);
     return ok;
