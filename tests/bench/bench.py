@@ -22,9 +22,9 @@ For each corpus the runs are interleaved ROUNDS times; medians.
                   checked-hash
   rebuild   the same again on the up-to-date tree
   verify    ours with --verify, against compileall's fresh build
-  cache     ours on a fresh copy with --cache-dir warm from an earlier
-            build, against compileall's fresh build (when the tool has
-            --cache-dir)
+  cache     ours with --cache-dir warm from an earlier build of the same
+            tree, its __pycache__ removed again, against compileall's
+            fresh build (when the tool has --cache-dir)
   floor     compile + marshal of every file (level 0) in one process of
             libpython3.X embedded (a Py_BytesMain program linked against
             the same library our compile servers embed): its CPU time
@@ -38,7 +38,8 @@ For each corpus the runs are interleaved ROUNDS times; medians.
             file, run in the same rounds (before/after on a noisy machine)
 
 Ratios: ours / compileall and ours / floor (wall time).  Peak RSS is the
-largest resident size of any single process of each tool.
+largest resident size of any single process of each tool (ours: the
+fresh, rebuild and cache runs, and the --verify runs apart).
 """
 import argparse
 import os
@@ -162,7 +163,9 @@ def bench_tree(args, py, floor_exe, tree, neutral, cache_dir):
         if tool_has(args.baseline, "--python"):
             base += ["--python", args.python]
         base.append(tree)
-    floor_cpu, rss = [], [0, 0]
+    floor_cpu = []
+    # peak RSS: ours without and with --verify, compileall, the baseline
+    rss = {"ours": 0, "verify": 0, "compileall": 0, "baseline": 0}
     cores = os.cpu_count()
 
     def timed(kind, i, cmd):
@@ -170,7 +173,9 @@ def bench_tree(args, py, floor_exe, tree, neutral, cache_dir):
         if rc not in (0, 1):
             sys.exit("%s exited %d" % (" ".join(cmd), rc))
         t[kind][i].append(wall)
-        rss[i] = max(rss[i], m)
+        who = ("compileall" if i == 1 else
+               kind if kind in ("verify", "baseline") else "ours")
+        rss[who] = max(rss[who], m)
 
     for _ in range(args.rounds):
         clean(tree)
@@ -191,7 +196,7 @@ def bench_tree(args, py, floor_exe, tree, neutral, cache_dir):
             timed("verify", 0, ours + ["--verify", tree])
             t["verify"][1].append(t["fresh"][1][-1])
         if cache_dir:
-            # warm the cache from another copy, then build this one
+            # warm the cache with one build, empty the tree, build again
             clean(tree)
             shutil.rmtree(cache_dir, True)
             run(py, ours + ["--cache-dir", cache_dir, tree], neutral)
@@ -292,8 +297,12 @@ def main():
                       % (name, k, n, a, b, fl, a / b,
                          "%.3f" % (a / fl)
                          if k in ("fresh", "verify", "baseline") else "-"))
-            print("%-7s %-8s peak RSS per process: ours %d KiB, "
-                  "compileall %d KiB" % (name, "memory", rss[0], rss[1]))
+            print("%-7s %-8s peak RSS per process: ours %d KiB (with "
+                  "--verify %d KiB), compileall %d KiB%s"
+                  % (name, "memory", rss["ours"], rss["verify"],
+                     rss["compileall"],
+                     ", baseline %d KiB" % rss["baseline"]
+                     if args.baseline else ""))
             shutil.rmtree(tree)
         a, b, c = bench_one_file(args, py, neutral)
         print("%-7s %-8s %6d %9.3f %11.3f %9s %8.3f %8s"
