@@ -29,29 +29,22 @@
 #include "lazy_libs.h"
 #include "pcr_archive.h"
 
-static int
-ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 int
 pcr_aformat_from_name(const char *path)
 {
-    if (ends_with(path, ".tar")) {
+    if (pcr_ends_with(path, ".tar")) {
         return PCR_AR_TAR;
     }
-    if (ends_with(path, ".tar.gz") || ends_with(path, ".tgz")) {
+    if (pcr_ends_with(path, ".tar.gz") || pcr_ends_with(path, ".tgz")) {
         return PCR_AR_TAR_GZ;
     }
-    if (ends_with(path, ".tar.xz")) {
+    if (pcr_ends_with(path, ".tar.xz")) {
         return PCR_AR_TAR_XZ;
     }
-    if (ends_with(path, ".tar.zst")) {
+    if (pcr_ends_with(path, ".tar.zst")) {
         return PCR_AR_TAR_ZST;
     }
-    if (ends_with(path, ".whl")) {
+    if (pcr_ends_with(path, ".whl")) {
         return PCR_AR_ZIP;
     }
     return -1;

@@ -135,3 +135,10 @@ pcr_record_name(const char *source, const char *relpath, const char *ddir,
     }
     return name;
 }
+
+int
+pcr_ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}

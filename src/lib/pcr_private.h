@@ -93,6 +93,8 @@ char *pcr_cache_path(const char *source, const char *tag, int optimize);
 char *pcr_record_name(const char *source, const char *relpath,
                       const char *ddir, const char *strip,
                       const char *prepend);
+/* s ends with suffix (possibly all of it). */
+int pcr_ends_with(const char *s, const char *suffix);
 
 /* ------------------------------------------- files (source_file.c, ...) */
 

@@ -113,13 +113,6 @@ by_name(const void *a, const void *b)
 static pcr_status walk(pcr_jobs *jobs, const char *dir, const char *rel,
                        int levels, const pcr_walk *wo, pcr_error *err);
 
-static int
-has_suffix(const char *name, const char *suffix)
-{
-    size_t n = strlen(name), ns = strlen(suffix);
-    return n >= ns && strcmp(name + n - ns, suffix) == 0;
-}
-
 /* One entry of the directory dfd (dir): a subdirectory is walked, a
  * regular *.py file pushed, anything else ignored, as compile_file does. */
 static pcr_status
@@ -128,7 +121,8 @@ visit(pcr_jobs *jobs, int dfd, const char *dir, const char *rel,
 {
     const char *name = ent->name;
     int known = ent->type == DT_REG || ent->type == DT_DIR;
-    if (ent->type == DT_REG && !has_suffix(name, wo->suffix)) {
+    int source = pcr_ends_with(name, wo->suffix);
+    if (ent->type == DT_REG && !source) {
         return PCR_OK; /* the common case: no stat, no allocation */
     }
     struct stat lst, st;
@@ -136,8 +130,7 @@ visit(pcr_jobs *jobs, int dfd, const char *dir, const char *rel,
                   fstatat(dfd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
                   S_ISLNK(lst.st_mode);
     int ok = fstatat(dfd, name, &st, 0) == 0;
-    if (!ok || (!S_ISDIR(st.st_mode) &&
-                (!S_ISREG(st.st_mode) || !has_suffix(name, wo->suffix)))) {
+    if (!ok || (!S_ISDIR(st.st_mode) && (!S_ISREG(st.st_mode) || !source))) {
         return PCR_OK; /* only regular *.py files and directories */
     }
     char *path = join(dir, name);
