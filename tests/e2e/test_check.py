@@ -79,7 +79,7 @@ class TestVerify(Base):
         self.assertEqual(p.returncode, 0, p.stderr)
 
     def test_whole_standard_library_verify_then_check(self):
-        lib = self.copy_lib("")  # all of /usr/lib/python3.11
+        lib = self.copy_lib("")  # all of /usr/lib/python3.X (PYVER)
         p = tool(HASH + ["-q", "-j", "2", "--verify", "-o", "0", "-o", "1",
                          "lib"], cwd=self.top)
         self.assertEqual(p.returncode, 0, p.stderr[-3000:])
