@@ -894,6 +894,18 @@ pcr_engine_step(pcr_engine *e, pcr_error *err)
     return rc;
 }
 
+void
+pcr_engine_prestart(pcr_engine *e, int py, int rounds)
+{
+    for (int round = 0; round < rounds; round++) {
+        struct pool *pl = find_pool(e, py, round, 1);
+        pcr_error err;
+        if (pl != NULL && pl->nsrv == 0 && !pl->failed) {
+            (void)spawn(e, pl, &err);
+        }
+    }
+}
+
 pcr_status
 pcr_engine_hello(pcr_engine *e, int py, pcr_error *err)
 {

@@ -61,6 +61,10 @@ pcr_engine *pcr_engine_new(pcr *p, int servers);
 int pcr_servers_per_round(const pcr *p);
 /* Stop every server (killing them when abort is set) and free. */
 void pcr_engine_free(pcr_engine *e, int abort);
+/* Start the first server of python py's pools for rounds 0..rounds-1
+ * without waiting for it, so that its start-up overlaps the caller's work
+ * (a failure to start is reported by the hello or the first request). */
+void pcr_engine_prestart(pcr_engine *e, int py, int rounds);
 /* Start python py's first server and wait for its hello: afterwards
  * p->py[py] holds its magic number and versions. */
 pcr_status pcr_engine_hello(pcr_engine *e, int py, pcr_error *err);

@@ -158,6 +158,9 @@ typedef struct pcr_walk {
     const char *limit_sl_dest; /* -e */
     const char *suffix;        /* files kept in directories: ".py" */
     int into_pycache;          /* walk __pycache__ too (for .pyc files) */
+    /* Told of each source kept, while the walk goes on (may be NULL). */
+    void (*found)(void *ctx, const char *path);
+    void *found_ctx;
 } pcr_walk;
 
 pcr_status pcr_jobs_add(pcr_jobs *jobs, const char *operand,

@@ -318,12 +318,45 @@ apply_exclude(pcr_runner *r)
     return rc;
 }
 
+/* The walk found a source: start its versions' servers now, so that their
+ * start-up (25 ms of an interpreter's initialisation) overlaps the rest of
+ * the walk instead of following it. */
+static void
+start_early(void *ctx, const char *path)
+{
+    pcr_runner *r = ctx;
+    pcr *p = r->p;
+    int py[PCR_MAX_PY], n = 0;
+    pcr_error e;
+    if (r->early == NULL && (r->early = calloc((size_t)p->npy, 1)) == NULL) {
+        return;
+    }
+    if (pcr_versions_for(p, path, py, &n, &e) != PCR_OK) {
+        return; /* the job reports it */
+    }
+    for (int k = 0; k < n; k++) {
+        if (r->early[py[k]]) {
+            continue;
+        }
+        r->early[py[k]] = 1;
+        /* a warm cache may know the server without it (pcr_run_hello) */
+        if (!p->py[py[k]].started &&
+            !(p->cache_dir != NULL && pcr_cache_get_hello(p, py[k]))) {
+            pcr_engine_prestart(r->eng, py[k], r->start_rounds);
+        }
+    }
+}
+
 pcr_status
 pcr_run_collect(pcr_runner *r, const char *suffix, int into_pycache)
 {
     pcr_walk wo = r->p->walk;
     wo.suffix = suffix;
     wo.into_pycache = into_pycache;
+    if (r->start_rounds > 0) {
+        wo.found = start_early;
+        wo.found_ctx = r;
+    }
     /* tar -C DIR: relative names are relative to DIR */
     const char *base = r->p->tar_out ? r->p->tar_base : NULL;
     for (size_t i = 0; i < r->p->noperands; i++) {
@@ -441,6 +474,7 @@ pcr_run(pcr *p, pcr_verb verb, pcr_callback cb, void *user)
     pcr_cache_finish(p);
     pcr_jobs_free(&r.jobs);
     free(r.finished);
+    free(r.early);
     if (rc != PCR_OK) {
         snprintf(p->err.msg, sizeof p->err.msg, "%s", r.err.msg);
         return rc == PCR_ENV ? PCR_ENV : PCR_FAIL;

@@ -151,6 +151,9 @@ visit(pcr_jobs *jobs, int dfd, const char *dir, const char *rel,
         return rc;
     }
     int skip = filtered(path, is_link, wo);
+    if (!skip && wo->found != NULL) {
+        wo->found(wo->found_ctx, path);
+    }
     return push(jobs, path, relpath, (uint64_t)st.st_size, NULL, skip, err);
 }
 
@@ -224,6 +227,9 @@ pcr_jobs_add(pcr_jobs *jobs, const char *operand, const pcr_walk *wo,
     int is_link = lstat(operand, &lst) == 0 && S_ISLNK(lst.st_mode);
     int skip = filtered(operand, is_link, wo);
     uint64_t size = stat(operand, &st) == 0 ? (uint64_t)st.st_size : 0;
+    if (!skip && wo->found != NULL) {
+        wo->found(wo->found_ctx, path);
+    }
     return push(jobs, path, NULL, size, NULL, skip, err);
 }
 

@@ -478,6 +478,7 @@ static const pcr_verb_ops ops = {open_job, deliver_job};
 pcr_status
 pcr_verb_check(pcr_runner *r)
 {
+    r->start_rounds = 1;
     pcr_status rc = pcr_run_collect(r, ".py", 0);
     if (rc != PCR_OK) {
         return rc;

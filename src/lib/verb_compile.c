@@ -6,6 +6,7 @@
 pcr_status
 pcr_verb_compile(pcr_runner *r)
 {
+    r->start_rounds = r->p->verify > 1 ? r->p->verify : 1;
     pcr_status rc = pcr_run_collect(r, ".py", 0);
     if (rc != PCR_OK) {
         return rc;
