@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * paths.c - where a .pyc goes (PEP 3147/488) and which file name it
- * records (compileall's -d/-s/-p).
+ * paths.c - where a .pyc goes (PEP 3147/488), which file name it records
+ * (compileall's -d/-s/-p), and paths made absolute lexically.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pcr_private.h"
 
@@ -141,4 +143,49 @@ pcr_ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+char *
+pcr_absolute_path(const char *path)
+{
+    char cwd[PATH_MAX];
+    if (path[0] != '/' && getcwd(cwd, sizeof cwd) == NULL) {
+        return NULL;
+    }
+    size_t n = (path[0] == '/' ? 0 : strlen(cwd) + 1) + strlen(path) + 2;
+    char *full = malloc(n), *out = malloc(n);
+    if (full == NULL || out == NULL) {
+        free(full);
+        free(out);
+        return NULL;
+    }
+    if (path[0] == '/') {
+        snprintf(full, n, "%s", path);
+    } else {
+        snprintf(full, n, "%s/%s", cwd, path);
+    }
+    size_t k = 0;
+    char *save = NULL;
+    for (char *part = strtok_r(full, "/", &save); part != NULL;
+         part = strtok_r(NULL, "/", &save)) {
+        if (strcmp(part, ".") == 0) {
+            continue;
+        }
+        if (strcmp(part, "..") == 0) {
+            while (k > 0 && out[k - 1] != '/') {
+                k--;
+            }
+            if (k > 0) {
+                k--; /* the slash */
+            }
+            continue;
+        }
+        out[k++] = '/';
+        size_t m = strlen(part);
+        memcpy(out + k, part, m);
+        k += m;
+    }
+    out[k] = '\0';
+    free(full);
+    return out;
 }

@@ -95,6 +95,10 @@ char *pcr_record_name(const char *source, const char *relpath,
                       const char *prepend);
 /* s ends with suffix (possibly all of it). */
 int pcr_ends_with(const char *s, const char *suffix);
+/* path made absolute with the current directory and normalised lexically
+ * (no ".", "..", repeated or trailing slashes; symlinks not resolved):
+ * "/" becomes "".  NULL when out of memory or without a cwd. */
+char *pcr_absolute_path(const char *path);
 
 /* ------------------------------------------- files (source_file.c, ...) */
 

@@ -167,49 +167,6 @@ pcr_run_jobs(pcr_runner *r)
 
 /* --------------------------------------------------- collecting jobs */
 
-/* path made absolute and normalised lexically (no symlinks resolved). */
-static char *
-absolute(const char *path)
-{
-    char cwd[PATH_MAX] = "";
-    if (path[0] != '/' && getcwd(cwd, sizeof cwd) == NULL) {
-        return NULL;
-    }
-    size_t n = strlen(cwd) + strlen(path) + 3;
-    char *full = malloc(n), *out = malloc(n);
-    if (full == NULL || out == NULL) {
-        free(full);
-        free(out);
-        return NULL;
-    }
-    snprintf(full, n, "%s/%s", cwd, path);
-    size_t k = 0;
-    char *save = NULL;
-    for (char *part = strtok_r(full, "/", &save); part;
-         part = strtok_r(NULL, "/", &save)) {
-        if (strcmp(part, ".") == 0) {
-            continue;
-        }
-        if (strcmp(part, "..") == 0) {
-            while (k > 0 && out[k - 1] != '/') {
-                k--;
-            }
-            k -= k > 0;
-            continue;
-        }
-        out[k++] = '/';
-        size_t m = strlen(part);
-        memcpy(out + k, part, m);
-        k += m;
-    }
-    if (k == 0) {
-        out[k++] = '/';
-    }
-    out[k] = '\0';
-    free(full);
-    return out;
-}
-
 /* py3compile -p PKG DIR: only files below one of the directories. */
 static pcr_status
 apply_restrictions(pcr_runner *r)
@@ -222,18 +179,17 @@ apply_restrictions(pcr_runner *r)
     pcr_status rc =
         dirs ? PCR_OK : pcr_set_error(&r->err, PCR_ENV, "out of memory");
     for (size_t k = 0; k < p->nrestrict && rc == PCR_OK; k++) {
-        if ((dirs[k] = absolute(p->restrict_dirs[k])) == NULL) {
+        if ((dirs[k] = pcr_absolute_path(p->restrict_dirs[k])) == NULL) {
             rc = pcr_set_error(&r->err, PCR_ENV, "out of memory");
         }
     }
     for (size_t i = 0; i < r->jobs.n && rc == PCR_OK; i++) {
         pcr_job *job = &r->jobs.v[i];
-        char *a = absolute(job->path);
+        char *a = pcr_absolute_path(job->path);
         int inside = 0;
         for (size_t k = 0; a != NULL && k < p->nrestrict && !inside; k++) {
-            size_t dl = strlen(dirs[k]);
-            inside = strcmp(dirs[k], "/") == 0 ||
-                     (strncmp(a, dirs[k], dl) == 0 && a[dl] == '/');
+            size_t dl = strlen(dirs[k]); /* 0 for "/" */
+            inside = strncmp(a, dirs[k], dl) == 0 && a[dl] == '/';
         }
         if (a == NULL) {
             rc = pcr_set_error(&r->err, PCR_ENV, "out of memory");

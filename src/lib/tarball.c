@@ -15,59 +15,12 @@
 
 #include "pcr_archive.h"
 
-/* Lexically normalise path (made absolute with the current directory):
- * no ".", "..", or repeated slashes.  The result has no trailing slash. */
-static char *
-normalise(const char *path)
-{
-    char cwd[PATH_MAX];
-    if (path[0] != '/' && getcwd(cwd, sizeof cwd) == NULL) {
-        return NULL;
-    }
-    size_t n = (path[0] == '/' ? 0 : strlen(cwd) + 1) + strlen(path) + 2;
-    char *full = malloc(n), *out = malloc(n);
-    if (full == NULL || out == NULL) {
-        free(full);
-        free(out);
-        return NULL;
-    }
-    if (path[0] == '/') {
-        snprintf(full, n, "%s", path);
-    } else {
-        snprintf(full, n, "%s/%s", cwd, path);
-    }
-    size_t k = 0;
-    char *save = NULL;
-    for (char *part = strtok_r(full, "/", &save); part != NULL;
-         part = strtok_r(NULL, "/", &save)) {
-        if (strcmp(part, ".") == 0) {
-            continue;
-        }
-        if (strcmp(part, "..") == 0) {
-            while (k > 0 && out[k - 1] != '/') {
-                k--;
-            }
-            if (k > 0) {
-                k--; /* the slash */
-            }
-            continue;
-        }
-        out[k++] = '/';
-        size_t m = strlen(part);
-        memcpy(out + k, part, m);
-        k += m;
-    }
-    out[k] = '\0';
-    free(full);
-    return out;
-}
-
 /* path relative to base, or NULL (with *outside set) if not below it. */
 static char *
 relative_to(const char *path, const char *base, int *outside)
 {
     *outside = 0;
-    char *p = normalise(path), *b = normalise(base);
+    char *p = pcr_absolute_path(path), *b = pcr_absolute_path(base);
     char *rel = NULL;
     if (p != NULL && b != NULL) {
         size_t n = strlen(b);

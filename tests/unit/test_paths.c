@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests: cache paths (importlib.util.cache_from_source) and recorded
  * names (compileall's -d/-s/-p). */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "unit.h"
 
@@ -52,4 +55,26 @@ Test(paths, record_name)
     check_name("/build/root2/m.py", NULL, NULL, "/build/root", NULL,
                "/build/root2/m.py");
     check_name("rel/m.py", NULL, NULL, NULL, "/opt", "/opt/rel/m.py");
+}
+
+static void
+check_absolute(const char *path, const char *want)
+{
+    char *got = pcr_absolute_path(path);
+    cr_assert_not_null(got);
+    cr_expect_str_eq(got, want, "absolute(%s)", path);
+    free(got);
+}
+
+Test(paths, absolute_path)
+{
+    check_absolute("/a/./b/../c", "/a/c");
+    check_absolute("//x//y/", "/x/y");
+    check_absolute("/", "");
+    check_absolute("/..", "");
+    check_absolute("/a/../..", "");
+    char cwd[4096], want[4200];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    snprintf(want, sizeof want, "%s/y", strcmp(cwd, "/") == 0 ? "" : cwd);
+    check_absolute("x/../y", want);
 }
