@@ -32,6 +32,13 @@ For each corpus the runs are interleaved ROUNDS times; medians.
             compiling through Debian's libpython costs at best: Debian's
             /usr/bin/python3.X is a static PGO+LTO build and compiles about
             1.3x faster than its libpython3.X.so.
+  files     the file work alone, no compiling: the walk, reading every
+            source, and writing it as its .pyc would be written (a
+            temporary file in __pycache__, then rename), from one
+            python3.X -I -S process, wall time, right after the same
+            clean as a fresh build.  A fresh build cannot take less on
+            this file system; its /compall is the least any --cache-dir
+            run can reach.
   one-file  one small file, process start to exit, against
             python3.X -I -m py_compile
   baseline  with --baseline TOOL: another build's fresh build and one
@@ -69,6 +76,33 @@ for top in sys.argv[1:]:
                 except (SyntaxError, ValueError):
                     pass
                 n += 1
+"""
+
+FILES_SCRIPT = r"""
+import os, sys, time
+tag = sys.implementation.cache_tag
+t = time.perf_counter()
+for top in sys.argv[1:]:
+    for d, dirs, files in os.walk(top):
+        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+        for f in sorted(files):
+            if not f.endswith(".py"):
+                continue
+            with open(os.path.join(d, f), "rb") as fh:
+                data = fh.read()
+            pc = os.path.join(d, "__pycache__")
+            target = os.path.join(pc, "%s.%s.pyc" % (f[:-3], tag))
+            tmp = "%s.%d.tmp" % (target, os.getpid())
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            try:
+                fd = os.open(tmp, flags, 0o644)
+            except FileNotFoundError:
+                os.mkdir(pc)
+                fd = os.open(tmp, flags, 0o644)
+            os.write(fd, data)
+            os.close(fd)
+            os.rename(tmp, target)
+print(time.perf_counter() - t)
 """
 
 RUN_HELPER = r"""
@@ -155,7 +189,7 @@ def bench_tree(args, py, floor_exe, tree, neutral, cache_dir):
            "--invalidation-mode", "checked-hash", tree]
     floor = [floor_exe, "-I", "-S", "-c", FLOOR_SCRIPT, tree]
     t = {k: ([], []) for k in ("fresh", "rebuild", "verify", "cache",
-                               "baseline")}
+                               "files", "baseline")}
     base = None
     if args.baseline:
         base = [args.baseline, "-q", "-j0", "--invalidation-mode",
@@ -185,6 +219,12 @@ def bench_tree(args, py, floor_exe, tree, neutral, cache_dir):
             clean(tree)
             timed("fresh", i, cmd)
             timed("rebuild", i, cmd)
+        clean(tree)
+        out = subprocess.run([py, "-I", "-S", "-c", FILES_SCRIPT, tree],
+                             cwd=neutral, capture_output=True, text=True,
+                             check=True)
+        t["files"][0].append(float(out.stdout))
+        t["files"][1].append(t["fresh"][1][-1])
         if base:
             # another build of the tool, interleaved with ours: on a noisy
             # machine only runs side by side compare
@@ -205,7 +245,7 @@ def bench_tree(args, py, floor_exe, tree, neutral, cache_dir):
             t["cache"][1].append(t["fresh"][1][-1])
     fl = median(floor_cpu) / cores
     rows = []
-    for k in ("fresh", "rebuild", "verify", "cache", "baseline"):
+    for k in ("fresh", "rebuild", "verify", "cache", "files", "baseline"):
         a, b = t[k]
         if a and b:
             rows.append((k, median(a), median(b), fl))
@@ -296,7 +336,8 @@ def main():
                 print("%-7s %-8s %6d %9.3f %11.3f %9.3f %8.3f %8s"
                       % (name, k, n, a, b, fl, a / b,
                          "%.3f" % (a / fl)
-                         if k in ("fresh", "verify", "baseline") else "-"))
+                         if k in ("fresh", "verify", "files", "baseline")
+                         else "-"))
             print("%-7s %-8s peak RSS per process: ours %d KiB (with "
                   "--verify %d KiB), compileall %d KiB%s"
                   % (name, "memory", rss["ours"], rss["verify"],
