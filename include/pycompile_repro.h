@@ -112,7 +112,8 @@ PCR_API pcr_status pcr_set_record_names(pcr *p, const char *ddir,
  * CPU, shared among the rounds). */
 PCR_API pcr_status pcr_set_workers(pcr *p, int n);
 /* --verify=N: N compiles per file, N - 1 of them in independent servers
- * (other hash seed, other order); 0 or 1: off. */
+ * (other hash seed, other order); 0 or 1: off; at most PCR_VERIFY_MAX. */
+#define PCR_VERIFY_MAX 10
 PCR_API pcr_status pcr_set_verify(pcr *p, int copies);
 /* Memory a server may use to compile one source (bytes; 0: no limit). */
 PCR_API pcr_status pcr_set_memory_limit(pcr *p, uint64_t bytes);

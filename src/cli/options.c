@@ -494,8 +494,8 @@ cli_parse(int argc, char **argv, cli_options *o, cli_error *err)
             break;
         case OPT_VERIFY:
             o->verify = 2;
-            if (optarg != NULL &&
-                parse_int(optarg, 2, 10, "--verify count", &v, err)) {
+            if (optarg != NULL && parse_int(optarg, 2, PCR_VERIFY_MAX,
+                                            "--verify count", &v, err)) {
                 return PCR_ENV;
             }
             if (optarg != NULL) {

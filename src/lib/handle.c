@@ -271,8 +271,9 @@ pcr_set_workers(pcr *p, int n)
 PCR_API pcr_status
 pcr_set_verify(pcr *p, int copies)
 {
-    if (copies < 0 || copies > 100) {
-        return pcr_fail(p, PCR_ENV, "--verify takes 2 to 100 copies");
+    if (copies < 0 || copies > PCR_VERIFY_MAX) {
+        return pcr_fail(p, PCR_ENV, "--verify takes 2 to %d copies",
+                        PCR_VERIFY_MAX);
     }
     p->verify = copies > 1 ? copies : 0;
     return PCR_OK;
