@@ -628,12 +628,18 @@ deliver_job(pcr_runner *r, size_t i)
 
 static const pcr_verb_ops ops = {open_job, deliver_job};
 
+int
+pcr_compile_rounds(const pcr *p)
+{
+    return p->verify > 1 ? p->verify : 1;
+}
+
 pcr_status
 pcr_compile_jobs(pcr_runner *r, const pcr_compile_hooks *hooks)
 {
     struct state s = {.h = hooks};
     s.nlevels = pcr_levels(r->p, &s.levels);
-    s.rounds = r->p->verify ? r->p->verify - 1 : 0;
+    s.rounds = pcr_compile_rounds(r->p) - 1;
     s.jobs = calloc(r->jobs.n ? r->jobs.n : 1, sizeof *s.jobs);
     if (s.jobs == NULL) {
         return pcr_set_error(&r->err, PCR_ENV, "out of memory");

@@ -45,5 +45,8 @@ typedef struct pcr_compile_hooks {
 /* Compile every job of r; events: one PCR_EV_SOURCE per job and version
  * (plus PCR_EV_WARNING for CPython's warnings). */
 pcr_status pcr_compile_jobs(pcr_runner *r, const pcr_compile_hooks *hooks);
+/* Compiles per source: 1, or --verify's N (the first and N - 1 rounds in
+ * independent servers). */
+int pcr_compile_rounds(const pcr *p);
 
 #endif

@@ -284,10 +284,8 @@ start_early(void *ctx, const char *path)
     pcr *p = r->p;
     int py[PCR_MAX_PY], n = 0;
     pcr_error e;
-    if (r->early == NULL && (r->early = calloc((size_t)p->npy, 1)) == NULL) {
-        return;
-    }
-    if (pcr_versions_for(p, path, py, &n, &e) != PCR_OK) {
+    if (r->nearly == p->npy ||
+        pcr_versions_for(p, path, py, &n, &e) != PCR_OK) {
         return; /* the job reports it */
     }
     for (int k = 0; k < n; k++) {
@@ -295,6 +293,7 @@ start_early(void *ctx, const char *path)
             continue;
         }
         r->early[py[k]] = 1;
+        r->nearly++;
         /* a warm cache may know the server without it (pcr_run_hello) */
         if (!p->py[py[k]].started &&
             !(p->cache_dir != NULL && pcr_cache_get_hello(p, py[k]))) {
@@ -310,6 +309,11 @@ pcr_run_collect(pcr_runner *r, const char *suffix, int into_pycache)
     wo.suffix = suffix;
     wo.into_pycache = into_pycache;
     if (r->start_rounds > 0) {
+        free(r->early);
+        r->nearly = 0;
+        if ((r->early = calloc((size_t)r->p->npy + 1, 1)) == NULL) {
+            return pcr_set_error(&r->err, PCR_ENV, "out of memory");
+        }
         wo.found = start_early;
         wo.found_ctx = r;
     }

@@ -35,16 +35,17 @@ struct pcr_runner {
     uint8_t *finished;
     size_t nfinished, delivered, open;
     uint64_t open_bytes;
-    int start_rounds;     /* servers to start during the walk: rounds */
+    int start_rounds;     /* servers to start in the walk: rounds (0: no) */
     unsigned char *early; /* per python: its servers were started */
+    int nearly;           /* how many of them */
     int failed;           /* some item failed or differs: PCR_FAIL */
     int trouble;          /* PCR_ENV seen */
     pcr_error err;
 };
 
 /* Walk the operands into r->jobs, applying restrictions and -x.  With
- * r->start_rounds set, the first server of each version (and round) a
- * source needs starts as soon as the walk finds that source. */
+ * r->start_rounds set, the first server of each version (and --verify
+ * round) a source needs starts as soon as the walk finds that source. */
 pcr_status pcr_run_collect(pcr_runner *r, const char *suffix,
                            int into_pycache);
 /* Start the first server of each Python version the jobs need. */

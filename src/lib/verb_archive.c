@@ -153,7 +153,7 @@ static pcr_status
 tar_build(pcr_runner *r, struct astate *a)
 {
     const char *base = r->p->tar_base ? r->p->tar_base : ".";
-    r->start_rounds = r->p->verify > 1 ? r->p->verify : 1;
+    r->start_rounds = pcr_compile_rounds(r->p);
     pcr_status rc = pcr_run_collect(r, ".py", 0);
     if (rc != PCR_OK) {
         return rc;

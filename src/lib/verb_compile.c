@@ -6,7 +6,7 @@
 pcr_status
 pcr_verb_compile(pcr_runner *r)
 {
-    r->start_rounds = r->p->verify > 1 ? r->p->verify : 1;
+    r->start_rounds = pcr_compile_rounds(r->p);
     pcr_status rc = pcr_run_collect(r, ".py", 0);
     if (rc != PCR_OK) {
         return rc;
