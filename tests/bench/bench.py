@@ -60,48 +60,47 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
 
-FLOOR_SCRIPT = r"""
-import marshal, os, sys
-n = 0
-for top in sys.argv[1:]:
-    for d, dirs, files in os.walk(top):
-        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
-        for f in sorted(files):
-            if f.endswith(".py"):
-                p = os.path.join(d, f)
-                with open(p, "rb") as fh:
-                    src = fh.read()
-                try:
-                    marshal.dumps(compile(src, p, "exec", dont_inherit=True))
-                except (SyntaxError, ValueError):
-                    pass
-                n += 1
+# The sources of the trees given, in the walk's order, and their bytes:
+# shared by the floor and the file-work scripts.
+WALK = r"""
+import os, sys
+def sources():
+    for top in sys.argv[1:]:
+        for d, dirs, files in os.walk(top):
+            dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+            for f in sorted(files):
+                if f.endswith(".py"):
+                    p = os.path.join(d, f)
+                    with open(p, "rb") as fh:
+                        yield d, f, p, fh.read()
 """
 
-FILES_SCRIPT = r"""
-import os, sys, time
+FLOOR_SCRIPT = WALK + r"""
+import marshal
+for d, f, p, src in sources():
+    try:
+        marshal.dumps(compile(src, p, "exec", dont_inherit=True))
+    except (SyntaxError, ValueError):
+        pass
+"""
+
+FILES_SCRIPT = WALK + r"""
+import time
 tag = sys.implementation.cache_tag
 t = time.perf_counter()
-for top in sys.argv[1:]:
-    for d, dirs, files in os.walk(top):
-        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
-        for f in sorted(files):
-            if not f.endswith(".py"):
-                continue
-            with open(os.path.join(d, f), "rb") as fh:
-                data = fh.read()
-            pc = os.path.join(d, "__pycache__")
-            target = os.path.join(pc, "%s.%s.pyc" % (f[:-3], tag))
-            tmp = "%s.%d.tmp" % (target, os.getpid())
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-            try:
-                fd = os.open(tmp, flags, 0o644)
-            except FileNotFoundError:
-                os.mkdir(pc)
-                fd = os.open(tmp, flags, 0o644)
-            os.write(fd, data)
-            os.close(fd)
-            os.rename(tmp, target)
+for d, f, p, data in sources():
+    pc = os.path.join(d, "__pycache__")
+    target = os.path.join(pc, "%s.%s.pyc" % (f[:-3], tag))
+    tmp = "%s.%d.tmp" % (target, os.getpid())
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    try:
+        fd = os.open(tmp, flags, 0o644)
+    except FileNotFoundError:
+        os.mkdir(pc)
+        fd = os.open(tmp, flags, 0o644)
+    os.write(fd, data)
+    os.close(fd)
+    os.rename(tmp, target)
 print(time.perf_counter() - t)
 """
 
