@@ -4,12 +4,23 @@
 #                   (build/libpycompile-repro.{a,so}) and one compile server
 #                   per CPython found (build/libexec/pycompile-repro/
 #                   cpython-X.Y); PYTHON_VERSIONS="3.13 3.14" chooses
-#   make deps       install missing Debian build/test dependencies (root)
+#   make deps       install the missing Debian packages that building needs
+#                   (root); package-deps adds make deb/rpm's, test-deps
+#                   everything the tests need
+#   make test-quick the edit-test loop (about 2 minutes): unit, fuzz
+#                   replay, end-to-end, and parity on a sample of the trees
 #   make test       build, then run every suite in the normal build and
-#                   again under ASan+UBSan; ends with "N passed, N failed"
-#   make test-distros  the suites again in Debian trixie (3.13) and sid
-#                   (3.13 + 3.14) chroots (tests/distros.sh)
+#                   again under ASan+UBSan, valgrind, packaging, libFuzzer;
+#                   ends with "N passed, N failed"
+#   make test-suites  the suites of one build, parity on whole trees (what
+#                   the distribution chroots run)
+#   make test-distros  the suites in Debian trixie and sid chroots, the
+#                   packaging tests in bookworm, trixie and sid
+#                   (tests/distros.sh)
 #   make check-all  test, then test-distros: what CI runs
+#   make check-fresh  check-all as a new machine runs it: a fresh clone of
+#                   HEAD in a temporary directory, every test cache
+#                   (PYCOMPILE_REPRO_TEST_CACHE) new and empty
 #   make sanitize   only the ASan+UBSan build (build-asan/)
 #   make valgrind   the unit and end-to-end suites under valgrind
 #   make fuzz       libFuzzer on the .pyc reader for FUZZ_SECONDS (60)
@@ -36,7 +47,7 @@ CFLAGS ?= -O2 -g
 STD = -std=c11
 
 ifeq ($(strip $(PYTHON_VERSIONS)),)
-  ifeq ($(filter deps help clean dist,$(MAKECMDGOALS)),)
+  ifeq ($(filter deps package-deps test-deps help clean dist check-fresh,$(MAKECMDGOALS)),)
     $(error no python-3.X-embed found by pkg-config: run 'make deps' (Debian: libpython3-dev))
   endif
 endif
@@ -102,7 +113,8 @@ SERVERS := $(PYTHON_VERSIONS:%=$(SERVER_DIR)/cpython-%)
 UNIT_BIN := $(BUILD)/unit-tests
 REPLAY_BIN := $(BUILD)/fuzz-replay
 
-.PHONY: all deps test check check-all test-distros unit sanitize valgrind corpora \
+.PHONY: all deps package-deps test-deps test check check-all check-fresh \
+        test-quick test-suites test-distros unit sanitize valgrind corpora \
         example format clean bench fuzz fuzz-build install uninstall dist \
         deb rpm servers
 
@@ -193,8 +205,9 @@ fuzz: all fuzz-build
 
 # The whole suite: normal build, then the sanitizer build.  tests/run.sh
 # prints one line per suite and a final "N passed, N failed".
-# The real-world corpora of the process-state tests (tests/corpora.sh).
-CORPORA_DIR ?= $(CURDIR)/build/corpora
+# The real-world corpora of the process-state tests (tests/corpora.sh),
+# kept with the other test caches (tests/lib.sh: PYCOMPILE_REPRO_TEST_CACHE).
+CORPORA_DIR ?= $(shell bash -c '. tests/lib.sh && t_cache_dir')/corpora
 corpora:
 	tests/corpora.sh $(CORPORA_DIR) >/dev/null
 
@@ -205,9 +218,17 @@ test check: all unit fuzz-build corpora
 	    tests/run.sh --fuzz $(FUZZ_SECONDS) --valgrind --packaging \
 	    $(BUILD) build-asan
 
-# Without the sanitizer build, valgrind, packaging and libFuzzer: what the
-# distribution chroots run (tests/distros.sh).
+# The edit-test loop: every suite of the normal build, parity on every
+# PARITY_SAMPLE-th source of the trees, no process-state corpora.
+PARITY_SAMPLE ?= 5
 test-quick: all unit
+	PYTHON_VERSIONS="$(PYTHON_VERSIONS)" PCR_CORPORA= \
+	    tests/run.sh --sample $(PARITY_SAMPLE) $(BUILD)
+
+# Without the sanitizer build, valgrind, packaging and libFuzzer, parity on
+# whole trees: what the distribution chroots run (tests/distros.sh, which
+# passes the corpora in PCR_CORPORA).
+test-suites: all unit
 	PYTHON_VERSIONS="$(PYTHON_VERSIONS)" tests/run.sh $(BUILD)
 
 test-distros:
@@ -217,6 +238,10 @@ test-distros:
 # Debian chroots; the last line totals both.
 check-all:
 	tests/check_all.sh
+
+# check-all in a fresh clone of HEAD with new, empty test caches.
+check-fresh:
+	tests/check_fresh.sh
 
 sanitize:
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 all unit
@@ -234,26 +259,35 @@ format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) $(UNIT_SRC) \
 	    $(wildcard src/*/*.h include/*.h tests/fuzz/*.c)
 
-# Debian packages needed to build and test; installs only what is missing.
+# Debian packages, installed only when missing (root): what building
+# needs; what make deb and make rpm add; what the tests add.
 # libpython3-dev is the distribution's default CPython; more versions come
 # with their own libpython3.X-dev.
-DEB_DEPS = gcc make pkg-config libpython3-dev python3 libarchive-dev \
-           libssl-dev libcriterion-dev valgrind clang libclang-rt-dev \
-           python3-installer python3-wheel mmdebstrap \
-           debhelper dh-python lintian dpkg-dev fakeroot rpm rpm2cpio cpio \
-           man-db git build-essential perl \
-           libpython3-all-dev python3-all rpmlint autopkgtest
-deps:
+BUILD_DEPS = gcc make pkg-config libpython3-dev python3 libarchive-dev \
+             libssl-dev
+PACKAGE_DEPS = $(BUILD_DEPS) build-essential debhelper dh-python dpkg-dev \
+               fakeroot lintian perl man-db git rpm rpmlint
+TEST_DEPS = $(PACKAGE_DEPS) libcriterion-dev valgrind clang libclang-rt-dev \
+            python3-installer python3-wheel mmdebstrap libpython3-all-dev \
+            python3-all autopkgtest rpm2cpio cpio
+define install_missing
 	@clang_rt=$$(apt-cache show libclang-rt-dev >/dev/null 2>&1 && \
 	    echo libclang-rt-dev || echo libclang-rt-14-dev); \
-	missing=$$(for p in $(filter-out libclang-rt-dev,$(DEB_DEPS)) $$clang_rt; do \
+	missing=$$(for p in $(patsubst libclang-rt-dev,$$clang_rt,$(sort $(1))); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 	        grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:" $$missing; \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive \
 	        apt-get install -y -q --no-install-recommends $$missing; \
-	else echo "build dependencies: all installed"; fi
+	else echo "$(2): all installed"; fi
+endef
+deps:
+	$(call install_missing,$(BUILD_DEPS),build dependencies)
+package-deps:
+	$(call install_missing,$(PACKAGE_DEPS),packaging dependencies)
+test-deps:
+	$(call install_missing,$(TEST_DEPS),test dependencies)
 
 # Regenerated every time: it holds PREFIX, which make cannot see change.
 .PHONY: $(BUILD)/pycompile-repro.pc

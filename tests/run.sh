@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # tests/run.sh [--fuzz SECONDS] [--valgrind] [--valgrind-only] [--packaging]
-#              BUILD_DIR...
+#              [--sample N] BUILD_DIR...
 # Run every test suite against each build directory (normal, sanitizer)
 # and end with one line totalling them all: "N passed, N failed".  Exit 0
 # only if nothing failed and something ran.
@@ -22,6 +22,7 @@ cd "$(dirname "$0")/.."
 fuzz_seconds=0
 valgrind=0
 packaging=0
+sample=1
 suites=1
 while [ $# -gt 0 ]; do
     case $1 in
@@ -29,11 +30,11 @@ while [ $# -gt 0 ]; do
     --valgrind) valgrind=1; shift ;;
     --valgrind-only) valgrind=1; suites=0; shift ;;
     --packaging) packaging=1; shift ;;
+    --sample) sample=$2; shift 2 ;;
     *) break ;;
     esac
 done
-total_pass=0
-total_fail=0
+. tests/lib.sh
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
@@ -43,25 +44,10 @@ versions=${PYTHON_VERSIONS:-$(ls "$1/libexec/pycompile-repro" 2>/dev/null |
 default_py=$(readlink /usr/bin/python3 | sed -n 's/^python//p')
 case " $versions " in *" $default_py "*) ;; *) default_py=${versions##* } ;; esac
 
-add() { # suite-name passed failed
-    printf '%-34s %6d passed, %d failed\n' "$1" "$2" "$3"
-    total_pass=$((total_pass + $2))
-    total_fail=$((total_fail + $3))
-}
-
-# Sets p and f from a suite's "PREFIX N passed, N failed" line in OUT (a
-# missing line counts as a failure, and so does a non-zero exit status).
+# Sets p and f from a suite's "PREFIX N passed, N failed" line in OUT and
+# its exit status in OUT.rc (tests/lib.sh).
 counts() { # out prefix
-    local line
-    line=$(grep -E "^$2 [0-9]+ passed" "$1" | tail -n 1)
-    if [ -n "$line" ]; then
-        p=$(awk '{print $2}' <<<"$line")
-        f=$(awk '{print $4}' <<<"$line")
-    else
-        p=0 f=1
-    fi
-    [ "$(cat "$1.rc")" != 0 ] && [ "$f" = 0 ] && f=1
-    return 0
+    t_counts "$1" "$2" "$(cat "$1.rc")"
 }
 
 # Run a command, keep its output, show it only when the suite fails.
@@ -74,7 +60,7 @@ run_suite() { # logfile command...
 
 if [ -z "$versions" ]; then
     echo "no compile server built (run make first)" >&2
-    add "servers" 0 1
+    t_add "servers" 0 1
 fi
 
 for build in "$@"; do
@@ -82,7 +68,7 @@ for build in "$@"; do
     export PCR_BIN="$PWD/$build/pycompile-repro"
     if [ ! -x "$PCR_BIN" ]; then
         echo "no binary at $PCR_BIN (run make first)" >&2
-        add "$build: build" 0 1
+        t_add "$build: build" 0 1
         continue
     fi
     unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS PCR_DEBUG_RAW_MALLOC
@@ -110,7 +96,7 @@ for build in "$@"; do
     fi
     [ "$(cat "$out.rc")" != 0 ] && [ "$f" = 0 ] && f=1
     [ "$f" != 0 ] && { grep -v '^\[----\] *$' "$out" | tail -n 40; }
-    add "$build: unit" "$p" "$f"
+    t_add "$build: unit" "$p" "$f"
 
     # fuzz-replay: saved hostile inputs and a seed corpus of real .pyc of
     # every version
@@ -126,13 +112,13 @@ for build in "$@"; do
         fixtures/pyc "$log/seeds"
     counts "$out" fuzz-replay:
     [ "$f" != 0 ] && tail -n 40 "$out"
-    add "$build: fuzz-replay" "$p" "$f"
+    t_add "$build: fuzz-replay" "$p" "$f"
 
     for v in $versions; do
         py=/usr/bin/python$v
         if [ ! -x "$py" ]; then
             echo "no $py: the oracle of the $v server is missing" >&2
-            add "$build: oracle python$v" 0 1
+            t_add "$build: oracle python$v" 0 1
             continue
         fi
         # e2e: the binary, run by Python's unittest, one suite per file.
@@ -142,18 +128,19 @@ for build in "$@"; do
             run_suite "$out" "$py" "$suite"
             counts "$out" e2e:
             [ "$f" != 0 ] && tail -n 60 "$out"
-            add "$build: $v e2e ${name#test_}" "$p" "$f"
+            t_add "$build: $v e2e ${name#test_}" "$p" "$f"
         done
         # parity: real trees against CPython's bytes
         out=$log/$build-$v-parity
         trees="/usr/lib/python$v /usr/lib/python3/dist-packages fixtures/tricky"
         # shellcheck disable=SC2086
         run_suite "$out" "$py" tests/parity/parity.py --tool "$PCR_BIN" \
-            --python "$v" --levels 0,1,2 ${PARITY_TREES:-$trees}
+            --python "$v" --levels 0,1,2 --sample "$sample" \
+            ${PARITY_TREES:-$trees}
         counts "$out" parity:
         grep -E '^parity: [0-9]+ source' "$out"
         [ "$f" != 0 ] && tail -n 40 "$out"
-        add "$build: $v parity" "$p" "$f"
+        t_add "$build: $v parity" "$p" "$f"
         # process-state: CPython's output from processes in other states
         # canonicalises to our bytes (first build only: it is long)
         if [ -n "${PCR_CORPORA:-}" ] && [ "$build" = "$1" ]; then
@@ -165,7 +152,7 @@ for build in "$@"; do
             counts "$out" process-state:
             grep -E '^process-state: [^0-9]' "$out"
             [ "$f" != 0 ] && tail -n 40 "$out"
-            add "$build: $v process-state" "$p" "$f"
+            t_add "$build: $v process-state" "$p" "$f"
         fi
     done
 done
@@ -178,7 +165,7 @@ if [ "$packaging" = 1 ]; then
         "/usr/bin/python$default_py" tests/packaging/test_packaging.py
     counts "$out" e2e:
     [ "$f" != 0 ] && tail -n 60 "$out"
-    add "packaging" "$p" "$f"
+    t_add "packaging" "$p" "$f"
 fi
 
 # libFuzzer, bounded in time; a crash leaves build-fuzz/crash-* and fails.
@@ -196,11 +183,11 @@ if [ "$fuzz_seconds" -gt 0 ]; then
             $(ls -d build-fuzz/seeds/* 2>/dev/null) fixtures/pyc \
             tests/fuzz/regressions
         grep -E '^Done [0-9]+ runs' "$out" | sed 's/^/fuzz: /'
-        if [ "$(cat "$out.rc")" = 0 ]; then add "fuzz (libFuzzer)" 1 0
-        else tail -n 40 "$out"; add "fuzz (libFuzzer)" 0 1; fi
+        if [ "$(cat "$out.rc")" = 0 ]; then t_add "fuzz (libFuzzer)" 1 0
+        else tail -n 40 "$out"; t_add "fuzz (libFuzzer)" 0 1; fi
     else
         echo "no build-fuzz/fuzz_pyc (make fuzz-build)"
-        add "fuzz (libFuzzer)" 0 1
+        t_add "fuzz (libFuzzer)" 0 1
     fi
 fi
 
@@ -219,9 +206,8 @@ if [ "$valgrind" = 1 ]; then
         PCR_WRAPPER="$vg" run_suite "$out" "$py" $suite
         counts "$out" e2e:
         [ "$f" != 0 ] && tail -n 60 "$out"
-        add "valgrind: e2e ${name#test_}" "$p" "$f"
+        t_add "valgrind: e2e ${name#test_}" "$p" "$f"
     done
 fi
 
-echo "$total_pass passed, $total_fail failed"
-[ "$total_fail" = 0 ] && [ "$total_pass" -gt 0 ]
+t_total
