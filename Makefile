@@ -94,11 +94,17 @@ ARCHIVE_SONAME := $(call soname_of,libarchive,libarchive.so)
 CRYPTO_SONAME := $(call soname_of,libcrypto,libcrypto.so)
 LIB_LIBS = -lpthread -ldl $(LDLIBS)
 
+# The layers: src/common (errors, buffers, frames, the protocol) and
+# src/marshal (the .pyc format: layouts, tree, canonical form, diff,
+# dump) are built once and linked into both the library and the compile
+# servers; src/lib is the library; src/cli and src/server the programs.
+CORE_SRC := $(sort $(wildcard src/common/*.c src/marshal/*.c))
 LIB_SRC := $(sort $(wildcard src/lib/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 SERVER_SRC := $(sort $(wildcard src/server/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
@@ -122,7 +128,10 @@ all: $(BIN) $(LIB_A) $(LIB_SO) $(SERVERS)
 servers: $(SERVERS)
 
 # The library exports only PCR_API symbols (tests/unit checks the list).
-$(LIB_OBJ): EXTRA_CFLAGS = -fvisibility=hidden -DPCR_BUILDING_LIBRARY \
+CORE_INC = -Isrc/common -Isrc/marshal
+$(CORE_OBJ): EXTRA_CFLAGS = -fvisibility=hidden -DPCR_INTERNAL $(CORE_INC)
+$(LIB_OBJ): EXTRA_CFLAGS = -fvisibility=hidden -DPCR_INTERNAL \
+    -DPCR_BUILDING_LIBRARY $(CORE_INC) -Isrc/lib \
     -DPCR_LIBEXECDIR='"$(LIBEXECDIR)/pycompile-repro"' \
     $(if $(ARCHIVE_SONAME),-DPCR_ARCHIVE_SONAME='"$(ARCHIVE_SONAME)"') \
     $(if $(CRYPTO_SONAME),-DPCR_CRYPTO_SONAME='"$(CRYPTO_SONAME)"')
@@ -138,10 +147,15 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
 
-$(LIB_SO): $(LIB_OBJ)
+CORE_A := $(BUILD)/libpcr-core.a
+$(CORE_A): $(CORE_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIB_SO): $(CORE_OBJ) $(LIB_OBJ)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LIB_LIBS)
 
-$(LIB_A): $(LIB_OBJ)
+$(LIB_A): $(CORE_OBJ) $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
@@ -156,15 +170,15 @@ $(BIN): $(CLI_OBJ) $(LIB_A)
 define server_rules
 $(BUILD)/server-$(1)/%.o: src/server/%.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(ALL_CPPFLAGS) $$(ALL_CFLAGS) \
+	$$(CC) $$(ALL_CPPFLAGS) $$(ALL_CFLAGS) -DPCR_INTERNAL $$(CORE_INC) \
 	    $$(patsubst -I%,-isystem %,$$(shell $$(PKG_CONFIG) --cflags python-$(1)-embed)) \
 	    -DPCR_PYTHON_HOME='"$$(shell $$(PKG_CONFIG) --variable=prefix python-$(1)-embed)"' \
 	    -c -o $$@ $$<
 
-$(SERVER_DIR)/cpython-$(1): $(SERVER_SRC:src/server/%.c=$(BUILD)/server-$(1)/%.o) $(LIB_A)
+$(SERVER_DIR)/cpython-$(1): $(SERVER_SRC:src/server/%.c=$(BUILD)/server-$(1)/%.o) $(CORE_A)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ \
-	    $(SERVER_SRC:src/server/%.c=$(BUILD)/server-$(1)/%.o) $(LIB_A) \
+	    $(SERVER_SRC:src/server/%.c=$(BUILD)/server-$(1)/%.o) $(CORE_A) \
 	    $$(shell $$(PKG_CONFIG) --libs python-$(1)-embed) -lm $$(LDLIBS)
 
 -include $(wildcard $(BUILD)/server-$(1)/*.d)
@@ -181,10 +195,11 @@ $(UNIT_BIN): $(UNIT_OBJ) $(UNIT_CLI_OBJ) $(LIB_A)
 $(REPLAY_BIN): $(BUILD)/tests/fuzz/fuzz_pyc.o $(BUILD)/tests/fuzz/replay.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BUILD)/tests/fuzz/fuzz_pyc.o \
 	    $(BUILD)/tests/fuzz/replay.o $(LIB_A) $(LIB_LIBS)
-$(BUILD)/tests/fuzz/%.o: EXTRA_CFLAGS = -Isrc/lib
+$(BUILD)/tests/fuzz/%.o: EXTRA_CFLAGS = -DPCR_INTERNAL $(CORE_INC) -Isrc/lib
 
 unit: $(UNIT_BIN) $(REPLAY_BIN)
-$(BUILD)/tests/unit/%.o: EXTRA_CFLAGS = -D_POSIX_C_SOURCE=200809L -Isrc/lib
+$(BUILD)/tests/unit/%.o: EXTRA_CFLAGS = -D_POSIX_C_SOURCE=200809L \
+    -DPCR_INTERNAL -DPCR_BUILDING_LIBRARY $(CORE_INC) -Isrc/lib
 
 # libFuzzer with ASan+UBSan (clang), seeded with real .pyc files: ours and
 # CPython's compileall output (not canonical).  FUZZ_SECONDS bounds it.
@@ -256,7 +271,7 @@ example: all
 	cd fixtures/example && $(PYTHON) -c 'import greet; greet.main()'
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) $(UNIT_SRC) \
+	clang-format -i $(CORE_SRC) $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) $(UNIT_SRC) \
 	    $(wildcard src/*/*.h include/*.h tests/fuzz/*.c)
 
 # Debian packages, installed only when missing (root): what building
@@ -397,7 +412,7 @@ rpm:
 clean:
 	rm -rf build build-asan build-fuzz dist fixtures/example/__pycache__
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
+-include $(CORE_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
     $(wildcard $(BUILD)/tests/fuzz/*.d)
 
 # Speed against compileall and the floor on real corpora (see

@@ -28,6 +28,7 @@
 
 #include "lazy_libs.h"
 #include "pcr_archive.h"
+#include "paths.h"
 
 int
 pcr_aformat_from_name(const char *path)

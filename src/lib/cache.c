@@ -27,6 +27,7 @@
 #include "lazy_libs.h"
 #include "canonical.h"
 #include "protocol.h"
+#include "files.h"
 
 #define MAGIC "PCRC"
 #define HEAD (4 + 4 + 32 + 8)

@@ -12,7 +12,11 @@
 #ifndef PCR_CACHE_H
 #define PCR_CACHE_H
 
-#include "pcr_private.h"
+#if !defined(PCR_BUILDING_LIBRARY)
+#error "a private header of libpycompile-repro: use pycompile_repro.h"
+#endif
+
+#include "handle.h"
 
 typedef struct pcr_cache_key {
     unsigned char sha[32];

@@ -28,8 +28,10 @@
 #include "cache.h"
 #include "compile_jobs.h"
 #include "marshal_diff.h"
-#include "pyc_bytes.h"
+#include "paths.h"
+#include "pyc_files.h"
 #include "source_hash.h"
+#include "walk.h"
 
 struct version {
     int py;

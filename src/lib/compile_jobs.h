@@ -10,7 +10,12 @@
 #ifndef PCR_COMPILE_JOBS_H
 #define PCR_COMPILE_JOBS_H
 
+#if !defined(PCR_BUILDING_LIBRARY)
+#error "a private header of libpycompile-repro: use pycompile_repro.h"
+#endif
+
 #include "run.h"
+#include "files.h"
 
 typedef struct pcr_compiled {
     int py; /* python index */

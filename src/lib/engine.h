@@ -14,7 +14,11 @@
 #ifndef PCR_ENGINE_H
 #define PCR_ENGINE_H
 
-#include "pcr_private.h"
+#if !defined(PCR_BUILDING_LIBRARY)
+#error "a private header of libpycompile-repro: use pycompile_repro.h"
+#endif
+
+#include "handle.h"
 #include "protocol.h"
 
 #define PCR_ROUND_AUX (-1)

@@ -12,8 +12,8 @@
 #include <strings.h>
 
 #include "canonical.h"
+#include "handle.h"
 #include "lazy_libs.h"
-#include "pcr_private.h"
 
 PCR_API unsigned
 pcr_version_number(void)
@@ -31,6 +31,14 @@ PCR_API int
 pcr_canonical_form(void)
 {
     return PCR_CANONICAL_FORM;
+}
+
+pcr_invalidation
+pcr_default_invalidation(void)
+{
+    /* py_compile._get_default_invalidation_mode: set *and* non-empty. */
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    return (sde != NULL && sde[0] != '\0') ? PCR_CHECKED_HASH : PCR_TIMESTAMP;
 }
 
 PCR_API pcr *

@@ -15,12 +15,16 @@
 #ifndef PCR_LAZY_LIBS_H
 #define PCR_LAZY_LIBS_H
 
+#if !defined(PCR_BUILDING_LIBRARY)
+#error "a private header of libpycompile-repro: use pycompile_repro.h"
+#endif
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "pcr_private.h" /* pcr_status, pcr_error */
+#include "common.h" /* pcr_status, pcr_error */
 
 pcr_status pcr_lazy_archive(pcr_error *err);
 pcr_status pcr_lazy_crypto(pcr_error *err);

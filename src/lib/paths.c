@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pcr_private.h"
+#include "paths.h"
 
 /* importlib.util.cache_from_source(path, optimization=level or ''):
  * head/__pycache__/BASE.TAG[.opt-N].pyc, where BASE is the name up to its

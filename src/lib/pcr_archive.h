@@ -7,7 +7,11 @@
 #ifndef PCR_ARCHIVE_H
 #define PCR_ARCHIVE_H
 
-#include "pcr_private.h"
+#if !defined(PCR_BUILDING_LIBRARY)
+#error "a private header of libpycompile-repro: use pycompile_repro.h"
+#endif
+
+#include "files.h"
 
 enum { PCR_AR_TAR, PCR_AR_TAR_GZ, PCR_AR_TAR_XZ, PCR_AR_TAR_ZST, PCR_AR_ZIP };
 

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pcr_private.h"
+#include "handle.h"
 
 #ifndef PCR_LIBEXECDIR
 #define PCR_LIBEXECDIR "/usr/local/libexec/pycompile-repro"

@@ -20,6 +20,7 @@
 
 #include "cache.h"
 #include "run.h"
+#include "paths.h"
 
 #define WINDOW_BYTES ((uint64_t)256 << 20)
 

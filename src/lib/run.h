@@ -8,8 +8,13 @@
 #ifndef PCR_RUN_H
 #define PCR_RUN_H
 
+#if !defined(PCR_BUILDING_LIBRARY)
+#error "a private header of libpycompile-repro: use pycompile_repro.h"
+#endif
+
 #include "engine.h"
-#include "pcr_private.h"
+#include "handle.h"
+#include "walk.h"
 
 #define PCR_MAX_PY 16 /* versions one source is compiled for */
 

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pcr_private.h"
+#include "files.h"
 
 static const char *
 kind(mode_t m)

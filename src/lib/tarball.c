@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pcr_archive.h"
+#include "paths.h"
 
 /* path relative to base, or NULL (with *outside set) if not below it. */
 static char *

@@ -21,7 +21,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "pcr_private.h"
+#include "paths.h"
+#include "walk.h"
 
 static char *
 join(const char *dir, const char *name)

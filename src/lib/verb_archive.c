@@ -15,8 +15,11 @@
 
 #include "check_pyc.h"
 #include "compile_jobs.h"
+#include "files.h"
+#include "handle.h"
+#include "paths.h"
 #include "pcr_archive.h"
-#include "pyc_bytes.h"
+#include "walk.h"
 
 #define ZIP_EPOCH 315532800 /* 1980-01-01: DOS times start there */
 

@@ -18,8 +18,10 @@
 
 #include "cache.h"
 #include "check_pyc.h"
-#include "pyc_bytes.h"
+#include "paths.h"
+#include "pyc_files.h"
 #include "run.h"
+#include "walk.h"
 
 #define MAX_VERSIONS (2 * PCR_MAX_PY)
 

@@ -15,9 +15,11 @@
 #include <unistd.h>
 
 #include "canonical.h"
-#include "marshal_diff.h"
-#include "pyc_bytes.h"
+#include "dump.h"
+#include "header.h"
+#include "pyc_files.h"
 #include "run.h"
+#include "walk.h"
 
 static void
 emit(pcr_runner *r, size_t i, const char *pyc, pcr_status st, int changed,

@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pcr_private.h"
+#include "files.h"
 
 pcr_status
 pcr_check_target(const char *path, pcr_error *err)

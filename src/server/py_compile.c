@@ -14,12 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/canonical.h"
+#include "canonical.h"
 
 static PyObject *builtin_compile; /* builtins.compile */
 static PyObject *source_hash_fn;  /* _imp.source_hash */
 static PyObject *magic_key;       /* int: the source hash key */
-static PyObject *warnings_sink;   /* io.StringIO standing in for stderr */
 
 static pcr_status
 lookup(const char *module, const char *name, PyObject **out, pcr_error *err)
@@ -37,42 +36,6 @@ lookup(const char *module, const char *name, PyObject **out, pcr_error *err)
         return srv_py_error(err, PCR_ENV, "cannot start Python");
     }
     return PCR_OK;
-}
-
-/* Warnings are written to sys.stderr by the warnings machinery; a
- * StringIO there lets each reply carry its own file's warnings. */
-pcr_status
-srv_capture_warnings(pcr_error *err)
-{
-    PyObject *cls = NULL;
-    pcr_status rc = lookup("io", "StringIO", &cls, err);
-    if (rc != PCR_OK) {
-        return rc;
-    }
-    warnings_sink = PyObject_CallNoArgs(cls);
-    Py_DECREF(cls);
-    if (warnings_sink == NULL ||
-        PySys_SetObject("stderr", warnings_sink) != 0) {
-        return srv_py_error(err, PCR_ENV, "cannot start Python");
-    }
-    return PCR_OK;
-}
-
-char *
-srv_take_warnings(void)
-{
-    PyObject *v = PyObject_CallMethod(warnings_sink, "getvalue", NULL);
-    const char *s = v ? PyUnicode_AsUTF8(v) : NULL;
-    char *out = strdup(s ? s : "");
-    if (s != NULL && s[0] != '\0') {
-        PyObject *r = PyObject_CallMethod(warnings_sink, "seek", "i", 0);
-        Py_XDECREF(r);
-        r = PyObject_CallMethod(warnings_sink, "truncate", NULL);
-        Py_XDECREF(r);
-    }
-    Py_XDECREF(v);
-    PyErr_Clear();
-    return out;
 }
 
 /*

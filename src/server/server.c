@@ -2,7 +2,7 @@
 /*
  * server.c - a compile server: one CPython version embedded, answering
  * the front end's requests on stdin with replies on stdout (protocol in
- * src/lib/protocol.h).  Installed as $(LIBEXECDIR)/pycompile-repro/
+ * src/common/protocol.h).  Installed as $(LIBEXECDIR)/pycompile-repro/
  * cpython-X.Y; users never run it directly.
  *
  *   cpython-X.Y [--hash-seed N] [--memory-limit BYTES]
@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../lib/canonical.h"
+#include "canonical.h"
 
 /* The request being served.  A large one is let go as soon as its source
  * is a Python object, so a big file's compile does not hold it twice. */

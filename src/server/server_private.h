@@ -10,8 +10,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "../lib/pcr_private.h"
-#include "../lib/protocol.h"
+#include "common.h"
+#include "protocol.h"
 
 /* py_runtime.c: the embedded interpreter, started once from an isolated
  * configuration with this hash seed. */
@@ -20,13 +20,16 @@ pcr_status srv_runtime_fini(pcr_error *err);
 uint32_t srv_magic(void);
 const char *srv_cache_tag(void);
 const char *srv_version(void); /* "3.13.5" */
-/* Memory the interpreter may allocate beyond what it held at start-up,
+/* py_memory.c: count allocations (all domains with the raw allocator of
+ * leak-checked runs), before the interpreter starts.  Memory the
+ * interpreter may allocate beyond what it held at start-up,
  * and whether the last failure was that limit (then reset). */
+void srv_memory_install(int all_domains);
 void srv_set_memory_limit(size_t bytes);
 int srv_memory_limit_hit(void);
 size_t srv_memory_limit(void);
 
-/* Describe the pending Python exception in err (and clear it). */
+/* py_error.c: describe the pending Python exception in err (and clear it). */
 pcr_status srv_py_error(pcr_error *err, pcr_status status, const char *what);
 
 /* py_compile.c: compile + marshal + canonicalise, one source, several
@@ -37,8 +40,8 @@ pcr_status srv_compile(PyObject *source, const char *name, int optimize,
                        pcr_buf *out, pcr_error *err);
 pcr_status srv_source_hash(const unsigned char *src, size_t len,
                            unsigned char out[8], pcr_error *err);
-/* Warnings CPython printed while compiling (SyntaxWarning, ...), taken
- * and cleared: a malloc'd string, possibly empty. */
+/* py_warnings.c: warnings CPython printed while compiling (SyntaxWarning,
+ * ...), taken and cleared: a malloc'd string, possibly empty. */
 char *srv_take_warnings(void);
 pcr_status srv_capture_warnings(pcr_error *err);
 

@@ -2,7 +2,7 @@
 """Compile servers that misbehave, for the tests: each is a small proxy in
 front of the real server (same name, cpython-X.Y, in its own directory
 given to pycompile-repro with --server-dir) that changes what it is told
-to change.  The protocol is in src/lib/protocol.h."""
+to change.  The protocol is in src/common/protocol.h."""
 import os
 import stat
 import struct

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "canonical.h"
+#include "dump.h"
+#include "header.h"
 #include "marshal_diff.h"
 #include "marshal_tree.h"
 

@@ -9,7 +9,7 @@ must write:
                                              dont_inherit=True, optimize=N)))
 
 `canonical` is canonical form 2 (docs/canonical-form.md), written here for
-the tests independently of src/lib/canonical.c: the marshal data is read
+the tests independently of src/marshal/canonical.c: the marshal data is read
 into Python objects (references resolved to the same object), each object
 gets a structural value, and the stream is written again from the values.
 """

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "header.h"
 #include "unit.h"
 
 Test(header, timestamp_layout)

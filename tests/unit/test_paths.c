@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "paths.h"
 #include "unit.h"
 
 static void

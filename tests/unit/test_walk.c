@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "unit.h"
+#include "walk.h"
 
 struct seen {
     char *paths[16];

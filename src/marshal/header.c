@@ -1,22 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * header.c - the 16-byte PEP 552 header and the invalidation modes.
+ * header.c - the 16-byte PEP 552 header.
  *
  *   magic (4) | flags (4) | mtime (4), size (4)   TIMESTAMP, flags 0
  *                         | source hash (8)        hash-based, flags 1 or 3
  */
-#include <stdlib.h>
 #include <string.h>
 
-#include "pcr_private.h"
-
-pcr_invalidation
-pcr_default_invalidation(void)
-{
-    /* py_compile._get_default_invalidation_mode: set *and* non-empty. */
-    const char *sde = getenv("SOURCE_DATE_EPOCH");
-    return (sde != NULL && sde[0] != '\0') ? PCR_CHECKED_HASH : PCR_TIMESTAMP;
-}
+#include "header.h"
 
 uint32_t
 pcr_mtime32(int64_t sec, long nsec)

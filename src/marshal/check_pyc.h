@@ -4,7 +4,11 @@
 #ifndef PCR_CHECK_PYC_H
 #define PCR_CHECK_PYC_H
 
-#include "pcr_private.h"
+#if !defined(PCR_INTERNAL)
+#error "an internal header of pycompile-repro: not installed, not for users"
+#endif
+
+#include "common.h"
 
 /* found: the .pyc's bytes, NULL when there is none; expected: what we
  * would write; version: "3.13.5", for the message.  The detail explains

@@ -3,6 +3,10 @@
 #ifndef PCR_SOURCE_HASH_H
 #define PCR_SOURCE_HASH_H
 
+#if !defined(PCR_INTERNAL)
+#error "an internal header of pycompile-repro: not installed, not for users"
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1,47 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* pyc_bytes.c - where a .pyc goes, its header, and whether an existing
- * one is current (see pyc_bytes.h). */
-#define _POSIX_C_SOURCE 200809L
-#include <errno.h>
+/* pyc.c - a .pyc as bytes: header + body, whether one is current, the
+ * names of cache files (see pyc.h). */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "canonical.h"
+#include "header.h"
 #include "marshal_tree.h"
-#include "pyc_bytes.h"
-
-char *
-pcr_output_path(const pcr *p, const char *source, int py, int level)
-{
-    if (p->legacy) {
-        /* compileall -b: fullname + 'c', whatever the level */
-        size_t n = strlen(source);
-        char *out = malloc(n + 2);
-        if (out != NULL) {
-            memcpy(out, source, n);
-            memcpy(out + n, "c", 2);
-        }
-        return out;
-    }
-    return pcr_cache_path(source, p->py[py].tag, level);
-}
-
-void
-pcr_make_header(const pcr *p, int py, const pcr_source *src,
-                const unsigned char hash[8], unsigned char out[16])
-{
-    static const unsigned char zero[8];
-    pcr_header h;
-    pcr_header_init(&h, p->py[py].magic, p->mode,
-                    pcr_mtime32(src->mtime_sec, src->mtime_nsec),
-                    (uint32_t)(src->size & 0xffffffffu), hash ? hash : zero);
-    pcr_header_pack(&h, out);
-}
+#include "pyc.h"
 
 pcr_status
-pcr_assemble(const unsigned char header[16], const pcr_buf *body, pcr_buf *out,
-             pcr_error *err)
+pcr_assemble(const unsigned char header[PCR_HEADER_SIZE], const pcr_buf *body,
+             pcr_buf *out, pcr_error *err)
 {
     out->data = malloc(PCR_HEADER_SIZE + body->len);
     if (out->data == NULL) {
@@ -58,7 +28,8 @@ pcr_assemble(const unsigned char header[16], const pcr_buf *body, pcr_buf *out,
 
 int
 pcr_pyc_is_current(const unsigned char *pyc, size_t len,
-                   const unsigned char header[16], const char *record)
+                   const unsigned char header[PCR_HEADER_SIZE],
+                   const char *record)
 {
     if (len < PCR_HEADER_SIZE || memcmp(pyc, header, PCR_HEADER_SIZE) != 0) {
         return 0;
@@ -93,28 +64,6 @@ pcr_pyc_is_current(const unsigned char *pyc, size_t len,
     }
     pcr_mtree_free(&tree);
     return current;
-}
-
-pcr_status
-pcr_read_pyc(const char *path, pcr_buf *out, int *missing, pcr_error *err)
-{
-    out->data = NULL;
-    out->len = 0;
-    *missing = 0;
-    struct stat st;
-    if (lstat(path, &st) != 0) {
-        if (errno == ENOENT || errno == ENOTDIR) {
-            *missing = 1;
-            return pcr_set_error(err, PCR_FAIL, "no .pyc");
-        }
-        return pcr_set_errno(err, PCR_FAIL, errno, "cannot stat");
-    }
-    pcr_source s;
-    pcr_status rc = pcr_source_read(path, PCR_MAX_PYC, &s, err);
-    if (rc == PCR_OK) {
-        *out = s.bytes;
-    }
-    return rc;
 }
 
 int

@@ -10,7 +10,8 @@
 #include <string.h>
 
 #include "canonical.h"
-#include "marshal_diff.h"
+#include "dump.h"
+#include "header.h"
 #include "marshal_tree.h"
 
 static const char *

@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "pcr_private.h"
+#include "common.h"
 
 int
 pcr_fd_transfer(int fd, void *buf, size_t len, int writing)

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pcr_private.h"
 #include "protocol.h"
 
 static int

@@ -28,8 +28,14 @@
 #ifndef PCR_PROTOCOL_H
 #define PCR_PROTOCOL_H
 
+#if !defined(PCR_INTERNAL)
+#error "an internal header of pycompile-repro: not installed, not for users"
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common.h"
 
 #define PCR_PROTO_VERSION 1
 /* A frame never exceeds this: the largest source (PCR_MAX_SOURCE) plus

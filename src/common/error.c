@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pcr_private.h"
+#include "common.h"
 
 pcr_status
 pcr_set_error(pcr_error *err, pcr_status status, const char *fmt, ...)

@@ -7,9 +7,13 @@
 #ifndef PCR_CANONICAL_H
 #define PCR_CANONICAL_H
 
+#if !defined(PCR_INTERNAL)
+#error "an internal header of pycompile-repro: not installed, not for users"
+#endif
+
 #include "marshal_format.h"
 #include "marshal_tree.h"
-#include "pcr_private.h"
+#include "common.h"
 
 #define PCR_CANONICAL_FORM 2
 

@@ -8,6 +8,10 @@
 #ifndef PCR_MARSHAL_FORMAT_H
 #define PCR_MARSHAL_FORMAT_H
 
+#if !defined(PCR_INTERNAL)
+#error "an internal header of pycompile-repro: not installed, not for users"
+#endif
+
 #include <stdint.h>
 
 #define TYPE_NULL '0'

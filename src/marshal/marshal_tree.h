@@ -11,8 +11,12 @@
 #ifndef PCR_MARSHAL_TREE_H
 #define PCR_MARSHAL_TREE_H
 
+#if !defined(PCR_INTERNAL)
+#error "an internal header of pycompile-repro: not installed, not for users"
+#endif
+
 #include "marshal_format.h"
-#include "pcr_private.h"
+#include "common.h"
 
 #define PCR_NONE UINT32_MAX
 #define PCR_MARSHAL_MAX_DEPTH 2000

@@ -21,7 +21,6 @@
 #include <string.h>
 
 #include "marshal_tree.h"
-#include "pcr_private.h"
 
 struct reader {
     const unsigned char *data;

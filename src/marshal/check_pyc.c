@@ -16,6 +16,7 @@
 
 #include "canonical.h"
 #include "check_pyc.h"
+#include "header.h"
 #include "marshal_diff.h"
 
 struct verdict {

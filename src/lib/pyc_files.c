@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* pyc_files.c - where a .pyc goes, the header we would give it, and
+ * reading one back (see pyc_files.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "files.h"
+#include "header.h"
+#include "paths.h"
+#include "pyc_files.h"
+
+char *
+pcr_output_path(const pcr *p, const char *source, int py, int level)
+{
+    if (p->legacy) {
+        /* compileall -b: fullname + 'c', whatever the level */
+        size_t n = strlen(source);
+        char *out = malloc(n + 2);
+        if (out != NULL) {
+            memcpy(out, source, n);
+            memcpy(out + n, "c", 2);
+        }
+        return out;
+    }
+    return pcr_cache_path(source, p->py[py].tag, level);
+}
+
+void
+pcr_make_header(const pcr *p, int py, const pcr_source *src,
+                const unsigned char hash[8], unsigned char out[16])
+{
+    static const unsigned char zero[8];
+    pcr_header h;
+    pcr_header_init(&h, p->py[py].magic, p->mode,
+                    pcr_mtime32(src->mtime_sec, src->mtime_nsec),
+                    (uint32_t)(src->size & 0xffffffffu), hash ? hash : zero);
+    pcr_header_pack(&h, out);
+}
+
+pcr_status
+pcr_read_pyc(const char *path, pcr_buf *out, int *missing, pcr_error *err)
+{
+    out->data = NULL;
+    out->len = 0;
+    *missing = 0;
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) {
+            *missing = 1;
+            return pcr_set_error(err, PCR_FAIL, "no .pyc");
+        }
+        return pcr_set_errno(err, PCR_FAIL, errno, "cannot stat");
+    }
+    pcr_source s;
+    pcr_status rc = pcr_source_read(path, PCR_MAX_PYC, &s, err);
+    if (rc == PCR_OK) {
+        *out = s.bytes;
+    }
+    return rc;
+}

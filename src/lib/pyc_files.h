@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pyc_files.h - .pyc files as the verbs meet them (pyc_files.c): where
+ * one goes, the header we would write, reading one back.
+ */
+#ifndef PCR_PYC_FILES_H
+#define PCR_PYC_FILES_H
+
+#if !defined(PCR_BUILDING_LIBRARY)
+#error "a private header of libpycompile-repro: use pycompile_repro.h"
+#endif
+
+#include "files.h"
+#include "handle.h"
+#include "pyc.h"
+
+/* Where the .pyc of source goes for this Python and level: the cache
+ * path, or SOURCEc with -b. */
+char *pcr_output_path(const pcr *p, const char *source, int py, int level);
+
+/* The header for a source: mtime and size (TIMESTAMP) or the hash. */
+void pcr_make_header(const pcr *p, int py, const pcr_source *src,
+                     const unsigned char hash[8],
+                     unsigned char out[PCR_HEADER_SIZE]);
+
+/* Read an existing .pyc: PCR_OK with the bytes, PCR_FAIL with *missing set
+ * when there is none, PCR_FAIL with a message when it cannot be read. */
+pcr_status pcr_read_pyc(const char *path, pcr_buf *out, int *missing,
+                        pcr_error *err);
+
+#endif
