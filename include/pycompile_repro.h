@@ -166,6 +166,12 @@ PCR_API pcr_status pcr_set_symlink_limit(pcr *p, const char *dir);
 /* A file (compiled whatever its name) or a directory (walked as
  * compileall does).  For --dump and --canonicalize, .pyc files. */
 PCR_API pcr_status pcr_add_operand(pcr *p, const char *path);
+/* A file compiled to exactly one .pyc, as py_compile.compile(source,
+ * cfile=pyc, dfile=record) does: record (NULL: as for an operand) is the
+ * name the code objects record, pyc (NULL: the cache path) where the .pyc
+ * goes.  A run with such a file takes one level and one Python version. */
+PCR_API pcr_status pcr_add_file(pcr *p, const char *source, const char *record,
+                                const char *pyc);
 /* A file that must also lie below dir (py3compile -p PKG DIR): files
  * outside every such directory are skipped.  Repeatable. */
 PCR_API pcr_status pcr_add_restriction(pcr *p, const char *dir);
@@ -173,6 +179,14 @@ PCR_API pcr_status pcr_add_restriction(pcr *p, const char *dir);
 /* Archives: --tar OUT (-C base), --wheel IN --output OUT. */
 PCR_API pcr_status pcr_set_tar(pcr *p, const char *out, const char *base);
 PCR_API pcr_status pcr_set_wheel(pcr *p, const char *in, const char *out);
+
+/* Make the handle ready for another run.  PCR_RESET_OPERANDS: operands,
+ * files, restrictions and archives cleared; PCR_RESET_OPTIONS: every other
+ * setting back to what pcr_new gives, but the server directory and the
+ * cache.  The compile servers already started stay running. */
+#define PCR_RESET_OPERANDS 1u
+#define PCR_RESET_OPTIONS 2u
+PCR_API pcr_status pcr_reset(pcr *p, unsigned what);
 
 /* ------------------------------------------------------------ running */
 

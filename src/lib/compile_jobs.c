@@ -497,6 +497,9 @@ static char *
 record_default(pcr_runner *r, size_t i)
 {
     const pcr_job *job = &r->jobs.v[i];
+    if (job->record != NULL) {
+        return strdup(job->record);
+    }
     return pcr_record_name(job->path, job->relpath, r->p->ddir, r->p->strip,
                            r->p->prepend);
 }
@@ -540,6 +543,17 @@ open_job(pcr_runner *r, size_t i)
         pcr_run_finish(r, i);
         return PCR_OK;
     }
+    if (rc == PCR_OK && job->pyc != NULL && (npy > 1 || s->nlevels > 1)) {
+        rc = pcr_set_error(&e, PCR_ENV,
+                           "one .pyc name was given for %d .pyc files "
+                           "(one Python version and one level only)",
+                           npy * s->nlevels);
+        j->status = rc;
+        j->outcome = PCR_FAILED;
+        set_msg(&j->msg, e.msg);
+        pcr_run_finish(r, i);
+        return PCR_OK;
+    }
     j->nver = npy;
     j->remaining = npy;
     for (int k = 0; k < npy; k++) {
@@ -553,9 +567,10 @@ open_job(pcr_runner *r, size_t i)
         struct version *v = &j->v[vi];
         v->py = py[vi];
         for (int l = 0; l < s->nlevels; l++) {
-            v->path[l] = h->target ? h->target(r, i, v->py, s->levels[l])
-                                   : pcr_output_path(r->p, job->path, v->py,
-                                                     s->levels[l]);
+            v->path[l] = h->target  ? h->target(r, i, v->py, s->levels[l])
+                         : job->pyc ? strdup(job->pyc)
+                                    : pcr_output_path(r->p, job->path, v->py,
+                                                      s->levels[l]);
             if (v->path[l] == NULL) {
                 return pcr_set_error(&r->err, PCR_ENV, "out of memory");
             }

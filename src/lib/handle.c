@@ -68,6 +68,27 @@ free_list(char **v, size_t n)
     free(v);
 }
 
+static void
+clear_operands(pcr *p)
+{
+    for (size_t i = 0; i < p->noperands; i++) {
+        free(p->operands[i].path);
+        free(p->operands[i].record);
+        free(p->operands[i].pyc);
+    }
+    free(p->operands);
+    p->operands = NULL;
+    p->noperands = 0;
+    free_list(p->restrict_dirs, p->nrestrict);
+    p->restrict_dirs = NULL;
+    p->nrestrict = 0;
+    free(p->tar_out);
+    free(p->tar_base);
+    free(p->wheel_in);
+    free(p->wheel_out);
+    p->tar_out = p->tar_base = p->wheel_in = p->wheel_out = NULL;
+}
+
 PCR_API void
 pcr_free(pcr *p)
 {
@@ -79,12 +100,8 @@ pcr_free(pcr *p)
     free(p->prepend);
     free(p->exclude);
     free((char *)p->walk.limit_sl_dest);
-    free_list(p->operands, p->noperands);
+    clear_operands(p);
     free_list(p->restrict_dirs, p->nrestrict);
-    free(p->tar_out);
-    free(p->tar_base);
-    free(p->wheel_in);
-    free(p->wheel_out);
     free(p->server_dir);
     free(p->cache_dir);
     for (int i = 0; i < p->npy; i++) {
@@ -357,10 +374,84 @@ pcr_set_symlink_limit(pcr *p, const char *dir)
                    dir && dir[0] ? dir : NULL);
 }
 
+static pcr_status
+push_operand(pcr *p, const char *path, const char *record, const char *pyc)
+{
+    if (path == NULL || path[0] == '\0') {
+        return pcr_fail(p, PCR_ENV, "an empty file name");
+    }
+    pcr_operand *v =
+        realloc(p->operands, (p->noperands + 1) * sizeof *p->operands);
+    if (v == NULL) {
+        return pcr_fail(p, PCR_ENV, "out of memory");
+    }
+    p->operands = v;
+    pcr_operand o = {strdup(path), record ? strdup(record) : NULL,
+                     pyc ? strdup(pyc) : NULL};
+    if (o.path == NULL || (record && !o.record) || (pyc && !o.pyc)) {
+        free(o.path);
+        free(o.record);
+        free(o.pyc);
+        return pcr_fail(p, PCR_ENV, "out of memory");
+    }
+    p->operands[p->noperands++] = o;
+    return PCR_OK;
+}
+
 PCR_API pcr_status
 pcr_add_operand(pcr *p, const char *path)
 {
-    return push_str(p, &p->operands, &p->noperands, path);
+    return push_operand(p, path, NULL, NULL);
+}
+
+PCR_API pcr_status
+pcr_add_file(pcr *p, const char *source, const char *record, const char *pyc)
+{
+    if (record != NULL && record[0] == '\0') {
+        return pcr_fail(p, PCR_ENV, "an empty recorded name");
+    }
+    if (pyc != NULL && pyc[0] == '\0') {
+        return pcr_fail(p, PCR_ENV, "an empty .pyc name");
+    }
+    return push_operand(p, source, record, pyc);
+}
+
+PCR_API pcr_status
+pcr_reset(pcr *p, unsigned what)
+{
+    if (what & ~(unsigned)(PCR_RESET_OPERANDS | PCR_RESET_OPTIONS)) {
+        return pcr_fail(p, PCR_ENV, "pcr_reset: unknown bits %#x", what);
+    }
+    if (what & PCR_RESET_OPERANDS) {
+        clear_operands(p);
+    }
+    if (what & PCR_RESET_OPTIONS) {
+        free(p->ddir);
+        free(p->strip);
+        free(p->prepend);
+        free(p->exclude);
+        free((char *)p->walk.limit_sl_dest);
+        p->ddir = p->strip = p->prepend = p->exclude = NULL;
+        p->walk.limit_sl_dest = NULL;
+        p->nlevels = 0;
+        p->mode = pcr_default_invalidation();
+        p->mode_set = 0;
+        p->force = p->legacy = p->hardlink_dupes = p->include_sources = 0;
+        p->sourceless = p->no_verify_record = p->clamp_mtime = 0;
+        p->all_tags = p->canonicalize_existing = 0;
+        p->workers = 1;
+        p->verify = 0;
+        p->memory_limit = (uint64_t)1 << 30;
+        p->epoch = -1;
+        p->walk.maxlevels = 1000;
+        p->dump = stdout;
+        p->want_all = p->want_any = 0;
+        if (p->wanted != NULL) {
+            memset(p->wanted, 0, (size_t)p->npy + 1);
+        }
+    }
+    p->err.msg[0] = '\0';
+    return PCR_OK;
 }
 
 PCR_API pcr_status

@@ -13,6 +13,14 @@
 #include "common.h"
 #include "walk.h"
 
+/* A file or directory to compile; pcr_add_file also names the recorded
+ * name and the .pyc. */
+typedef struct pcr_operand {
+    char *path;
+    char *record; /* or NULL */
+    char *pyc;    /* or NULL */
+} pcr_operand;
+
 typedef struct pcr_python {
     char series[16]; /* "3.13", from the server's name */
     char tag[32];    /* "cpython-313" (checked against its hello) */
@@ -42,7 +50,7 @@ struct pcr {
     /* what to read */
     pcr_walk walk;
     char *exclude;
-    char **operands;
+    pcr_operand *operands;
     size_t noperands;
     char **restrict_dirs;
     size_t nrestrict;

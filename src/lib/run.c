@@ -321,7 +321,8 @@ pcr_run_collect(pcr_runner *r, const char *suffix, int into_pycache)
     /* tar -C DIR: relative names are relative to DIR */
     const char *base = r->p->tar_out ? r->p->tar_base : NULL;
     for (size_t i = 0; i < r->p->noperands; i++) {
-        const char *op = r->p->operands[i];
+        const pcr_operand *o = &r->p->operands[i];
+        const char *op = o->path;
         char *joined = NULL;
         if (base != NULL && op[0] != '/') {
             size_t n = strlen(base) + strlen(op) + 2;
@@ -330,11 +331,26 @@ pcr_run_collect(pcr_runner *r, const char *suffix, int into_pycache)
             }
             snprintf(joined, n, "%s/%s", base, op);
         }
+        size_t before = r->jobs.n;
         pcr_status rc =
             pcr_jobs_add(&r->jobs, joined ? joined : op, &wo, &r->err);
         free(joined);
         if (rc != PCR_OK) {
             return rc;
+        }
+        if (o->record != NULL || o->pyc != NULL) {
+            /* pcr_add_file: one file, its name and .pyc given */
+            if (r->jobs.n != before + 1 || r->jobs.v[before].relpath) {
+                return pcr_set_error(&r->err, PCR_ENV,
+                                     "%s: a directory, where a file with "
+                                     "its own .pyc name was given",
+                                     op);
+            }
+            pcr_job *job = &r->jobs.v[before];
+            if ((o->record && !(job->record = strdup(o->record))) ||
+                (o->pyc && !(job->pyc = strdup(o->pyc)))) {
+                return pcr_set_error(&r->err, PCR_ENV, "out of memory");
+            }
         }
     }
     pcr_status rc = apply_restrictions(r);

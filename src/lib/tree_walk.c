@@ -56,7 +56,8 @@ push(pcr_jobs *jobs, char *path, char *relpath, uint64_t size, char *error,
         jobs->v = v;
         jobs->cap = cap;
     }
-    jobs->v[jobs->n++] = (pcr_job){path, relpath, size, error, skip, 0};
+    jobs->v[jobs->n++] =
+        (pcr_job){path, relpath, size, error, skip, 0, NULL, NULL};
     return PCR_OK;
 }
 
@@ -242,6 +243,8 @@ pcr_jobs_free(pcr_jobs *jobs)
             free(jobs->v[i].path);
             free(jobs->v[i].relpath);
             free(jobs->v[i].error);
+            free(jobs->v[i].record);
+            free(jobs->v[i].pyc);
         }
         free(jobs->v);
         memset(jobs, 0, sizeof *jobs);

@@ -383,7 +383,9 @@ open_job(pcr_runner *r, size_t i)
         v->nlev = s->nlevels;
         for (int l = 0; l < s->nlevels; l++) {
             v->level[l] = s->levels[l];
-            char *pyc = pcr_output_path(r->p, job->path, py[k], v->level[l]);
+            char *pyc = job->pyc ? strdup(job->pyc)
+                                 : pcr_output_path(r->p, job->path, py[k],
+                                                   v->level[l]);
             if (pyc == NULL) {
                 return pcr_set_error(&r->err, PCR_ENV, "out of memory");
             }
@@ -392,14 +394,16 @@ open_job(pcr_runner *r, size_t i)
             free(pyc);
         }
     }
-    if (!r->p->legacy) {
+    if (!r->p->legacy && job->pyc == NULL) {
         find_other_tags(r, s, i, j);
     }
     rc = pcr_source_read(job->path, PCR_MAX_SOURCE, &j->src, &e);
     int source_ok = rc == PCR_OK;
-    if ((j->record_name = pcr_record_name(job->path, job->relpath, r->p->ddir,
-                                          r->p->strip, r->p->prepend)) ==
-        NULL) {
+    j->record_name = job->record
+                         ? strdup(job->record)
+                         : pcr_record_name(job->path, job->relpath, r->p->ddir,
+                                           r->p->strip, r->p->prepend);
+    if (j->record_name == NULL) {
         return pcr_set_error(&r->err, PCR_ENV, "out of memory");
     }
     for (int vi = 0; vi < j->nver; vi++) {

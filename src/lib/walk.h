@@ -18,6 +18,8 @@ typedef struct pcr_job {
     char *error;   /* the walk could not look at it */
     int skip;      /* filtered out by -x, -e or a restriction */
     int link;      /* a symlink (for -e) */
+    char *record;  /* pcr_add_file: the recorded name, or NULL */
+    char *pyc;     /* pcr_add_file: where the .pyc goes, or NULL */
 } pcr_job;
 
 typedef struct pcr_jobs {
