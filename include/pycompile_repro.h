@@ -15,15 +15,26 @@
  * .pyc checked, ...) in the order of the operands, whatever the number of
  * workers.  Every call returns a pcr_status; on failure pcr_error_string()
  * says why.  The library never prints (except --dump's output, to the
- * stream given) and never exits.
+ * stream given) and never exits.  A handle can run again (pcr_reset):
+ * the compile servers it started stay running, idle, between runs, so
+ * that the next run starts none; pcr_free() stops them.
  *
- * Process-wide effects: pcr_run() starts child processes and waits for
- * them; while it runs, SIGPIPE is blocked in the calling thread
- * (pthread_sigmask, restored after, a pending SIGPIPE swallowed).  While a
- * wheel (a zip) is written, TZ is set to UTC0 and restored after:
- * libarchive's zip writer takes DOS times from localtime_r(), and no
- * adjusted time can avoid it because it writes the same time into its UT
- * field.  Nothing else (no locale, no signal handler) is changed.
+ * Threads: a handle is used by one thread at a time (one handle per
+ * thread); independent handles may run at once in independent threads.
+ * The callback runs in the thread that called pcr_run.  A handle must not
+ * be used in a child process after fork().
+ *
+ * Process-wide effects: the library starts child processes (the compile
+ * servers; they belong to the handle until pcr_free) and waits for them
+ * by their pid, so a caller that reaps every child (waitpid(-1) in a
+ * SIGCHLD handler) takes them away.  Writes to the servers never raise
+ * SIGPIPE (sockets written with MSG_NOSIGNAL): no signal mask or handler
+ * is changed.  While a wheel (a zip) is written, TZ is set to UTC0 and
+ * restored after, under a lock: libarchive's zip writer takes DOS times
+ * from localtime_r(), and no adjusted time can avoid it because it writes
+ * the same time into its UT field; other threads that read local time in
+ * that moment see UTC.  Nothing else (no locale, no environment variable)
+ * is changed.
  *
  * All symbols start with pcr_ / PCR_.  Strings returned are borrowed and
  * valid until the next call on the same handle, unless said otherwise.
@@ -86,18 +97,21 @@ PCR_API int pcr_invalidation_parse(const char *name);
 PCR_API const char *pcr_invalidation_name(pcr_invalidation mode);
 
 typedef enum pcr_flag {
-    PCR_FLAG_FORCE = 1,            /* compile even when up to date */
-    PCR_FLAG_LEGACY,               /* -b: SOURCE.pyc beside the source */
-    PCR_FLAG_HARDLINK_DUPES,       /* hard-link equal .pyc of the levels */
-    PCR_FLAG_INCLUDE_SOURCES,      /* tar: the sources too */
-    PCR_FLAG_SOURCELESS,           /* wheel: NAME.pyc in place of NAME.py */
-    PCR_FLAG_NO_VERIFY_RECORD,     /* wheel: accept a RECORD that is wrong */
-    PCR_FLAG_CLAMP_MTIME,          /* sources newer than SOURCE_DATE_EPOCH
-                                      get its time (in-place), or archive
-                                      entries keep older times (tar) */
-    PCR_FLAG_ALL_TAGS,             /* --remove: every cache tag and level */
-    PCR_FLAG_CANONICALIZE_EXISTING /* compile: an up-to-date .pyc that is
-                                    not canonical is rewritten */
+    PCR_FLAG_FORCE = 1,             /* compile even when up to date */
+    PCR_FLAG_LEGACY,                /* -b: SOURCE.pyc beside the source */
+    PCR_FLAG_HARDLINK_DUPES,        /* hard-link equal .pyc of the levels */
+    PCR_FLAG_INCLUDE_SOURCES,       /* tar: the sources too */
+    PCR_FLAG_SOURCELESS,            /* wheel: NAME.pyc in place of NAME.py */
+    PCR_FLAG_NO_VERIFY_RECORD,      /* wheel: accept a RECORD that is wrong */
+    PCR_FLAG_CLAMP_MTIME,           /* sources newer than SOURCE_DATE_EPOCH
+                                       get its time (in-place), or archive
+                                       entries keep older times (tar) */
+    PCR_FLAG_ALL_TAGS,              /* --remove: every cache tag and level */
+    PCR_FLAG_CANONICALIZE_EXISTING, /* compile: an up-to-date .pyc that
+                                       is not canonical is rewritten */
+    PCR_FLAG_ALLOW_NO_COMPILER      /* check: a .pyc of a version with no
+                                       server here (no-compiler) does not
+                                       fail the run */
 } pcr_flag;
 
 PCR_API pcr_status pcr_set_flag(pcr *p, pcr_flag flag, int on);
@@ -122,22 +136,45 @@ PCR_API pcr_status pcr_set_epoch(pcr *p, int64_t epoch);
 
 /* A content-addressed cache of compiled code in dir (NULL: none), shared
  * safely by processes and machines (NFS); max_size bytes (0: no limit),
- * least recently used entries removed first.  A hit compiles nothing and
- * starts no server.  --verify never reads it. */
+ * least recently used entries removed first.  A hit compiles nothing
+ * (one server per version still starts, to say which exact CPython it
+ * is).  --verify never reads it.  The directory must belong to the user
+ * (or root) and not be writable by others, else a run goes on without
+ * it and says so in a warning event; pcr_set_cache_shared(p, 1) accepts
+ * a directory shared between users (then anyone who can write there can
+ * plant an entry: see pcr_set_cache_shared in the man page). */
 PCR_API pcr_status pcr_set_cache(pcr *p, const char *dir, uint64_t max_size);
-/* What the cache did in the last run; entries and bytes are counted
- * when a maximum size is set or want_totals was set before the run. */
+PCR_API pcr_status pcr_set_cache_shared(pcr *p, int shared);
+/* Remove every entry of the cache. */
+PCR_API pcr_status pcr_cache_clear(pcr *p);
+/* What the cache did in the last run.  entries and bytes are counted when
+ * a maximum size is set or want_totals was set before the run. */
+typedef enum pcr_cache_counter {
+    PCR_CACHE_HITS = 0,
+    PCR_CACHE_MISSES,
+    PCR_CACHE_WRITTEN,
+    PCR_CACHE_ERRORS,
+    PCR_CACHE_DAMAGED, /* entries that did not prove their key: removed */
+    PCR_CACHE_TRIMMED, /* removed to stay under the size */
+    PCR_CACHE_ENTRIES,
+    PCR_CACHE_BYTES,
+    PCR_CACHE_COUNTERS /* how many there are (more may come) */
+} pcr_cache_counter;
+PCR_API pcr_status pcr_cache_totals(pcr *p, int want_totals);
+PCR_API uint64_t pcr_cache_stat(const pcr *p, pcr_cache_counter which);
+PCR_API const char *pcr_cache_counter_name(pcr_cache_counter which);
+/* Deprecated (the struct cannot grow): use pcr_cache_stat. */
 typedef struct pcr_cache_stats {
     uint64_t hits, misses, written, errors, damaged, trimmed;
     uint64_t entries, bytes;
 } pcr_cache_stats;
-PCR_API pcr_status pcr_cache_totals(pcr *p, int want_totals);
 PCR_API void pcr_get_cache_stats(const pcr *p, pcr_cache_stats *out);
 
 /* ------------------------------------------------------ Python versions */
 
 /* Where the compile servers are (default: PYCOMPILE_REPRO_SERVER_DIR,
- * else next to the program, else the built-in LIBEXECDIR). */
+ * else next to the program, else the built-in LIBEXECDIR).  Setting it
+ * again replaces the list of servers (those started are stopped). */
 PCR_API pcr_status pcr_set_server_dir(pcr *p, const char *dir);
 /* Compile for "X.Y" (repeatable) or "all" (every server found).  With
  * none, a path under .../lib/pythonX.Y/ is compiled for X.Y and anything

@@ -1,133 +1,198 @@
 /* SPDX-License-Identifier: MIT */
-/* protocol.c - encoding and decoding frames of the front end / compile
- * server protocol (protocol.h). */
+/* protocol.c - the front end / compile server messages, encoded and
+ * decoded for both sides (protocol.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "protocol.h"
 
+static pcr_bytes
+blob(pcr_rbuf *r)
+{
+    pcr_bytes b;
+    b.data = pcr_rbuf_blob(r, &b.len);
+    return b;
+}
+
+/* Nothing read past the end, and nothing left over. */
 static int
-reserve(pcr_wbuf *w, size_t n)
+whole(const pcr_rbuf *r)
 {
-    if (w->failed) {
-        return 0;
-    }
-    if (w->cap - w->len >= n) {
-        return 1;
-    }
-    size_t cap = w->cap ? w->cap : 256;
-    while (cap - w->len < n) {
-        if (cap > SIZE_MAX / 2) {
-            w->failed = 1;
-            return 0;
+    return !r->bad && r->p == r->end ? 0 : -1;
+}
+
+void
+pcr_encode_hello(pcr_wbuf *w, const pcr_msg_hello *m)
+{
+    size_t f = pcr_wbuf_begin_frame(w, PCR_MSG_HELLO);
+    pcr_wbuf_u32(w, m->proto);
+    pcr_wbuf_u32(w, m->magic);
+    pcr_wbuf_u32(w, m->canonical_form);
+    pcr_wbuf_blob(w, m->version.data, m->version.len);
+    pcr_wbuf_blob(w, m->build.data, m->build.len);
+    pcr_wbuf_blob(w, m->tag.data, m->tag.len);
+    pcr_wbuf_end_frame(w, f);
+}
+
+int
+pcr_decode_hello(const unsigned char *p, size_t n, pcr_msg_hello *m)
+{
+    pcr_rbuf r = {p, p + n, 0};
+    m->proto = pcr_rbuf_u32(&r);
+    m->magic = pcr_rbuf_u32(&r);
+    m->canonical_form = pcr_rbuf_u32(&r);
+    m->version = blob(&r);
+    m->build = blob(&r);
+    m->tag = blob(&r);
+    return whole(&r);
+}
+
+void
+pcr_encode_start_error(pcr_wbuf *w, const char *msg)
+{
+    size_t f = pcr_wbuf_begin_frame(w, PCR_MSG_ERROR);
+    pcr_wbuf_blob(w, msg, strlen(msg));
+    pcr_wbuf_end_frame(w, f);
+}
+
+void
+pcr_encode_request(pcr_wbuf *w, const pcr_msg_request *m)
+{
+    size_t f = pcr_wbuf_begin_frame(w, (unsigned)m->kind);
+    pcr_wbuf_u32(w, m->id);
+    if (m->kind == PCR_MSG_COMPILE) {
+        pcr_wbuf_u32(w, m->flags);
+        pcr_wbuf_u32(w, m->nlevels);
+        for (uint32_t i = 0; i < m->nlevels; i++) {
+            pcr_wbuf_u32(w, (uint32_t)m->levels[i]);
         }
-        cap *= 2;
+        pcr_wbuf_blob(w, m->name.data, m->name.len);
+        pcr_wbuf_blob(w, m->source.data, m->source.len);
+    } else if (m->kind == PCR_MSG_HASH) {
+        pcr_wbuf_blob(w, m->source.data, m->source.len);
+    } else {
+        pcr_wbuf_blob(w, m->pattern.data, m->pattern.len);
+        pcr_wbuf_u32(w, (uint32_t)m->npaths);
+        for (size_t i = 0; i < m->npaths; i++) {
+            pcr_wbuf_blob(w, m->paths[i], strlen(m->paths[i]));
+        }
     }
-    unsigned char *d = realloc(w->data, cap);
-    if (d == NULL) {
-        w->failed = 1;
-        return 0;
+    pcr_wbuf_end_frame(w, f);
+}
+
+int
+pcr_decode_request(int type, const unsigned char *p, size_t n,
+                   pcr_msg_request *m)
+{
+    pcr_rbuf r = {p, p + n, 0};
+    memset(m, 0, sizeof *m);
+    m->kind = type;
+    m->id = pcr_rbuf_u32(&r);
+    if (type == PCR_MSG_COMPILE) {
+        m->flags = pcr_rbuf_u32(&r);
+        m->nlevels = pcr_rbuf_u32(&r);
+        if (m->nlevels < 1 || m->nlevels > PCR_PROTO_MAX_LEVELS) {
+            return -1;
+        }
+        for (uint32_t i = 0; i < m->nlevels; i++) {
+            uint32_t level = pcr_rbuf_u32(&r);
+            if (level >= PCR_PROTO_MAX_LEVELS) {
+                return -1;
+            }
+            m->levels[i] = (int)level;
+        }
+        m->name = blob(&r);
+        m->source = blob(&r);
+    } else if (type == PCR_MSG_HASH) {
+        m->source = blob(&r);
+    } else if (type == PCR_MSG_REGEX) {
+        m->pattern = blob(&r);
+        uint32_t count = pcr_rbuf_u32(&r);
+        /* each path takes at least its 4-byte length */
+        if (r.bad || count > (size_t)(r.end - r.p) / 4) {
+            return -1;
+        }
+        m->npaths = count;
+        m->path_bytes = calloc(count ? count : 1, sizeof *m->path_bytes);
+        if (m->path_bytes == NULL) {
+            return -1;
+        }
+        for (uint32_t i = 0; i < count; i++) {
+            m->path_bytes[i] = blob(&r);
+        }
+    } else {
+        return -1;
     }
-    w->data = d;
-    w->cap = cap;
-    return 1;
+    return whole(&r);
 }
 
 void
-pcr_wbuf_u8(pcr_wbuf *w, unsigned v)
+pcr_encode_reply(pcr_wbuf *w, int kind, uint32_t flags, const pcr_msg_reply *m)
 {
-    if (reserve(w, 1)) {
-        w->data[w->len++] = (unsigned char)v;
+    size_t f = pcr_wbuf_begin_frame(w, PCR_MSG_REPLY);
+    pcr_wbuf_u32(w, m->id);
+    pcr_wbuf_u32(w, m->status);
+    if (m->status != 0) {
+        pcr_wbuf_blob(w, m->message.data, m->message.len);
+    } else if (kind == PCR_MSG_COMPILE) {
+        if (flags & PCR_COMPILE_WANT_HASH) {
+            pcr_wbuf_bytes(w, m->hash, 8);
+        }
+        pcr_wbuf_u32(w, m->nbodies);
+        for (uint32_t i = 0; i < m->nbodies; i++) {
+            pcr_wbuf_blob(w, m->body[i].data, m->body[i].len);
+        }
+        pcr_wbuf_blob(w, m->warnings.data, m->warnings.len);
+    } else if (kind == PCR_MSG_HASH) {
+        pcr_wbuf_bytes(w, m->hash, 8);
+    } else {
+        pcr_wbuf_blob(w, m->matches.data, m->matches.len);
     }
+    pcr_wbuf_end_frame(w, f);
 }
 
-void
-pcr_wbuf_u32(pcr_wbuf *w, uint32_t v)
+int
+pcr_decode_reply(const unsigned char *p, size_t n, const pcr_msg_request *rq,
+                 pcr_msg_reply *m)
 {
-    if (reserve(w, 4)) {
-        pcr_put_le32(w->data + w->len, v);
-        w->len += 4;
+    pcr_rbuf r = {p, p + n, 0};
+    memset(m, 0, sizeof *m);
+    m->id = pcr_rbuf_u32(&r);
+    m->status = pcr_rbuf_u32(&r);
+    if (r.bad || m->id != rq->id || m->status > 2) {
+        return -1;
     }
-}
-
-void
-pcr_wbuf_bytes(pcr_wbuf *w, const void *p, size_t n)
-{
-    if (n > 0 && reserve(w, n)) {
-        memcpy(w->data + w->len, p, n);
-        w->len += n;
+    if (m->status != 0) {
+        m->message = blob(&r);
+        return whole(&r);
     }
-}
-
-void
-pcr_wbuf_blob(pcr_wbuf *w, const void *p, size_t n)
-{
-    if (n > UINT32_MAX) {
-        w->failed = 1;
-        return;
+    if (rq->kind == PCR_MSG_COMPILE) {
+        if (rq->flags & PCR_COMPILE_WANT_HASH) {
+            const unsigned char *h = pcr_rbuf_bytes(&r, 8);
+            if (h != NULL) {
+                memcpy(m->hash, h, 8);
+                m->have_hash = 1;
+            }
+        }
+        m->nbodies = pcr_rbuf_u32(&r);
+        if (r.bad || m->nbodies != rq->nlevels) {
+            return -1;
+        }
+        for (uint32_t i = 0; i < m->nbodies; i++) {
+            m->body[i] = blob(&r);
+        }
+        m->warnings = blob(&r);
+    } else if (rq->kind == PCR_MSG_HASH) {
+        const unsigned char *h = pcr_rbuf_bytes(&r, 8);
+        if (h != NULL) {
+            memcpy(m->hash, h, 8);
+            m->have_hash = 1;
+        }
+    } else {
+        m->matches = blob(&r);
+        if (m->matches.len != rq->npaths) {
+            return -1;
+        }
     }
-    pcr_wbuf_u32(w, (uint32_t)n);
-    pcr_wbuf_bytes(w, p, n);
-}
-
-size_t
-pcr_wbuf_begin_frame(pcr_wbuf *w, unsigned type)
-{
-    size_t start = w->len;
-    pcr_wbuf_u32(w, 0);
-    pcr_wbuf_u8(w, type);
-    return start;
-}
-
-void
-pcr_wbuf_end_frame(pcr_wbuf *w, size_t start)
-{
-    size_t n = w->len - start - 4;
-    if (w->failed || n > PCR_PROTO_MAX_FRAME) {
-        w->failed = 1;
-        return;
-    }
-    pcr_put_le32(w->data + start, (uint32_t)n);
-}
-
-void
-pcr_wbuf_free(pcr_wbuf *w)
-{
-    free(w->data);
-    memset(w, 0, sizeof *w);
-}
-
-uint32_t
-pcr_rbuf_u32(pcr_rbuf *r)
-{
-    if (r->bad || r->end - r->p < 4) {
-        r->bad = 1;
-        return 0;
-    }
-    uint32_t v = pcr_le32(r->p);
-    r->p += 4;
-    return v;
-}
-
-const unsigned char *
-pcr_rbuf_bytes(pcr_rbuf *r, size_t n)
-{
-    if (r->bad || (size_t)(r->end - r->p) < n) {
-        r->bad = 1;
-        return NULL;
-    }
-    const unsigned char *p = r->p;
-    r->p += n;
-    return p;
-}
-
-const unsigned char *
-pcr_rbuf_blob(pcr_rbuf *r, size_t *n)
-{
-    *n = pcr_rbuf_u32(r);
-    const unsigned char *p = pcr_rbuf_bytes(r, *n);
-    if (p == NULL) {
-        *n = 0;
-    }
-    return p;
+    return whole(&r);
 }

@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * protocol.h - the pipe protocol between the front end and a compile
- * server (src/server).  Shared by both sides; not installed.
+ * protocol.h - the messages between the front end and a compile server
+ * (src/server), encoded and decoded in one place (protocol.c) for both
+ * sides.  Not installed.
  *
- * Every message is a frame:  u32 length | u8 type | payload
- * where length counts the type byte and the payload.  Integers are u32
- * little-endian; a blob is a u32 byte count followed by the bytes.
- *
+ * Messages are frames (frame.h).
  * Front end -> server:
  *   'C' COMPILE  id flags nlevels level... name:blob source:blob
  *                flags bit 0: also return the source hash
@@ -23,7 +21,9 @@
  *                and for status 1 (this source fails) or 2 (trouble):
  *                  message:blob
  *
- * The server answers requests in the order it receives them.
+ * The server answers requests in the order it receives them.  Decoding
+ * checks every field and that nothing is left over; the pointers a
+ * decoder fills point into the frame.
  */
 #ifndef PCR_PROTOCOL_H
 #define PCR_PROTOCOL_H
@@ -36,11 +36,9 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "frame.h"
 
 #define PCR_PROTO_VERSION 1
-/* A frame never exceeds this: the largest source (PCR_MAX_SOURCE) plus
- * its three bodies fit easily. */
-#define PCR_PROTO_MAX_FRAME ((uint32_t)1 << 31)
 
 enum {
     PCR_MSG_COMPILE = 'C',
@@ -52,32 +50,61 @@ enum {
 };
 
 #define PCR_COMPILE_WANT_HASH 1u
+/* Levels a COMPILE request may ask for at once (0, 1 and 2). */
+#define PCR_PROTO_MAX_LEVELS 3
 
-/* A growable byte buffer for building frames. */
-typedef struct pcr_wbuf {
-    unsigned char *data;
-    size_t len, cap;
-    int failed; /* an allocation failed: the content is incomplete */
-} pcr_wbuf;
+typedef struct pcr_bytes {
+    const unsigned char *data;
+    size_t len;
+} pcr_bytes;
 
-void pcr_wbuf_u8(pcr_wbuf *w, unsigned v);
-void pcr_wbuf_u32(pcr_wbuf *w, uint32_t v);
-void pcr_wbuf_bytes(pcr_wbuf *w, const void *p, size_t n);
-void pcr_wbuf_blob(pcr_wbuf *w, const void *p, size_t n);
-/* Start a frame of this type; pcr_wbuf_end_frame fills in its length. */
-size_t pcr_wbuf_begin_frame(pcr_wbuf *w, unsigned type);
-void pcr_wbuf_end_frame(pcr_wbuf *w, size_t start);
-void pcr_wbuf_free(pcr_wbuf *w);
+typedef struct pcr_msg_hello {
+    uint32_t proto, magic, canonical_form;
+    pcr_bytes version, build, tag;
+} pcr_msg_hello;
 
-/* A bounds-checked cursor over a received payload. */
-typedef struct pcr_rbuf {
-    const unsigned char *p, *end;
-    int bad; /* read past the end, or a blob longer than what is left */
-} pcr_rbuf;
+/* A request.  paths: REGEX only, npaths of them (the encoder reads
+ * C strings; the decoder fills the pcr_bytes array it is given). */
+typedef struct pcr_msg_request {
+    int kind; /* PCR_MSG_COMPILE, _HASH or _REGEX */
+    uint32_t id;
+    uint32_t flags;
+    uint32_t nlevels;
+    int levels[PCR_PROTO_MAX_LEVELS];
+    pcr_bytes name, source, pattern;
+    size_t npaths;
+    const char *const *paths; /* encode */
+    pcr_bytes *path_bytes;    /* decode: malloc'd by the decoder */
+} pcr_msg_request;
 
-uint32_t pcr_rbuf_u32(pcr_rbuf *r);
-const unsigned char *pcr_rbuf_bytes(pcr_rbuf *r, size_t n);
-/* A blob: its bytes (not NUL-terminated) and length. */
-const unsigned char *pcr_rbuf_blob(pcr_rbuf *r, size_t *n);
+typedef struct pcr_msg_reply {
+    uint32_t id;
+    uint32_t status;   /* 0 ok, 1 this source failed, 2 trouble */
+    pcr_bytes message; /* status != 0 */
+    int have_hash;
+    unsigned char hash[8];
+    uint32_t nbodies;
+    pcr_bytes body[PCR_PROTO_MAX_LEVELS];
+    pcr_bytes warnings;
+    pcr_bytes matches; /* REGEX */
+} pcr_msg_reply;
+
+void pcr_encode_hello(pcr_wbuf *w, const pcr_msg_hello *m);
+/* An ERROR frame: the server cannot start. */
+void pcr_encode_start_error(pcr_wbuf *w, const char *msg);
+void pcr_encode_request(pcr_wbuf *w, const pcr_msg_request *m);
+/* kind: the request's; for COMPILE with want_hash the hash is sent. */
+void pcr_encode_reply(pcr_wbuf *w, int kind, uint32_t flags,
+                      const pcr_msg_reply *m);
+
+/* 0, or -1 when the payload (after the type byte) is malformed. */
+int pcr_decode_hello(const unsigned char *p, size_t n, pcr_msg_hello *m);
+/* type: the frame's type byte; m->path_bytes is malloc'd for REGEX (free
+ * it); -1 when malformed or out of memory. */
+int pcr_decode_request(int type, const unsigned char *p, size_t n,
+                       pcr_msg_request *m);
+/* For the request it answers (kind, flags, nlevels; REGEX: npaths). */
+int pcr_decode_reply(const unsigned char *p, size_t n,
+                     const pcr_msg_request *rq, pcr_msg_reply *m);
 
 #endif

@@ -1,41 +1,49 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine.c - running compile servers and talking to them.
+ * engine.c - scheduling requests over compile servers and handling their
+ * replies (engine.h).  Starting and reaping a server is child.c's; the
+ * messages are protocol.c's.
  *
- * Each server is a child process started with posix_spawn (cheap even
- * when the front end holds much memory), its stdin and stdout our pipes,
- * both non-blocking on our side: one poll() loop writes requests and
- * reads replies for every server at once, so a large request never waits
- * on a large reply.  A server answers in order; at most two requests are
- * in flight per server, the second only while the queue holds more work
- * than there are servers (so the last files are not queued behind a busy
- * server while another one idles).
+ * Each server's socket is non-blocking on our side: one poll() loop
+ * writes requests and reads replies for every server at once, so a large
+ * request never waits on a large reply.  A server answers in order; at
+ * most two requests are in flight per server, the second only while the
+ * queue holds more work than there are servers (so the last files are
+ * not queued behind a busy server while another one idles).
  *
- * A server that dies takes only the request it was working on with it
- * (reported as that source's failure); the requests queued behind it go
- * back to the pool, and a new server is started.  A pool whose server
- * cannot start, or that keeps dying without answering, fails its
- * requests as trouble (PCR_ENV).
+ * What a server sends is checked before anyone uses it: the hello's magic
+ * number must be one the layout table knows, for the series the server is
+ * named after, with the expected cache tag; every body must parse as
+ * marshal data of that series (the hostile-safe walker, marshal_tree.c).
+ *
+ * A server that dies, sends garbage, or stops making progress (no reply
+ * and no CPU time used for PYCOMPILE_REPRO_STALL_SECONDS, default 30: a
+ * slow compile uses CPU, a hung server does not) takes only the request
+ * it was working on with it, reported as that source's failure; the
+ * requests queued behind it go back to the pool, and a new server is
+ * started.  A pool whose server cannot start, or whose servers die
+ * PCR_MAX_DEATHS times in a row without a reply, fails its requests as
+ * trouble (PCR_ENV).
  */
-#define _GNU_SOURCE /* pipe2 */
+#define _GNU_SOURCE /* MSG_NOSIGNAL */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "canonical.h"
+#include "child.h"
 #include "engine.h"
-
-extern char **environ;
+#include "marshal_format.h"
+#include "marshal_tree.h"
 
 #define MAX_INFLIGHT 2
-#define MAX_DEATHS 3 /* consecutive deaths without a reply */
+#define STALL_SECONDS 30
 
 enum { SRV_STARTING, SRV_READY, SRV_DEAD };
 
@@ -49,8 +57,9 @@ struct pool;
 
 struct server {
     pid_t pid;
-    int to, from; /* its stdin (we write), its stdout (we read) */
+    int fd; /* our end of its stdin/stdout socket */
     int state;
+    uint64_t memory_limit; /* what it was started with */
     pcr_wbuf out;
     size_t outpos;
     unsigned char *in;
@@ -58,6 +67,8 @@ struct server {
     struct node *flight[MAX_INFLIGHT];
     int nflight;
     struct pool *pool;
+    double since;  /* last sign of progress (a frame, a start, CPU) */
+    long long cpu; /* its CPU ticks then (-1: not read yet) */
 };
 
 struct pool {
@@ -72,17 +83,24 @@ struct pool {
 };
 
 struct pcr_engine {
-    pcr *p;
-    int max_servers;
+    pcr_pythons *py;
+    pcr_engine_run run;
     struct pool **pools;
     int npools;
     size_t pending;
     uint32_t next_id;
-    sigset_t old_mask;
-    pcr_error *err; /* the current step's */
+    double stall; /* seconds */
 };
 
 /* ------------------------------------------------------------ helpers */
+
+static double
+now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 void
 pcr_reply_clear(pcr_reply *r)
@@ -90,7 +108,7 @@ pcr_reply_clear(pcr_reply *r)
     free(r->message);
     free(r->warnings);
     free(r->matches);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < PCR_MAX_LEVELS; i++) {
         pcr_buf_free(&r->body[i]);
     }
     memset(r, 0, sizeof *r);
@@ -179,94 +197,40 @@ find_pool(pcr_engine *e, int py, int round, int create)
 
 /* ----------------------------------------------------- server lifecycle */
 
-static int
-set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
 static pcr_status
 spawn(pcr_engine *e, struct pool *pl, pcr_error *err)
 {
-    const pcr_python *py = &e->p->py[pl->py];
-    int to[2] = {-1, -1}, from[2] = {-1, -1};
-    if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) {
-        int en = errno;
-        if (to[0] >= 0) {
-            close(to[0]);
-            close(to[1]);
-        }
-        return pcr_set_errno(err, PCR_ENV, en, "cannot create a pipe");
-    }
+    const pcr_python *py = &e->py->v[pl->py];
     char seed[32], mem[32];
     snprintf(seed, sizeof seed, "%d", pl->round > 0 ? pl->round : 0);
-    snprintf(mem, sizeof mem, "%llu", (unsigned long long)e->p->memory_limit);
+    snprintf(mem, sizeof mem, "%llu", (unsigned long long)e->run.memory_limit);
     char *argv[] = {py->path,         "--hash-seed", seed,
                     "--memory-limit", mem,           NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, to[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, from[1], 1);
-    posix_spawnattr_init(&at);
-    sigset_t def;
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
-    posix_spawnattr_setsigmask(&at, &e->old_mask);
-    posix_spawnattr_setsigdefault(&at, &def);
-    posix_spawnattr_setflags(&at,
-                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid;
-    int rc = posix_spawn(&pid, py->path, &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    close(to[0]);
-    close(from[1]);
-    if (rc != 0) {
-        close(to[1]);
-        close(from[0]);
-        return pcr_set_errno(err, PCR_ENV, rc,
-                             "cannot start the compile server %s", py->path);
+    if (pl->nsrv == pl->cap) {
+        int cap = pl->cap ? pl->cap * 2 : 4;
+        struct server **ns = realloc(pl->srv, (size_t)cap * sizeof *ns);
+        if (ns == NULL) {
+            return pcr_set_error(err, PCR_ENV, "out of memory");
+        }
+        pl->srv = ns;
+        pl->cap = cap;
     }
     struct server *s = calloc(1, sizeof *s);
-    struct server **ns =
-        pl->nsrv == pl->cap
-            ? realloc(pl->srv,
-                      (size_t)(pl->cap ? pl->cap * 2 : 4) * sizeof *ns)
-            : pl->srv;
-    if (s == NULL || ns == NULL) {
-        free(s);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        close(to[1]);
-        close(from[0]);
+    if (s == NULL) {
         return pcr_set_error(err, PCR_ENV, "out of memory");
     }
-    if (ns != pl->srv) {
-        pl->srv = ns;
-        pl->cap = pl->cap ? pl->cap * 2 : 4;
+    pcr_status rc = pcr_child_spawn(py->path, argv, &s->pid, &s->fd, err);
+    if (rc != PCR_OK) {
+        free(s);
+        return rc;
     }
-    set_nonblock(to[1]);
-    set_nonblock(from[0]);
-    *s = (struct server){.pid = pid,
-                         .to = to[1],
-                         .from = from[0],
-                         .state = SRV_STARTING,
-                         .pool = pl};
+    s->state = SRV_STARTING;
+    s->memory_limit = e->run.memory_limit;
+    s->pool = pl;
+    s->since = now();
+    s->cpu = -1;
     pl->srv[pl->nsrv++] = s;
     return PCR_OK;
-}
-
-/* "exited with status 3", "killed by signal 9" */
-static void
-describe_exit(int status, char *out, size_t size)
-{
-    if (WIFSIGNALED(status)) {
-        snprintf(out, size, "killed by signal %d", WTERMSIG(status));
-    } else {
-        snprintf(out, size, "exited with status %d", WEXITSTATUS(status));
-    }
 }
 
 static void
@@ -282,8 +246,27 @@ fail_pool(pcr_engine *e, struct pool *pl, const char *why)
     }
 }
 
+/* Close, reap and free a server no longer in any list. */
 static void
-remove_server(struct pool *pl, struct server *s)
+destroy_server(struct server *s, int kill_it, int *status)
+{
+    if (kill_it) {
+        kill(s->pid, SIGKILL);
+    }
+    if (s->fd >= 0) {
+        close(s->fd); /* EOF: an idle server finishes and exits */
+    }
+    pcr_child_reap(s->pid, status);
+    for (int j = 0; j < s->nflight; j++) {
+        free(s->flight[j]);
+    }
+    pcr_wbuf_free(&s->out);
+    free(s->in);
+    free(s);
+}
+
+static void
+unlink_server(struct pool *pl, struct server *s)
 {
     for (int i = 0; i < pl->nsrv; i++) {
         if (pl->srv[i] == s) {
@@ -291,60 +274,39 @@ remove_server(struct pool *pl, struct server *s)
             break;
         }
     }
-    if (s->to >= 0) {
-        close(s->to);
-    }
-    if (s->from >= 0) {
-        close(s->from);
-    }
-    pcr_wbuf_free(&s->out);
-    free(s->in);
-    free(s);
 }
 
-/* A server's pipe closed or broke: collect it, blame its current
- * request, give the rest back to the pool. */
+/* A server broke down (its socket closed, it sent garbage, it hung):
+ * reap it, blame its current request, give the rest back to the pool.
+ * why: NULL when it simply went away. */
 static void
-server_died(pcr_engine *e, struct server *s, const char *protocol_error)
+server_died(pcr_engine *e, struct server *s, const char *why)
 {
     struct pool *pl = s->pool;
-    const pcr_python *py = &e->p->py[pl->py];
-    int status = 0;
-    if (protocol_error != NULL) {
-        kill(s->pid, SIGKILL);
-    }
-    close(s->to);
-    s->to = -1;
-    while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    char how[64], msg[PCR_ERROR_MAX];
-    describe_exit(status, how, sizeof how);
+    const pcr_python *py = &e->py->v[pl->py];
     int starting = s->state == SRV_STARTING;
-    s->state = SRV_DEAD;
-    if (protocol_error != NULL) {
-        snprintf(msg, sizeof msg,
-                 "the compile server %s broke the "
-                 "protocol: %s",
-                 py->path, protocol_error);
-    } else if (starting) {
-        snprintf(msg, sizeof msg,
-                 "the compile server %s did not start "
-                 "(%s)",
-                 py->path, how);
-    } else {
-        snprintf(msg, sizeof msg,
-                 "the compile server for CPython %s %s "
-                 "while compiling it",
-                 py->series, how);
-    }
     /* the head was being worked on; the others go back, in order */
     for (int i = s->nflight - 1; i >= 1; i--) {
         queue_push(pl, s->flight[i], 1);
     }
     struct node *head = s->nflight > 0 ? s->flight[0] : NULL;
     s->nflight = 0;
-    remove_server(pl, s);
-    if (starting || protocol_error != NULL) {
+    unlink_server(pl, s);
+    int status = 0;
+    destroy_server(s, why != NULL, &status);
+    char how[64], msg[PCR_ERROR_MAX];
+    pcr_child_describe(status, how, sizeof how);
+    if (why != NULL) {
+        snprintf(msg, sizeof msg, "the compile server %s %s", py->path, why);
+    } else if (starting) {
+        snprintf(msg, sizeof msg, "the compile server %s did not start (%s)",
+                 py->path, how);
+    } else {
+        snprintf(msg, sizeof msg,
+                 "the compile server for CPython %s %s while compiling it",
+                 py->series, how);
+    }
+    if (starting) {
         if (head != NULL) {
             queue_push(pl, head, 1);
         }
@@ -354,11 +316,11 @@ server_died(pcr_engine *e, struct server *s, const char *protocol_error)
     if (head != NULL) {
         fail_request(e, head, PCR_FAIL, msg);
     }
-    if (++pl->deaths > MAX_DEATHS) {
+    if (head != NULL && ++pl->deaths >= PCR_MAX_DEATHS) {
         snprintf(msg, sizeof msg,
-                 "the compile server for CPython %s keeps "
-                 "dying (%s)",
-                 py->series, how);
+                 "the compile server for CPython %s keeps dying (%d times "
+                 "in a row, the last %s)",
+                 py->series, pl->deaths, why ? why : how);
         fail_pool(e, pl, msg);
     }
 }
@@ -372,57 +334,81 @@ server_cannot_start(pcr_engine *e, struct server *s, const char *why)
         pl->failed = 1;
         pl->why = strdup(why);
     }
-    server_died(e, s, NULL);
+    unlink_server(pl, s);
+    for (int i = s->nflight - 1; i >= 0; i--) {
+        queue_push(pl, s->flight[i], 1);
+    }
+    s->nflight = 0;
+    destroy_server(s, 1, NULL);
     fail_pool(e, pl, why);
 }
 
 /* --------------------------------------------------------- frames in */
 
 static pcr_status
-take_hello(pcr_engine *e, struct server *s, pcr_rbuf *r, char *why,
-           size_t size)
+take_hello(pcr_engine *e, struct server *s, const unsigned char *p, size_t n,
+           char *why, size_t size)
 {
-    pcr_python *py = &e->p->py[s->pool->py];
-    uint32_t proto = pcr_rbuf_u32(r), magic = pcr_rbuf_u32(r);
-    uint32_t form = pcr_rbuf_u32(r);
-    size_t vl, bl, tl;
-    const unsigned char *ver = pcr_rbuf_blob(r, &vl);
-    const unsigned char *build = pcr_rbuf_blob(r, &bl);
-    const unsigned char *tag = pcr_rbuf_blob(r, &tl);
-    if (r->bad || proto != PCR_PROTO_VERSION) {
+    pcr_python *py = &e->py->v[s->pool->py];
+    pcr_msg_hello h;
+    if (pcr_decode_hello(p, n, &h) != 0 || h.proto != PCR_PROTO_VERSION) {
         snprintf(why, size,
-                 "the compile server %s speaks protocol %u, "
-                 "this front end %d: install them together",
-                 py->path, (unsigned)proto, PCR_PROTO_VERSION);
+                 "the compile server %s speaks protocol %u, this front end "
+                 "%d: install them together",
+                 py->path, (unsigned)h.proto, PCR_PROTO_VERSION);
         return PCR_ENV;
     }
-    if (form != PCR_CANONICAL_FORM) {
+    if (h.canonical_form != PCR_CANONICAL_FORM) {
         snprintf(why, size,
-                 "the compile server %s writes canonical form "
-                 "%u, this front end %d: install them together",
-                 py->path, (unsigned)form, PCR_CANONICAL_FORM);
+                 "the compile server %s writes canonical form %u, this "
+                 "front end %d: install them together",
+                 py->path, (unsigned)h.canonical_form, PCR_CANONICAL_FORM);
         return PCR_ENV;
     }
-    if (tl != strlen(py->tag) || memcmp(tag, py->tag, tl) != 0) {
+    if (h.tag.len != strlen(py->tag) ||
+        memcmp(h.tag.data, py->tag, h.tag.len) != 0) {
         snprintf(why, size,
-                 "the compile server %s says its cache tag is "
-                 "'%.*s', not '%s'",
-                 py->path, (int)tl, tag, py->tag);
+                 "the compile server %s says its cache tag is '%.*s', not "
+                 "'%s'",
+                 py->path, (int)(h.tag.len > 64 ? 64 : h.tag.len),
+                 h.tag.data ? (const char *)h.tag.data : "", py->tag);
         return PCR_ENV;
     }
-    if (py->started && py->magic != magic) {
+    const pcr_layout *L = pcr_layout_for_magic(h.magic);
+    if (L == NULL || strcmp(L->series, py->series) != 0) {
         snprintf(why, size,
-                 "the compile server %s changed its magic "
-                 "number",
+                 "the compile server %s says its magic number is %u, which "
+                 "is not CPython %s's",
+                 py->path, (unsigned)(h.magic & 0xffff), py->series);
+        return PCR_ENV;
+    }
+    if (h.version.len == 0 || h.version.len >= sizeof py->version ||
+        h.build.len == 0 || h.build.len > 4096) {
+        snprintf(why, size, "the compile server %s sent a malformed hello",
                  py->path);
         return PCR_ENV;
     }
+    if (py->started &&
+        (py->magic != h.magic || strlen(py->build) != h.build.len ||
+         memcmp(py->build, h.build.data, h.build.len) != 0)) {
+        snprintf(why, size,
+                 "the compile server %s now runs another CPython build than "
+                 "its first server (%s): it was replaced while in use",
+                 py->path, py->build);
+        return PCR_ENV;
+    }
     if (!py->started) {
-        py->magic = magic;
-        py->canonical_form = (int)form;
-        snprintf(py->version, sizeof py->version, "%.*s", (int)vl, ver);
+        char *build = strndup((const char *)h.build.data, h.build.len);
+        if (build == NULL) {
+            snprintf(why, size, "out of memory");
+            return PCR_ENV;
+        }
+        py->magic = h.magic;
+        py->canonical_form = (int)h.canonical_form;
+        snprintf(py->version, sizeof py->version, "%.*s", (int)h.version.len,
+                 (const char *)h.version.data);
         free(py->build);
-        py->build = strndup((const char *)build, bl);
+        py->build = build;
         py->started = 1;
     }
     s->state = SRV_READY;
@@ -430,86 +416,111 @@ take_hello(pcr_engine *e, struct server *s, pcr_rbuf *r, char *why,
 }
 
 static char *
-blob_str(pcr_rbuf *r)
+bytes_str(pcr_bytes b)
 {
-    size_t n;
-    const unsigned char *b = pcr_rbuf_blob(r, &n);
-    return strndup(b ? (const char *)b : "", n);
+    return strndup(b.data ? (const char *)b.data : "", b.len);
 }
 
-static pcr_status
-take_reply(pcr_engine *e, struct server *s, pcr_rbuf *r, char *why,
-           size_t size)
+static int
+copy_buf(pcr_buf *out, pcr_bytes b)
 {
-    uint32_t id = pcr_rbuf_u32(r), st = pcr_rbuf_u32(r);
-    if (s->nflight == 0 || s->flight[0]->id != id || st > 2) {
-        snprintf(why, size, "a reply nobody asked for");
-        return PCR_ENV;
+    out->data = malloc(b.len ? b.len : 1);
+    if (out->data == NULL) {
+        return -1;
     }
-    struct node *n = s->flight[0];
-    const pcr_request *rq = &n->rq;
+    if (b.len) {
+        memcpy(out->data, b.data, b.len);
+    }
+    out->len = b.len;
+    return 0;
+}
+
+/* Is every body valid marshal data of this server's series? */
+static int
+bodies_valid(const pcr_python *py, const pcr_msg_reply *m)
+{
+    const pcr_layout *L = pcr_layout_for_magic(py->magic);
+    for (uint32_t i = 0; i < m->nbodies; i++) {
+        pcr_mtree tree;
+        if (L == NULL || pcr_mtree_parse(m->body[i].data, m->body[i].len, L,
+                                         &tree, NULL) != PCR_OK) {
+            return 0;
+        }
+        int code = tree.nodes[0].type == TYPE_CODE;
+        pcr_mtree_free(&tree);
+        if (!code) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A reply: checked, made a pcr_reply, handed to its callback.  0, or -1
+ * with why filled when the server must go. */
+static int
+take_reply(pcr_engine *e, struct server *s, const unsigned char *p, size_t n,
+           char *why, size_t size)
+{
+    if (s->nflight == 0) {
+        snprintf(why, size, "sent a reply nobody asked for");
+        return -1;
+    }
+    struct node *nd = s->flight[0];
+    const pcr_request *rq = &nd->rq;
+    pcr_msg_request want = {.kind = rq->kind,
+                            .id = nd->id,
+                            .flags = rq->want_hash ? PCR_COMPILE_WANT_HASH : 0,
+                            .nlevels = (uint32_t)rq->nlevels,
+                            .npaths = rq->npaths};
+    pcr_msg_reply m;
+    if (pcr_decode_reply(p, n, &want, &m) != 0) {
+        snprintf(why, size, "broke the protocol: a malformed reply");
+        return -1;
+    }
+    if (m.status == 0 && rq->kind == PCR_MSG_COMPILE &&
+        !bodies_valid(&e->py->v[s->pool->py], &m)) {
+        snprintf(why, size, "sent code that is not valid marshal data");
+        return -1;
+    }
     pcr_reply rep = {0};
-    rep.status = (pcr_status)st;
-    if (st != PCR_OK) {
-        rep.message = blob_str(r);
-    } else if (rq->kind == PCR_MSG_COMPILE) {
-        if (rq->want_hash) {
-            const unsigned char *h = pcr_rbuf_bytes(r, 8);
-            if (h != NULL) {
-                memcpy(rep.hash, h, 8);
-                rep.have_hash = 1;
-            }
-        }
-        uint32_t nb = pcr_rbuf_u32(r);
-        if (nb != (uint32_t)rq->nlevels) {
-            r->bad = 1;
-        }
-        for (uint32_t i = 0; i < nb && !r->bad; i++) {
-            size_t bl;
-            const unsigned char *b = pcr_rbuf_blob(r, &bl);
-            rep.body[i].data = malloc(bl ? bl : 1);
-            if (rep.body[i].data == NULL) {
-                pcr_reply_clear(&rep);
-                snprintf(why, size, "out of memory");
-                return PCR_ENV;
-            }
-            if (bl) {
-                memcpy(rep.body[i].data, b, bl);
-            }
-            rep.body[i].len = bl;
-            rep.nbodies++;
-        }
-        rep.warnings = blob_str(r);
-    } else if (rq->kind == PCR_MSG_HASH) {
-        const unsigned char *h = pcr_rbuf_bytes(r, 8);
-        if (h != NULL) {
-            memcpy(rep.hash, h, 8);
-            rep.have_hash = 1;
-        }
+    rep.status = (pcr_status)m.status;
+    int bad = 0;
+    if (m.status != 0) {
+        bad = (rep.message = bytes_str(m.message)) == NULL;
     } else {
-        size_t ml;
-        const unsigned char *m = pcr_rbuf_blob(r, &ml);
-        if (ml != rq->npaths) {
-            r->bad = 1;
-        } else if ((rep.matches = malloc(ml ? ml : 1)) != NULL) {
-            memcpy(rep.matches, m, ml);
-            rep.nmatches = ml;
+        rep.have_hash = m.have_hash;
+        memcpy(rep.hash, m.hash, 8);
+        for (uint32_t i = 0; i < m.nbodies && !bad; i++) {
+            bad = copy_buf(&rep.body[i], m.body[i]) != 0;
+            rep.nbodies += !bad;
+        }
+        if (rq->kind == PCR_MSG_COMPILE && !bad) {
+            bad = (rep.warnings = bytes_str(m.warnings)) == NULL;
+        }
+        if (rq->kind == PCR_MSG_REGEX && !bad) {
+            rep.matches = malloc(m.matches.len ? m.matches.len : 1);
+            bad = rep.matches == NULL;
+            if (!bad && m.matches.len) {
+                memcpy(rep.matches, m.matches.data, m.matches.len);
+            }
+            rep.nmatches = m.matches.len;
         }
     }
-    if (r->bad || r->p != r->end || (rep.message == NULL && st != PCR_OK) ||
-        (rq->kind == PCR_MSG_REGEX && st == PCR_OK && !rep.matches)) {
+    if (bad) {
         pcr_reply_clear(&rep);
-        snprintf(why, size, "a malformed reply");
-        return PCR_ENV;
+        rep.status = PCR_ENV;
+        rep.message = strdup("out of memory");
     }
     s->flight[0] = s->flight[1];
     s->nflight--;
     s->pool->deaths = 0;
+    s->since = now();
+    s->cpu = -1;
     e->pending--;
     rq->done(rq->ctx, &rep);
     pcr_reply_clear(&rep);
-    free(n);
-    return PCR_OK;
+    free(nd);
+    return 0;
 }
 
 /* Handle every complete frame in the input buffer; 0, or -1 when the
@@ -521,40 +532,40 @@ take_frames(pcr_engine *e, struct server *s)
     while (s->inlen - s->inpos >= 4) {
         uint32_t len = pcr_le32(s->in + s->inpos);
         if (len < 1 || len > PCR_PROTO_MAX_FRAME) {
-            server_died(e, s, "a frame of impossible size");
+            server_died(e, s,
+                        "broke the protocol: a frame of impossible "
+                        "size");
             return -1;
         }
         if (s->inlen - s->inpos - 4 < len) {
             break;
         }
         const unsigned char *f = s->in + s->inpos + 4;
-        pcr_rbuf r = {f + 1, f + len, 0};
-        pcr_status rc = PCR_OK;
         s->inpos += 4 + (size_t)len;
         if (f[0] == PCR_MSG_HELLO && s->state == SRV_STARTING) {
-            rc = take_hello(e, s, &r, why, sizeof why);
-            if (rc != PCR_OK) {
-                kill(s->pid, SIGKILL);
+            if (take_hello(e, s, f + 1, len - 1, why, sizeof why) != PCR_OK) {
                 server_cannot_start(e, s, why);
                 return -1;
             }
+            s->since = now();
+            s->cpu = -1;
         } else if (f[0] == PCR_MSG_ERROR && s->state == SRV_STARTING) {
+            pcr_rbuf r = {f + 1, f + len, 0};
             size_t ml;
             const unsigned char *m = pcr_rbuf_blob(&r, &ml);
             snprintf(why, sizeof why,
-                     "the compile server %s cannot "
-                     "start: %.*s",
-                     e->p->py[s->pool->py].path, (int)ml,
+                     "the compile server %s cannot start: %.*s",
+                     e->py->v[s->pool->py].path, (int)(ml > 2000 ? 2000 : ml),
                      m ? (const char *)m : "");
             server_cannot_start(e, s, why);
             return -1;
         } else if (f[0] == PCR_MSG_REPLY && s->state == SRV_READY) {
-            if (take_reply(e, s, &r, why, sizeof why) != PCR_OK) {
+            if (take_reply(e, s, f + 1, len - 1, why, sizeof why) != 0) {
                 server_died(e, s, why);
                 return -1;
             }
         } else {
-            server_died(e, s, "an unexpected message");
+            server_died(e, s, "broke the protocol: an unexpected message");
             return -1;
         }
     }
@@ -587,13 +598,14 @@ on_readable(pcr_engine *e, struct server *s)
             size_t cap = s->inlen + want;
             unsigned char *ni = realloc(s->in, cap);
             if (ni == NULL) {
-                server_died(e, s, "out of memory reading its reply");
+                server_died(e, s, "sent more than memory holds");
                 return;
             }
             s->in = ni;
             s->incap = cap;
         }
-        ssize_t n = read(s->from, s->in + s->inlen, s->incap - s->inlen);
+        ssize_t n =
+            recv(s->fd, s->in + s->inlen, s->incap - s->inlen, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -617,8 +629,8 @@ static int
 flush_out(pcr_engine *e, struct server *s)
 {
     while (s->outpos < s->out.len) {
-        ssize_t n =
-            write(s->to, s->out.data + s->outpos, s->out.len - s->outpos);
+        ssize_t n = send(s->fd, s->out.data + s->outpos,
+                         s->out.len - s->outpos, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -642,29 +654,34 @@ static void
 encode(pcr_wbuf *w, const struct node *n)
 {
     const pcr_request *rq = &n->rq;
-    size_t f = pcr_wbuf_begin_frame(w, (unsigned)rq->kind);
-    pcr_wbuf_u32(w, n->id);
-    if (rq->kind == PCR_MSG_COMPILE) {
-        pcr_wbuf_u32(w, rq->want_hash ? PCR_COMPILE_WANT_HASH : 0);
-        pcr_wbuf_u32(w, (uint32_t)rq->nlevels);
-        for (int i = 0; i < rq->nlevels; i++) {
-            pcr_wbuf_u32(w, (uint32_t)rq->levels[i]);
-        }
-        pcr_wbuf_blob(w, rq->name, strlen(rq->name));
-        pcr_wbuf_blob(w, rq->src, rq->len);
-    } else if (rq->kind == PCR_MSG_HASH) {
-        pcr_wbuf_blob(w, rq->src, rq->len);
-    } else {
-        pcr_wbuf_blob(w, rq->pattern, strlen(rq->pattern));
-        pcr_wbuf_u32(w, (uint32_t)rq->npaths);
-        for (size_t i = 0; i < rq->npaths; i++) {
-            pcr_wbuf_blob(w, rq->paths[i], strlen(rq->paths[i]));
-        }
+    pcr_msg_request m = {.kind = rq->kind,
+                         .id = n->id,
+                         .flags = rq->want_hash ? PCR_COMPILE_WANT_HASH : 0,
+                         .nlevels = (uint32_t)rq->nlevels,
+                         .source = {rq->src, rq->len},
+                         .npaths = rq->npaths,
+                         .paths = (const char *const *)rq->paths};
+    memcpy(m.levels, rq->levels, sizeof m.levels);
+    if (rq->name != NULL) {
+        m.name =
+            (pcr_bytes){(const unsigned char *)rq->name, strlen(rq->name)};
     }
-    pcr_wbuf_end_frame(w, f);
+    if (rq->pattern != NULL) {
+        m.pattern = (pcr_bytes){(const unsigned char *)rq->pattern,
+                                strlen(rq->pattern)};
+    }
+    pcr_encode_request(w, &m);
 }
 
 /* ------------------------------------------------------------ dispatch */
+
+static int
+pool_max(const pcr_engine *e, const struct pool *pl)
+{
+    return pl->round == PCR_ROUND_AUX ? 1
+           : e->run.servers > 0       ? e->run.servers
+                                      : 1;
+}
 
 static void
 dispatch_pool(pcr_engine *e, struct pool *pl)
@@ -673,14 +690,13 @@ dispatch_pool(pcr_engine *e, struct pool *pl)
         fail_pool(e, pl, pl->why);
         return;
     }
-    int max = pl->round == PCR_ROUND_AUX ? 1 : e->max_servers;
     /* More servers while work waits (each starts in parallel). */
     int idle = 0;
     for (int i = 0; i < pl->nsrv; i++) {
         idle += pl->srv[i]->state == SRV_STARTING ||
                 (pl->srv[i]->state == SRV_READY && pl->srv[i]->nflight == 0);
     }
-    while (pl->qlen > (size_t)idle && pl->nsrv < max) {
+    while (pl->qlen > (size_t)idle && pl->nsrv < pool_max(e, pl)) {
         pcr_error err;
         if (spawn(e, pl, &err) != PCR_OK) {
             if (pl->nsrv == 0) {
@@ -707,6 +723,10 @@ dispatch_pool(pcr_engine *e, struct pool *pl)
                 fail_request(e, n, PCR_ENV, "out of memory");
                 continue;
             }
+            if (s->nflight == 0) {
+                s->since = now();
+                s->cpu = -1;
+            }
             s->flight[s->nflight++] = n;
             if (flush_out(e, s) != 0) {
                 return; /* the pool changed under us; next step */
@@ -723,70 +743,88 @@ dispatch(pcr_engine *e)
     }
 }
 
-/* ----------------------------------------------------------- public */
-
-int
-pcr_servers_per_round(const pcr *p)
+/* The watchdog: a server starting or working that has shown no sign of
+ * progress for the stall time is asked for its CPU time; unchanged since
+ * the last look, it is killed.  The time until the next look, in ms. */
+static int
+watch(pcr_engine *e)
 {
-    if (p->workers > 0) {
-        return p->workers;
+    double t = now(), next = -1;
+    for (int i = 0; i < e->npools; i++) {
+        struct pool *pl = e->pools[i];
+        for (int k = 0; k < pl->nsrv; k++) {
+            struct server *s = pl->srv[k];
+            if (s->state == SRV_READY && s->nflight == 0) {
+                continue; /* idle: nothing is expected of it */
+            }
+            if (t - s->since >= e->stall) {
+                long long cpu = pcr_child_cpu_ticks(s->pid);
+                if (s->cpu < 0 || cpu < 0 || cpu != s->cpu) {
+                    s->cpu = cpu; /* busy, or first look: wait once more */
+                    s->since = t;
+                } else {
+                    char why[128];
+                    snprintf(why, sizeof why,
+                             "stopped answering (no reply and no CPU time "
+                             "used for %.0f s): killed",
+                             e->stall);
+                    server_died(e, s, why);
+                    return 0; /* the lists changed: look again at once */
+                }
+            }
+            double due = s->since + e->stall - t;
+            if (next < 0 || due < next) {
+                next = due;
+            }
+        }
     }
-    /* -j 0: one server per CPU, shared among the --verify rounds (four
-     * servers on two CPUs took 15% more CPU than two, caches thrashing) */
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    int cpus = n > 0 ? (int)n : 1;
-    int rounds = p->verify > 1 ? p->verify : 1;
-    return cpus / rounds > 1 ? cpus / rounds : 1;
+    return next < 0 ? -1 : (int)(next * 1000) + 1;
 }
 
+/* ----------------------------------------------------------- public */
+
 pcr_engine *
-pcr_engine_new(pcr *p, int servers)
+pcr_engine_new(pcr_pythons *py)
 {
     pcr_engine *e = calloc(1, sizeof *e);
     if (e == NULL) {
         return NULL;
     }
-    if (servers <= 0) {
-        servers = pcr_servers_per_round(p);
+    e->py = py;
+    e->run.servers = 1;
+    e->stall = STALL_SECONDS;
+    const char *env = getenv("PYCOMPILE_REPRO_STALL_SECONDS");
+    if (env != NULL && atof(env) > 0) {
+        e->stall = atof(env);
     }
-    e->p = p;
-    e->max_servers = servers;
-    /* A server that dies while we write to it must not kill us. */
-    sigset_t block;
-    sigemptyset(&block);
-    sigaddset(&block, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &block, &e->old_mask);
     return e;
 }
 
+static void
+stop_pool_servers(struct pool *pl, int busy_only, int only_other_limit,
+                  uint64_t limit)
+{
+    for (int k = pl->nsrv - 1; k >= 0; k--) {
+        struct server *s = pl->srv[k];
+        int busy = s->nflight > 0 || s->state == SRV_STARTING;
+        if ((busy_only && !busy) ||
+            (only_other_limit && s->memory_limit == limit)) {
+            continue;
+        }
+        unlink_server(pl, s);
+        destroy_server(s, busy, NULL);
+    }
+}
+
 void
-pcr_engine_free(pcr_engine *e, int abort)
+pcr_engine_free(pcr_engine *e)
 {
     if (e == NULL) {
         return;
     }
     for (int i = 0; i < e->npools; i++) {
         struct pool *pl = e->pools[i];
-        for (int k = 0; k < pl->nsrv; k++) {
-            struct server *s = pl->srv[k];
-            if (abort) {
-                kill(s->pid, SIGKILL);
-            }
-            close(s->to); /* EOF: it finishes and exits */
-            s->to = -1;
-        }
-        for (int k = 0; k < pl->nsrv; k++) {
-            struct server *s = pl->srv[k];
-            while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR) {
-            }
-            for (int j = 0; j < s->nflight; j++) {
-                free(s->flight[j]);
-            }
-            close(s->from);
-            pcr_wbuf_free(&s->out);
-            free(s->in);
-            free(s);
-        }
+        stop_pool_servers(pl, 0, 0, 0);
         struct node *n;
         while ((n = queue_pop(pl)) != NULL) {
             free(n);
@@ -796,15 +834,40 @@ pcr_engine_free(pcr_engine *e, int abort)
         free(pl);
     }
     free(e->pools);
-    /* Swallow a SIGPIPE raised while it was blocked, then restore. */
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE) {
-    }
-    pthread_sigmask(SIG_SETMASK, &e->old_mask, NULL);
     free(e);
+}
+
+void
+pcr_engine_begin(pcr_engine *e, const pcr_engine_run *run)
+{
+    e->run = *run;
+    for (int i = 0; i < e->npools; i++) {
+        struct pool *pl = e->pools[i];
+        stop_pool_servers(pl, 0, 1, run->memory_limit);
+        if (pl->failed) { /* try again: the trouble may be gone */
+            pl->failed = 0;
+            free(pl->why);
+            pl->why = NULL;
+        }
+        pl->deaths = 0;
+    }
+}
+
+void
+pcr_engine_end(pcr_engine *e, int abort)
+{
+    if (!abort && e->pending == 0) {
+        return;
+    }
+    for (int i = 0; i < e->npools; i++) {
+        struct pool *pl = e->pools[i];
+        stop_pool_servers(pl, 1, 0, 0);
+        struct node *n;
+        while ((n = queue_pop(pl)) != NULL) {
+            free(n);
+        }
+    }
+    e->pending = 0;
 }
 
 pcr_status
@@ -829,22 +892,40 @@ pcr_engine_pending(const pcr_engine *e)
     return e->pending;
 }
 
+int
+pcr_engine_servers(const pcr_engine *e)
+{
+    int n = 0;
+    for (int i = 0; i < e->npools; i++) {
+        n += e->pools[i]->nsrv;
+    }
+    return n;
+}
+
+/* Is s still one of ours (a callback may have dropped it)? */
+static int
+alive(const pcr_engine *e, const struct server *s)
+{
+    for (int a = 0; a < e->npools; a++) {
+        for (int k = 0; k < e->pools[a]->nsrv; k++) {
+            if (e->pools[a]->srv[k] == s) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 pcr_status
-pcr_engine_step(pcr_engine *e, pcr_error *err)
+pcr_engine_step(pcr_engine *e, int timeout_ms, pcr_error *err)
 {
     dispatch(e);
-    if (e->pending == 0) {
-        return PCR_OK;
-    }
-    int total = 0;
-    for (int i = 0; i < e->npools; i++) {
-        total += e->pools[i]->nsrv;
-    }
+    int total = pcr_engine_servers(e);
     if (total == 0) {
-        return PCR_OK; /* everything failed during dispatch */
+        return PCR_OK; /* everything failed during dispatch, or idle */
     }
-    struct pollfd *pfd = calloc((size_t)total * 2, sizeof *pfd);
-    struct server **who = calloc((size_t)total * 2, sizeof *who);
+    struct pollfd *pfd = calloc((size_t)total, sizeof *pfd);
+    struct server **who = calloc((size_t)total, sizeof *who);
     if (pfd == NULL || who == NULL) {
         free(pfd);
         free(who);
@@ -854,37 +935,38 @@ pcr_engine_step(pcr_engine *e, pcr_error *err)
     for (int i = 0; i < e->npools; i++) {
         for (int k = 0; k < e->pools[i]->nsrv; k++) {
             struct server *s = e->pools[i]->srv[k];
-            pfd[n] = (struct pollfd){.fd = s->from, .events = POLLIN};
+            pfd[n] = (struct pollfd){
+                .fd = s->fd,
+                .events =
+                    (short)(POLLIN | (s->outpos < s->out.len ? POLLOUT : 0))};
             who[n++] = s;
-            if (s->outpos < s->out.len) {
-                pfd[n] = (struct pollfd){.fd = s->to, .events = POLLOUT};
-                who[n++] = s;
-            }
         }
     }
+    int wait = watch(e);
+    if (wait == 0) {
+        free(pfd);
+        free(who);
+        dispatch(e);
+        return PCR_OK;
+    }
+    if (timeout_ms >= 0 && (wait < 0 || timeout_ms < wait)) {
+        wait = timeout_ms;
+    }
     pcr_status rc = PCR_OK;
-    if (poll(pfd, n, -1) < 0 && errno != EINTR) {
+    if (poll(pfd, n, wait) < 0 && errno != EINTR) {
         rc = pcr_set_errno(err, PCR_ENV, errno, "poll");
     }
     /* Handle each server once per step: it may be freed on the way, so
      * look it up again before touching it. */
     for (nfds_t i = 0; i < n && rc == PCR_OK; i++) {
-        if (pfd[i].revents == 0) {
-            continue;
-        }
         struct server *s = who[i];
-        int alive = 0;
-        for (int a = 0; a < e->npools && !alive; a++) {
-            for (int k = 0; k < e->pools[a]->nsrv && !alive; k++) {
-                alive = e->pools[a]->srv[k] == s;
-            }
-        }
-        if (!alive) {
+        if (pfd[i].revents == 0 || !alive(e, s)) {
             continue;
         }
-        if (pfd[i].fd == s->to) {
-            flush_out(e, s);
-        } else {
+        if ((pfd[i].revents & POLLOUT) && flush_out(e, s) != 0) {
+            continue;
+        }
+        if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) {
             on_readable(e, s);
         }
     }
@@ -920,18 +1002,21 @@ pcr_engine_hello(pcr_engine *e, int py, pcr_error *err)
             return rc;
         }
     }
-    while (!pl->failed && !e->p->py[py].started) {
-        struct server *s = pl->srv[0];
-        struct pollfd pfd = {.fd = s->from, .events = POLLIN};
-        if (poll(&pfd, 1, -1) < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return pcr_set_errno(err, PCR_ENV, errno, "poll");
+    /* until one of its servers said hello (or the pool failed) */
+    for (;;) {
+        int ready = 0;
+        for (int k = 0; k < pl->nsrv; k++) {
+            ready |= pl->srv[k]->state == SRV_READY;
         }
-        on_readable(e, s);
+        if (ready || pl->failed || pl->nsrv == 0) {
+            break;
+        }
+        pcr_status rc = pcr_engine_step(e, -1, err);
+        if (rc != PCR_OK) {
+            return rc;
+        }
     }
-    if (pl->failed) {
+    if (pl->failed || !e->py->v[py].started) {
         return pcr_set_error(err, PCR_ENV, "%s",
                              pl->why ? pl->why : "no compile server");
     }

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * handle.h - the handle (struct pcr: the caller's settings), the Python
- * versions found (pythons.c) and the events handed to the caller.
+ * handle.h - the handle (struct pcr): the caller's settings, the last
+ * error, and what outlives a run: the compile servers found and started
+ * (the engine keeps them warm from one run to the next), the cache, and
+ * the events handed to the caller.  A run never reads the settings: it
+ * gets a plan made from them (plan.c).
  */
 #ifndef PCR_HANDLE_H
 #define PCR_HANDLE_H
@@ -10,83 +13,78 @@
 #error "a private header of libpycompile-repro: use pycompile_repro.h"
 #endif
 
+#include <stdio.h>
+
 #include "common.h"
-#include "walk.h"
+#include "header.h"
+#include "plan.h"
+#include "pythons.h"
 
-/* A file or directory to compile; pcr_add_file also names the recorded
- * name and the .pyc. */
-typedef struct pcr_operand {
-    char *path;
-    char *record; /* or NULL */
-    char *pyc;    /* or NULL */
-} pcr_operand;
+typedef struct pcr_engine pcr_engine;
 
-typedef struct pcr_python {
-    char series[16]; /* "3.13", from the server's name */
-    char tag[32];    /* "cpython-313" (checked against its hello) */
-    char *path;
-    /* from its hello */
-    int started;
-    uint32_t magic;
-    int canonical_form;
-    char version[32];
-    char *build;
-} pcr_python;
-
-struct pcr {
-    pcr_error err;
-    /* what to write */
-    int levels[3];
+/* What the setters set (handle.c); pcr_reset puts it back to defaults. */
+typedef struct pcr_settings {
+    int levels[PCR_MAX_LEVELS];
     int nlevels; /* 0: level 0 */
     pcr_invalidation mode;
     int mode_set;
     char *ddir, *strip, *prepend;
     int force, legacy, hardlink_dupes, include_sources, sourceless,
-        no_verify_record, clamp_mtime, all_tags, canonicalize_existing;
+        no_verify_record, clamp_mtime, all_tags, canonicalize_existing,
+        allow_no_compiler;
     int workers;
     int verify;
     uint64_t memory_limit;
     int64_t epoch; /* -1: none */
-    /* what to read */
-    pcr_walk walk;
-    char *exclude;
+    int maxlevels;
+    char *exclude, *limit_sl_dest;
     pcr_operand *operands;
     size_t noperands;
     char **restrict_dirs;
     size_t nrestrict;
     char *tar_out, *tar_base, *wheel_in, *wheel_out;
     FILE *dump;
-    /* which Pythons */
+    char **pythons; /* "X.Y" asked for (checked when added) */
+    size_t npythons;
+    int want_all;
+} pcr_settings;
+
+struct pcr {
+    pcr_error err;
+    pcr_settings set;
+    /* the servers: found once (again after pcr_set_server_dir), started
+     * by the engine, which keeps them between runs */
     char *server_dir;
     int discovered;
-    pcr_python *py;
-    int npy;
-    unsigned char *wanted; /* per python: asked for with pcr_add_python */
-    int want_all, want_any;
-    int default_py;
-    /* the content-addressed cache (cache.c) */
+    pcr_pythons py;
+    pcr_engine *engine;
+    /* the content-addressed cache (cache.c): opened when a run first needs
+     * it, again after pcr_set_cache; refused (with a warning) when the
+     * directory is not safe to trust */
     char *cache_dir;
     uint64_t cache_max;
-    int cache_want_stats;
-    uint64_t cache_hits, cache_misses, cache_written, cache_errors,
-        cache_damaged, cache_trimmed, cache_entries, cache_bytes;
+    int cache_shared;
+    int cache_want_totals;
+    pcr_cache *cache;
+    char *cache_refused; /* why it was refused, or NULL */
 };
 
-/* The levels asked for (level 0 when none). */
-int pcr_levels(const pcr *p, const int **levels);
 pcr_status pcr_fail(pcr *p, pcr_status st, const char *fmt, ...)
     PCR_PRINTF(3, 4);
-
-/* pythons.c: find the servers; choose the versions of a source. */
+/* Find the servers once; PCR_ENV with p->err filled when there is none. */
 pcr_status pcr_discover(pcr *p);
-/* Fill out[] with python indices for path (*n of them); PCR_FAIL with a
- * message when a version is asked for that has no server. */
-pcr_status pcr_versions_for(pcr *p, const char *path, int *out, int *n,
-                            pcr_error *err);
-/* Index of the python whose cache tag is tag, or -1. */
-int pcr_python_by_tag(const pcr *p, const char *tag, size_t len);
+/* The handle's engine, made when first needed (NULL: out of memory). */
+pcr_engine *pcr_handle_engine(pcr *p);
+/* The cache for a run, opened when first needed: NULL when none is set,
+ * or when it was refused (*why then says why, once per run). */
+pcr_cache *pcr_handle_cache(pcr *p, const char **why);
 
-/* ------------------------------------------------------------ events.c */
+/* The plan of one run (plan.c): p's settings resolved (levels, versions,
+ * working directory, ...).  PCR_ENV with a message on trouble. */
+pcr_status pcr_plan_make(pcr *p, pcr_verb verb, pcr_plan *plan,
+                         pcr_error *err);
+
+/* ------------------------------------------------------------ events */
 
 struct pcr_event {
     pcr_event_type kind;

@@ -146,10 +146,25 @@ pcr_ends_with(const char *s, const char *suffix)
 }
 
 char *
-pcr_absolute_path(const char *path)
+pcr_path_join(const char *dir, const char *name)
 {
-    char cwd[PATH_MAX];
-    if (path[0] != '/' && getcwd(cwd, sizeof cwd) == NULL) {
+    size_t ld = strlen(dir), ln = strlen(name);
+    int slash = ld > 0 && dir[ld - 1] != '/';
+    char *out = malloc(ld + (size_t)slash + ln + 1);
+    if (out != NULL) {
+        memcpy(out, dir, ld);
+        if (slash) {
+            out[ld] = '/';
+        }
+        memcpy(out + ld + (size_t)slash, name, ln + 1);
+    }
+    return out;
+}
+
+char *
+pcr_absolute_path(const char *cwd, const char *path)
+{
+    if (path[0] != '/' && cwd == NULL) {
         return NULL;
     }
     size_t n = (path[0] == '/' ? 0 : strlen(cwd) + 1) + strlen(path) + 2;

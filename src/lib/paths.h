@@ -21,9 +21,12 @@ char *pcr_record_name(const char *source, const char *relpath,
                       const char *prepend);
 /* s ends with suffix (possibly all of it). */
 int pcr_ends_with(const char *s, const char *suffix);
-/* path made absolute with the current directory and normalised lexically
- * (no ".", "..", repeated or trailing slashes; symlinks not resolved):
- * "/" becomes "".  NULL when out of memory or without a cwd. */
-char *pcr_absolute_path(const char *path);
+/* path made absolute with cwd (the run's working directory) and
+ * normalised lexically (no ".", "..", repeated or trailing slashes;
+ * symlinks not resolved): "/" becomes "".  NULL when out of memory. */
+char *pcr_absolute_path(const char *cwd, const char *path);
+/* dir + "/" + name (no slash added after one), malloc'd; NULL when out of
+ * memory. */
+char *pcr_path_join(const char *dir, const char *name);
 
 #endif

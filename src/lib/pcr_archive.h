@@ -68,9 +68,10 @@ pcr_status pcr_record_hash(const unsigned char *data, size_t len, char out[64],
 
 /* ---------------------------------------------------------- tarball.c */
 
-/* path relative to base (both made absolute lexically), or NULL with
- * *outside set when it is not below base. */
-char *pcr_tar_entry_name(const char *path, const char *base, int *outside);
+/* path relative to base (both made absolute lexically from cwd), or NULL
+ * with *outside set when it is not below base. */
+char *pcr_tar_entry_name(const char *cwd, const char *path, const char *base,
+                         int *outside);
 /* A directory entry for every parent of every entry of l (time: epoch,
  * or the directory's own when older and clamp is set). */
 pcr_status pcr_tar_add_parents(pcr_alist *l, const char *base, int64_t epoch,

@@ -13,9 +13,10 @@
 #include "pyc_files.h"
 
 char *
-pcr_output_path(const pcr *p, const char *source, int py, int level)
+pcr_output_path(const pcr_plan *plan, const pcr_pythons *t, const char *source,
+                int py, int level)
 {
-    if (p->legacy) {
+    if (plan->legacy) {
         /* compileall -b: fullname + 'c', whatever the level */
         size_t n = strlen(source);
         char *out = malloc(n + 2);
@@ -25,16 +26,17 @@ pcr_output_path(const pcr *p, const char *source, int py, int level)
         }
         return out;
     }
-    return pcr_cache_path(source, p->py[py].tag, level);
+    return pcr_cache_path(source, t->v[py].tag, level);
 }
 
 void
-pcr_make_header(const pcr *p, int py, const pcr_source *src,
-                const unsigned char hash[8], unsigned char out[16])
+pcr_make_header(const pcr_plan *plan, const pcr_pythons *t, int py,
+                const pcr_source *src, const unsigned char hash[8],
+                unsigned char out[PCR_HEADER_SIZE])
 {
     static const unsigned char zero[8];
     pcr_header h;
-    pcr_header_init(&h, p->py[py].magic, p->mode,
+    pcr_header_init(&h, t->v[py].magic, plan->mode,
                     pcr_mtime32(src->mtime_sec, src->mtime_nsec),
                     (uint32_t)(src->size & 0xffffffffu), hash ? hash : zero);
     pcr_header_pack(&h, out);

@@ -11,16 +11,18 @@
 #endif
 
 #include "files.h"
-#include "handle.h"
+#include "plan.h"
 #include "pyc.h"
+#include "pythons.h"
 
 /* Where the .pyc of source goes for this Python and level: the cache
  * path, or SOURCEc with -b. */
-char *pcr_output_path(const pcr *p, const char *source, int py, int level);
+char *pcr_output_path(const pcr_plan *plan, const pcr_pythons *t,
+                      const char *source, int py, int level);
 
 /* The header for a source: mtime and size (TIMESTAMP) or the hash. */
-void pcr_make_header(const pcr *p, int py, const pcr_source *src,
-                     const unsigned char hash[8],
+void pcr_make_header(const pcr_plan *plan, const pcr_pythons *t, int py,
+                     const pcr_source *src, const unsigned char hash[8],
                      unsigned char out[PCR_HEADER_SIZE]);
 
 /* Read an existing .pyc: PCR_OK with the bytes, PCR_FAIL with *missing set

@@ -18,44 +18,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "handle.h"
+#include "paths.h"
+#include "pythons.h"
 
 #ifndef PCR_LIBEXECDIR
 #define PCR_LIBEXECDIR "/usr/local/libexec/pycompile-repro"
 #endif
 
-/* "3.13" -> 3, 13; 0 if the text is not X.Y. */
-static int
-parse_series(const char *s, size_t n, int *major, int *minor)
+int
+pcr_parse_series(const char *s, size_t n, int *major, int *minor)
 {
-    char buf[16];
-    char *end;
-    if (n == 0 || n >= sizeof buf) {
+    /* exactly D.D or D.DD: no sign, space or leading zero, so that one
+     * version has one name (cpython-3.011 is not 3.11) */
+    if (n < 3 || n > 4 || s[0] < '1' || s[0] > '9' || s[1] != '.' ||
+        s[2] < '0' || s[2] > '9' ||
+        (n == 4 && (s[2] == '0' || s[3] < '0' || s[3] > '9'))) {
         return 0;
     }
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    long a = strtol(buf, &end, 10);
-    if (end == buf || *end != '.' || a < 3 || a > 9) {
-        return 0;
-    }
-    const char *m = end + 1;
-    long b = strtol(m, &end, 10);
-    if (end == m || *end != '\0' || b < 0 || b > 99) {
-        return 0;
-    }
-    *major = (int)a;
-    *minor = (int)b;
+    *major = s[0] - '0';
+    *minor = n == 4 ? (s[2] - '0') * 10 + (s[3] - '0') : s[2] - '0';
     return 1;
 }
 
 static int
-by_series(const void *a, const void *b)
+by_series(const void *a, const void *b, void *ctx)
 {
+    (void)ctx;
     int ma, na, mb, nb;
     const pcr_python *x = a, *y = b;
-    parse_series(x->series, strlen(x->series), &ma, &na);
-    parse_series(y->series, strlen(y->series), &mb, &nb);
+    pcr_parse_series(x->series, strlen(x->series), &ma, &na);
+    pcr_parse_series(y->series, strlen(y->series), &mb, &nb);
     return ma != mb ? ma - mb : na - nb;
 }
 
@@ -66,36 +58,36 @@ is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static void
-server_dir(pcr *p, char *out, size_t size)
+/* The directory of the servers (malloc'd). */
+static char *
+server_dir(const char *given)
 {
     const char *env = getenv("PYCOMPILE_REPRO_SERVER_DIR");
-    if (p->server_dir != NULL) {
-        snprintf(out, size, "%s", p->server_dir);
-        return;
+    if (given != NULL) {
+        return strdup(given);
     }
     if (env != NULL && env[0] != '\0') {
-        snprintf(out, size, "%s", env);
-        return;
+        return strdup(env);
     }
-    char exe[PATH_MAX - 64];
+    char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
         exe[n] = '\0';
         char *slash = strrchr(exe, '/');
         if (slash != NULL) {
             *slash = '\0';
-            snprintf(out, size, "%s/../libexec/pycompile-repro", exe);
-            if (is_dir(out)) {
-                return;
-            }
-            snprintf(out, size, "%s/libexec/pycompile-repro", exe);
-            if (is_dir(out)) {
-                return;
+            const char *const rel[] = {"/../libexec/pycompile-repro",
+                                       "/libexec/pycompile-repro"};
+            for (size_t i = 0; i < 2; i++) {
+                char *d = pcr_path_join(exe, rel[i] + 1);
+                if (d == NULL || is_dir(d)) {
+                    return d;
+                }
+                free(d);
             }
         }
     }
-    snprintf(out, size, "%s", PCR_LIBEXECDIR);
+    return strdup(PCR_LIBEXECDIR);
 }
 
 /* The version /usr/bin/python3 points at ("python3.13"), if any. */
@@ -113,117 +105,114 @@ system_default(int *major, int *minor)
     if (strncmp(base, "python", 6) != 0) {
         return 0;
     }
-    return parse_series(base + 6, strlen(base + 6), major, minor);
+    return pcr_parse_series(base + 6, strlen(base + 6), major, minor);
+}
+
+void
+pcr_pythons_clear(pcr_pythons *t)
+{
+    for (int i = 0; i < t->n; i++) {
+        free(t->v[i].path);
+        free(t->v[i].build);
+    }
+    free(t->v);
+    free(t->dir);
+    memset(t, 0, sizeof *t);
+    t->default_py = -1;
+}
+
+/* Add dir/name as a server when it is an executable regular file. */
+static pcr_status
+add_server(pcr_pythons *t, const char *dir, const char *name, int major,
+           int minor, pcr_error *err)
+{
+    char *path = pcr_path_join(dir, name);
+    if (path == NULL) {
+        return pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    struct stat st;
+    if (t->n >= PCR_MAX_PY || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+        access(path, X_OK) != 0) {
+        free(path);
+        return PCR_OK;
+    }
+    pcr_python *v = realloc(t->v, (size_t)(t->n + 1) * sizeof *v);
+    if (v == NULL) {
+        free(path);
+        return pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    t->v = v;
+    pcr_python *py = &t->v[t->n++];
+    memset(py, 0, sizeof *py);
+    py->path = path;
+    snprintf(py->series, sizeof py->series, "%d.%d", major, minor);
+    snprintf(py->tag, sizeof py->tag, "cpython-%d%d", major, minor);
+    return PCR_OK;
 }
 
 pcr_status
-pcr_discover(pcr *p)
+pcr_pythons_discover(pcr_pythons *t, const char *given, pcr_error *err)
 {
-    if (p->discovered) {
-        return PCR_OK;
+    pcr_pythons_clear(t);
+    if ((t->dir = server_dir(given)) == NULL) {
+        return pcr_set_error(err, PCR_ENV, "out of memory");
     }
-    char dir[PATH_MAX];
-    server_dir(p, dir, sizeof dir);
-    DIR *d = opendir(dir);
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            int major, minor;
-            if (strncmp(e->d_name, "cpython-", 8) != 0 ||
-                !parse_series(e->d_name + 8, strlen(e->d_name + 8), &major,
-                              &minor)) {
-                continue;
-            }
-            char path[PATH_MAX + 320];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            struct stat st;
-            if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-                access(path, X_OK) != 0) {
-                continue;
-            }
-            pcr_python *np = realloc(p->py, (size_t)(p->npy + 1) * sizeof *np);
-            char *c = strdup(path);
-            if (np == NULL || c == NULL) {
-                free(c);
-                if (np != NULL) {
-                    p->py = np;
-                }
-                closedir(d);
-                return pcr_fail(p, PCR_ENV, "out of memory");
-            }
-            p->py = np;
-            pcr_python *py = &p->py[p->npy++];
-            memset(py, 0, sizeof *py);
-            py->path = c;
-            snprintf(py->series, sizeof py->series, "%d.%d", major, minor);
-            snprintf(py->tag, sizeof py->tag, "cpython-%d%d", major, minor);
+    pcr_status rc = PCR_OK;
+    DIR *d = opendir(t->dir);
+    struct dirent *e;
+    while (d != NULL && rc == PCR_OK && (e = readdir(d)) != NULL) {
+        int major, minor;
+        if (strncmp(e->d_name, "cpython-", 8) == 0 &&
+            pcr_parse_series(e->d_name + 8, strlen(e->d_name + 8), &major,
+                             &minor)) {
+            rc = add_server(t, t->dir, e->d_name, major, minor, err);
         }
+    }
+    if (d != NULL) {
         closedir(d);
     }
-    if (p->npy > 1) {
-        qsort(p->py, (size_t)p->npy, sizeof *p->py, by_series);
+    if (rc == PCR_OK &&
+        pcr_sort(t->v, (size_t)t->n, sizeof *t->v, by_series, NULL) != 0) {
+        rc = pcr_set_error(err, PCR_ENV, "out of memory");
     }
-    p->wanted = calloc((size_t)p->npy + 1, 1);
-    if (p->wanted == NULL) {
-        return pcr_fail(p, PCR_ENV, "out of memory");
+    if (rc != PCR_OK) {
+        return rc;
     }
     int major, minor;
-    p->default_py = p->npy - 1; /* the newest */
+    t->default_py = t->n - 1; /* the newest */
     if (system_default(&major, &minor)) {
         char s[16];
         snprintf(s, sizeof s, "%d.%d", major, minor);
-        for (int i = 0; i < p->npy; i++) {
-            if (strcmp(p->py[i].series, s) == 0) {
-                p->default_py = i;
-            }
+        int i = pcr_python_by_series(t, s);
+        if (i >= 0) {
+            t->default_py = i;
         }
     }
-    p->discovered = 1;
-    if (p->npy == 0) {
-        return pcr_fail(p, PCR_ENV,
-                        "no compile server found in %s (cpython-X.Y; "
-                        "set PYCOMPILE_REPRO_SERVER_DIR?)",
-                        dir);
+    if (t->n == 0) {
+        return pcr_set_error(err, PCR_ENV,
+                             "no compile server found in %s (cpython-X.Y; "
+                             "set PYCOMPILE_REPRO_SERVER_DIR?)",
+                             t->dir);
     }
     return PCR_OK;
 }
 
-PCR_API pcr_status
-pcr_add_python(pcr *p, const char *version)
+int
+pcr_python_by_series(const pcr_pythons *t, const char *series)
 {
-    pcr_status rc = pcr_discover(p);
-    if (rc != PCR_OK) {
-        return rc;
-    }
-    if (strcmp(version, "all") == 0) {
-        p->want_all = 1;
-        return PCR_OK;
-    }
-    int major, minor;
-    if (!parse_series(version, strlen(version), &major, &minor)) {
-        return pcr_fail(p, PCR_ENV,
-                        "--python takes X.Y (such as 3.13) or all, not "
-                        "'%s'",
-                        version);
-    }
-    char s[16];
-    snprintf(s, sizeof s, "%d.%d", major, minor);
-    for (int i = 0; i < p->npy; i++) {
-        if (strcmp(p->py[i].series, s) == 0) {
-            p->wanted[i] = 1;
-            p->want_any = 1;
-            return PCR_OK;
+    for (int i = 0; i < t->n; i++) {
+        if (strcmp(t->v[i].series, series) == 0) {
+            return i;
         }
     }
-    return pcr_fail(p, PCR_ENV, "no compile server for CPython %s here", s);
+    return -1;
 }
 
 int
-pcr_python_by_tag(const pcr *p, const char *tag, size_t len)
+pcr_python_by_tag(const pcr_pythons *t, const char *tag, size_t len)
 {
-    for (int i = 0; i < p->npy; i++) {
-        if (strlen(p->py[i].tag) == len &&
-            memcmp(p->py[i].tag, tag, len) == 0) {
+    for (int i = 0; i < t->n; i++) {
+        if (strlen(t->v[i].tag) == len && memcmp(t->v[i].tag, tag, len) == 0) {
             return i;
         }
     }
@@ -231,17 +220,15 @@ pcr_python_by_tag(const pcr *p, const char *tag, size_t len)
 }
 
 /* X.Y from ".../lib/pythonX.Y/..." or ".../lib64/pythonX.Y/...", looking
- * at the path made absolute (lexically). */
+ * at the path made absolute (lexically) from the run's working directory;
+ * 0 when none, -1 when out of memory. */
 static int
-series_of_path(const char *path, char *out, size_t size)
+series_of_path(const char *cwd, const char *path, char *out, size_t size)
 {
-    static char cwd[PATH_MAX];
-    if (path[0] != '/' && cwd[0] == '\0' && getcwd(cwd, sizeof cwd) == NULL) {
-        cwd[0] = '\0';
+    char *full = path[0] == '/' ? strdup(path) : pcr_path_join(cwd, path);
+    if (full == NULL) {
+        return -1;
     }
-    char full[2 * PATH_MAX];
-    snprintf(full, sizeof full, "%s%s%s", path[0] == '/' ? "" : cwd,
-             path[0] == '/' ? "" : "/", path);
     int found = 0;
     for (const char *s = full; (s = strstr(s, "/python")) != NULL; s++) {
         const char *v = s + 7, *end = strchr(v, '/');
@@ -251,105 +238,52 @@ series_of_path(const char *path, char *out, size_t size)
         }
         int lib = (s - full >= 4 && strncmp(s - 4, "/lib", 4) == 0) ||
                   (s - full >= 6 && strncmp(s - 6, "/lib64", 6) == 0);
-        if (lib && parse_series(v, (size_t)(end - v), &major, &minor)) {
+        if (lib && pcr_parse_series(v, (size_t)(end - v), &major, &minor)) {
             snprintf(out, size, "%d.%d", major, minor);
             found = 1; /* the innermost counts */
         }
     }
+    free(full);
     return found;
 }
 
 pcr_status
-pcr_versions_for(pcr *p, const char *path, int *out, int *n, pcr_error *err)
+pcr_versions_for(const pcr_plan *plan, const char *path, int *out, int *n,
+                 pcr_error *err)
 {
+    const pcr_pythons *t = plan->py;
     *n = 0;
-    if (p->want_all || p->want_any) {
-        for (int i = 0; i < p->npy; i++) {
-            if (p->want_all || p->wanted[i]) {
+    if (plan->only_py >= 0) {
+        out[(*n)++] = plan->only_py;
+        return PCR_OK;
+    }
+    if (plan->want_all || plan->want != NULL) {
+        for (int i = 0; i < t->n; i++) {
+            if (plan->want_all || plan->want[i]) {
                 out[(*n)++] = i;
             }
         }
         return PCR_OK;
     }
     char s[16];
-    if (series_of_path(path, s, sizeof s)) {
-        for (int i = 0; i < p->npy; i++) {
-            if (strcmp(p->py[i].series, s) == 0) {
-                out[(*n)++] = i;
-                return PCR_OK;
-            }
+    int found = series_of_path(plan->cwd, path, s, sizeof s);
+    if (found < 0) {
+        return pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    if (found) {
+        int i = pcr_python_by_series(t, s);
+        if (i >= 0) {
+            out[(*n)++] = i;
+            return PCR_OK;
         }
         return pcr_set_error(err, PCR_FAIL,
                              "no compile server for CPython %s, which this "
                              "path is for (lib/python%s)",
                              s, s);
     }
-    if (p->default_py < 0) {
+    if (t->default_py < 0) {
         return pcr_set_error(err, PCR_ENV, "no compile server");
     }
-    out[(*n)++] = p->default_py;
+    out[(*n)++] = t->default_py;
     return PCR_OK;
-}
-
-/* ------------------------------------------------------ public facts */
-
-PCR_API int
-pcr_python_count(pcr *p)
-{
-    return pcr_discover(p) == PCR_OK ? p->npy : 0;
-}
-
-static const pcr_python *
-py_at(pcr *p, int i)
-{
-    return (pcr_discover(p) == PCR_OK && i >= 0 && i < p->npy) ? &p->py[i]
-                                                               : NULL;
-}
-
-PCR_API const char *
-pcr_python_series(pcr *p, int i)
-{
-    const pcr_python *py = py_at(p, i);
-    return py ? py->series : NULL;
-}
-
-PCR_API const char *
-pcr_python_path(pcr *p, int i)
-{
-    const pcr_python *py = py_at(p, i);
-    return py ? py->path : NULL;
-}
-
-PCR_API const char *
-pcr_python_version(pcr *p, int i)
-{
-    const pcr_python *py = py_at(p, i);
-    return py && py->started ? py->version : NULL;
-}
-
-PCR_API const char *
-pcr_python_build(pcr *p, int i)
-{
-    const pcr_python *py = py_at(p, i);
-    return py && py->started ? py->build : NULL;
-}
-
-PCR_API const char *
-pcr_python_cache_tag(pcr *p, int i)
-{
-    const pcr_python *py = py_at(p, i);
-    return py ? py->tag : NULL;
-}
-
-PCR_API uint32_t
-pcr_python_magic(pcr *p, int i)
-{
-    const pcr_python *py = py_at(p, i);
-    return py && py->started ? py->magic : 0;
-}
-
-PCR_API int
-pcr_python_default(pcr *p)
-{
-    return pcr_discover(p) == PCR_OK ? p->default_py : -1;
 }

@@ -18,10 +18,10 @@
 
 /* path relative to base, or NULL (with *outside set) if not below it. */
 static char *
-relative_to(const char *path, const char *base, int *outside)
+relative_to(const char *cwd, const char *path, const char *base, int *outside)
 {
     *outside = 0;
-    char *p = pcr_absolute_path(path), *b = pcr_absolute_path(base);
+    char *p = pcr_absolute_path(cwd, path), *b = pcr_absolute_path(cwd, base);
     char *rel = NULL;
     if (p != NULL && b != NULL) {
         size_t n = strlen(b);
@@ -45,9 +45,10 @@ by_str(const void *a, const void *b)
 }
 
 char *
-pcr_tar_entry_name(const char *path, const char *base, int *outside)
+pcr_tar_entry_name(const char *cwd, const char *path, const char *base,
+                   int *outside)
 {
-    return relative_to(path, base, outside);
+    return relative_to(cwd, path, base, outside);
 }
 
 /* Add a directory entry for every parent of every entry. */

@@ -24,8 +24,10 @@
 #define ZIP_EPOCH 315532800 /* 1980-01-01: DOS times start there */
 
 struct astate {
+    pcr_jobs jobs;     /* every source, known before compiling */
     pcr_alist entries; /* .pyc (and sources) collected */
     char **names;      /* tar: each job's entry name */
+    size_t nnames;
     int64_t epoch;
     const pcr_wheel *wheel;
     int py;         /* wheel: the one version */
@@ -66,7 +68,7 @@ static int64_t
 entry_time(pcr_runner *r, int64_t mtime)
 {
     int64_t epoch = ast(r)->epoch;
-    return r->p->clamp_mtime && mtime < epoch ? mtime : epoch;
+    return r->plan->clamp_mtime && mtime < epoch ? mtime : epoch;
 }
 
 static pcr_status
@@ -75,11 +77,11 @@ tar_load(pcr_runner *r, size_t i, pcr_source *src, pcr_error *err)
     struct astate *a = ast(r);
     if (a->names[i] == NULL) {
         return pcr_set_error(err, PCR_FAIL, "is outside the -C directory %s",
-                             r->p->tar_base ? r->p->tar_base : ".");
+                             r->plan->tar_base ? r->plan->tar_base : ".");
     }
     pcr_status rc =
-        pcr_source_read(r->jobs.v[i].path, PCR_MAX_SOURCE, src, err);
-    if (rc == PCR_OK && r->p->include_sources) {
+        pcr_source_read(pcr_run_job(r, i)->path, PCR_MAX_SOURCE, src, err);
+    if (rc == PCR_OK && r->plan->include_sources) {
         rc = pcr_alist_add(&a->entries, a->names[i], 0,
                            (src->mode & 0111) ? 0755 : 0644,
                            entry_time(r, src->mtime_sec), src->bytes.data,
@@ -91,14 +93,14 @@ tar_load(pcr_runner *r, size_t i, pcr_source *src, pcr_error *err)
 static char *
 tar_target(pcr_runner *r, size_t i, int py, int level)
 {
-    return pcr_cache_path(ast(r)->names[i], r->p->py[py].tag, level);
+    return pcr_cache_path(ast(r)->names[i], r->py->v[py].tag, level);
 }
 
 static char *
 tar_record(pcr_runner *r, size_t i)
 {
-    return pcr_record_name(ast(r)->names[i], r->jobs.v[i].relpath, r->p->ddir,
-                           r->p->strip, r->p->prepend);
+    return pcr_record_name(ast(r)->names[i], pcr_run_job(r, i)->relpath,
+                           r->plan->ddir, r->plan->strip, r->plan->prepend);
 }
 
 /* A timestamp .pyc must match its source as extracted: the source entry's
@@ -107,8 +109,8 @@ static int64_t
 tar_mtime(pcr_runner *r, size_t i, const pcr_source *src)
 {
     (void)i;
-    return r->p->include_sources ? entry_time(r, src->mtime_sec)
-                                 : src->mtime_sec;
+    return r->plan->include_sources ? entry_time(r, src->mtime_sec)
+                                    : src->mtime_sec;
 }
 
 static pcr_status
@@ -131,43 +133,55 @@ static void
 tar_epoch(pcr_runner *r)
 {
     struct astate *a = ast(r);
-    if (r->p->epoch >= 0) {
-        a->epoch = r->p->epoch;
+    if (r->plan->epoch >= 0) {
+        a->epoch = r->plan->epoch;
         return;
     }
     a->epoch = 0;
-    for (size_t i = 0; i < r->jobs.n; i++) {
+    for (size_t i = 0; i < a->jobs.n; i++) {
         struct stat st;
-        if (!r->jobs.v[i].skip && stat(r->jobs.v[i].path, &st) == 0 &&
+        if (!a->jobs.v[i].skip && stat(a->jobs.v[i].path, &st) == 0 &&
             st.st_mtim.tv_sec > a->epoch) {
             a->epoch = st.st_mtim.tv_sec;
         }
     }
-    char msg[256];
-    snprintf(msg, sizeof msg,
-             "SOURCE_DATE_EPOCH is not set: the archive's times are %lld, "
-             "the newest source's mtime",
-             (long long)a->epoch);
-    notice(r, msg);
+    if (r->plan->verb == PCR_VERB_COMPILE) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "SOURCE_DATE_EPOCH is not set: the archive's times are "
+                 "%lld, the newest source's mtime",
+                 (long long)a->epoch);
+        notice(r, msg);
+    }
 }
 
 /* Compile the jobs into a->entries (tar). */
 static pcr_status
 tar_build(pcr_runner *r, struct astate *a)
 {
-    const char *base = r->p->tar_base ? r->p->tar_base : ".";
-    r->start_rounds = pcr_compile_rounds(r->p);
-    pcr_status rc = pcr_run_collect(r, ".py", 0);
+    const char *base = r->plan->tar_base ? r->plan->tar_base : ".";
+    r->start_rounds = r->plan->rounds;
+    /* every source first: the names, and the archive's time when
+     * SOURCE_DATE_EPOCH is not set, depend on all of them */
+    pcr_walker *w = pcr_walker_new(&r->plan->walk, r->plan->operands,
+                                   r->plan->noperands, r->plan->tar_base);
+    if (w == NULL) {
+        return pcr_set_error(&r->err, PCR_ENV, "out of memory");
+    }
+    pcr_status rc = pcr_jobs_collect(&a->jobs, w, &r->err);
+    pcr_walker_free(w);
     if (rc != PCR_OK) {
         return rc;
     }
-    a->names = calloc(r->jobs.n ? r->jobs.n : 1, sizeof *a->names);
+    a->names = calloc(a->jobs.n ? a->jobs.n : 1, sizeof *a->names);
     if (a->names == NULL) {
         return pcr_set_error(&r->err, PCR_ENV, "out of memory");
     }
-    for (size_t i = 0; i < r->jobs.n; i++) {
+    a->nnames = a->jobs.n;
+    for (size_t i = 0; i < a->jobs.n; i++) {
         int outside;
-        a->names[i] = pcr_tar_entry_name(r->jobs.v[i].path, base, &outside);
+        a->names[i] = pcr_tar_entry_name(r->plan->cwd, a->jobs.v[i].path, base,
+                                         &outside);
         if (a->names[i] == NULL && !outside) {
             return pcr_set_error(&r->err, PCR_ENV, "out of memory");
         }
@@ -179,25 +193,27 @@ tar_build(pcr_runner *r, struct astate *a)
                            .record = tar_record,
                            .store = keep_pycs,
                            .mtime = tar_mtime};
-    return pcr_compile_jobs(r, &h);
+    return pcr_compile_jobs(r, pcr_jobs_source(&a->jobs), &h);
 }
 
 static void
 free_astate(pcr_runner *r, struct astate *a)
 {
+    (void)r;
     if (a->names != NULL) {
-        for (size_t i = 0; i < r->jobs.n; i++) {
+        for (size_t i = 0; i < a->nnames; i++) {
             free(a->names[i]);
         }
         free(a->names);
     }
+    pcr_jobs_free(&a->jobs);
     pcr_alist_free(&a->entries);
 }
 
 pcr_status
 pcr_verb_tar(pcr_runner *r)
 {
-    const char *out = r->p->tar_out;
+    const char *out = r->plan->tar_out;
     int format = pcr_aformat_from_name(out);
     if (format < 0 || format == PCR_AR_ZIP) {
         return pcr_set_error(&r->err, PCR_ENV,
@@ -213,8 +229,8 @@ pcr_verb_tar(pcr_runner *r)
                      "not written: some sources failed (above)");
     } else if (rc == PCR_OK) {
         pcr_status st = pcr_tar_add_parents(
-            &a.entries, r->p->tar_base ? r->p->tar_base : ".", a.epoch,
-            r->p->clamp_mtime, &e);
+            &a.entries, r->plan->tar_base ? r->plan->tar_base : ".", a.epoch,
+            r->plan->clamp_mtime, &e);
         if (st == PCR_OK) {
             st = pcr_alist_sort_unique(&a.entries, &e);
         }
@@ -278,9 +294,9 @@ compare_entries(pcr_runner *r, const char *archive, const pcr_alist *expected,
 static const char *
 version_of_first(pcr_runner *r)
 {
-    for (int i = 0; i < r->p->npy; i++) {
-        if (r->p->py[i].started) {
-            return r->p->py[i].version;
+    for (int i = 0; i < r->py->n; i++) {
+        if (r->py->v[i].started) {
+            return r->py->v[i].version;
         }
     }
     return "?";
@@ -289,12 +305,15 @@ version_of_first(pcr_runner *r)
 pcr_status
 pcr_verb_check_tar(pcr_runner *r)
 {
-    const char *archive = r->p->tar_out;
-    int saved = r->p->include_sources;
-    r->p->include_sources = 0;
+    const char *archive = r->plan->tar_out;
+    /* the .pyc alone are compared: a plan without the sources */
+    const pcr_plan *outer = r->plan;
+    pcr_plan plan = *outer;
+    plan.include_sources = 0;
+    r->plan = &plan;
     struct astate a = {0};
     pcr_status rc = tar_build(r, &a);
-    r->p->include_sources = saved;
+    r->plan = outer;
     pcr_alist found = {0};
     pcr_error e;
     if (rc == PCR_OK) {
@@ -343,7 +362,7 @@ wheel_record(pcr_runner *r, size_t i)
     const struct astate *a = ast(r);
     const char *name = a->wheel->in.v[a->wheel->sources[i]].name;
     return pcr_record_name(pcr_wheel_import_path(a->wheel, name), NULL, NULL,
-                           NULL, r->p->prepend);
+                           NULL, r->plan->prepend);
 }
 
 static char *
@@ -360,7 +379,7 @@ wheel_target(pcr_runner *r, size_t i, int py, int level)
         }
         return out;
     }
-    return pcr_cache_path(name, r->p->py[py].tag, level);
+    return pcr_cache_path(name, r->py->v[py].tag, level);
 }
 
 /* A wheel holds the .pyc of one interpreter, hash-based unless asked
@@ -368,16 +387,16 @@ wheel_target(pcr_runner *r, size_t i, int py, int level)
 static pcr_status
 wheel_setup(pcr_runner *r, pcr_wheel *w, struct astate *a, int verify_record)
 {
-    pcr *p = r->p;
+    const pcr_plan *plan = r->plan;
     int n = 0;
-    for (int i = 0; i < p->npy; i++) {
-        if (p->want_all || (p->want_any && p->wanted[i])) {
+    for (int i = 0; i < r->py->n; i++) {
+        if (plan->want_all || (plan->want != NULL && plan->want[i])) {
             a->py = i;
             n++;
         }
     }
     if (n == 0) {
-        a->py = p->default_py;
+        a->py = r->py->default_py;
         n = a->py >= 0;
     }
     if (n != 1) {
@@ -386,18 +405,18 @@ wheel_setup(pcr_runner *r, pcr_wheel *w, struct astate *a, int verify_record)
                              "choose one with --python");
     }
     pcr_error e;
-    pcr_status rc = pcr_wheel_open(p->wheel_in, verify_record, w, &e);
+    pcr_status rc = pcr_wheel_open(plan->wheel_in, verify_record, w, &e);
     if (rc != PCR_OK) {
-        emit_archive(r, p->wheel_in, rc, e.msg);
+        emit_archive(r, plan->wheel_in, rc, e.msg);
         return rc == PCR_ENV ? pcr_set_error(&r->err, PCR_ENV, "%s", e.msg)
                              : PCR_FAIL;
     }
     a->wheel = w;
-    a->epoch = p->epoch >= 0 ? p->epoch : ZIP_EPOCH;
+    a->epoch = plan->epoch >= 0 ? plan->epoch : ZIP_EPOCH;
     if (a->epoch < ZIP_EPOCH) {
         a->epoch = ZIP_EPOCH;
     }
-    if (p->epoch < 0) {
+    if (plan->epoch < 0 && plan->verb == PCR_VERB_COMPILE) {
         notice(r, "SOURCE_DATE_EPOCH is not set: the wheel's times are "
                   "1980-01-01 00:00 UTC");
     }
@@ -408,63 +427,44 @@ wheel_setup(pcr_runner *r, pcr_wheel *w, struct astate *a, int verify_record)
         if (job.path == NULL) {
             return pcr_set_error(&r->err, PCR_ENV, "out of memory");
         }
-        if (r->jobs.n == r->jobs.cap) {
-            size_t cap = r->jobs.cap ? r->jobs.cap * 2 : 64;
-            pcr_job *v = realloc(r->jobs.v, cap * sizeof *v);
-            if (v == NULL) {
-                free(job.path);
-                return pcr_set_error(&r->err, PCR_ENV, "out of memory");
-            }
-            r->jobs.v = v;
-            r->jobs.cap = cap;
+        if (pcr_jobs_push(&a->jobs, &job, &r->err) != PCR_OK) {
+            return PCR_ENV;
         }
-        r->jobs.v[r->jobs.n++] = job;
     }
     return PCR_OK;
 }
 
+/* A wheel holds one version's .pyc, hash-based unless asked otherwise
+ * (installers give files new times): a plan of its own. */
 static pcr_status
 wheel_compile(pcr_runner *r, struct astate *a)
 {
-    pcr *p = r->p;
-    /* the one version, for every entry */
-    unsigned char *saved = malloc((size_t)p->npy + 1);
-    if (saved == NULL) {
-        return pcr_set_error(&r->err, PCR_ENV, "out of memory");
+    const pcr_plan *outer = r->plan;
+    pcr_plan plan = *outer;
+    plan.only_py = a->py;
+    if (!plan.mode_set) {
+        plan.mode = PCR_CHECKED_HASH;
     }
-    memcpy(saved, p->wanted, (size_t)p->npy);
-    int saved_any = p->want_any, saved_all = p->want_all;
-    pcr_invalidation saved_mode = p->mode;
-    memset(p->wanted, 0, (size_t)p->npy);
-    p->wanted[a->py] = 1;
-    p->want_any = 1;
-    p->want_all = 0;
-    if (!p->mode_set) {
-        p->mode = PCR_CHECKED_HASH;
-    }
+    r->plan = &plan;
     r->outer = a;
     pcr_compile_hooks h = {.load = wheel_load,
                            .target = wheel_target,
                            .record = wheel_record,
                            .store = keep_pycs};
-    pcr_status rc = pcr_compile_jobs(r, &h);
-    memcpy(p->wanted, saved, (size_t)p->npy);
-    p->want_any = saved_any;
-    p->want_all = saved_all;
-    p->mode = saved_mode;
-    free(saved);
+    pcr_status rc = pcr_compile_jobs(r, pcr_jobs_source(&a->jobs), &h);
+    r->plan = outer;
     return rc;
 }
 
 static char *
 wheel_output(pcr_runner *r, const char *pytag)
 {
-    const char *out = r->p->wheel_out;
+    const char *out = r->plan->wheel_out;
     struct stat st;
     if (out == NULL || stat(out, &st) != 0 || !S_ISDIR(st.st_mode)) {
         return out ? strdup(out) : NULL;
     }
-    char *name = pcr_wheel_output_name(r->p->wheel_in, pytag);
+    char *name = pcr_wheel_output_name(r->plan->wheel_in, pytag);
     if (name == NULL) {
         return NULL;
     }
@@ -482,18 +482,18 @@ pcr_verb_wheel(pcr_runner *r)
 {
     pcr_wheel w;
     struct astate a = {0};
-    a.sourceless = r->p->sourceless;
-    if (a.sourceless && r->p->nlevels > 1) {
+    a.sourceless = r->plan->sourceless;
+    if (a.sourceless && r->plan->nlevels > 1) {
         return pcr_set_error(&r->err, PCR_ENV,
                              "--sourceless takes one optimisation level");
     }
-    pcr_status rc = wheel_setup(r, &w, &a, !r->p->no_verify_record);
+    pcr_status rc = wheel_setup(r, &w, &a, !r->plan->no_verify_record);
     if (rc != PCR_OK) {
         return rc == PCR_FAIL ? PCR_OK : rc; /* said in an event */
     }
     rc = wheel_compile(r, &a);
     char pytag[32];
-    const char *series = r->p->py[a.py].series;
+    const char *series = r->py->v[a.py].series;
     snprintf(pytag, sizeof pytag, "cp%.*s%s", (int)strcspn(series, "."),
              series, strchr(series, '.') + 1);
     char *out = wheel_output(r, pytag);
@@ -503,7 +503,7 @@ pcr_verb_wheel(pcr_runner *r)
         rc = pcr_set_error(&r->err, PCR_ENV,
                            "%s: not a wheel file name (NAME-VER-PY-ABI-"
                            "PLAT.whl)",
-                           r->p->wheel_in);
+                           r->plan->wheel_in);
     } else if (rc == PCR_OK && r->failed) {
         emit_archive(r, out, PCR_FAIL,
                      "not written: some sources failed (above)");
@@ -534,7 +534,7 @@ pcr_verb_check_wheel(pcr_runner *r)
     if (rc != PCR_OK) {
         return rc == PCR_FAIL ? PCR_OK : rc; /* said in an event */
     }
-    const char *archive = r->p->wheel_in;
+    const char *archive = r->plan->wheel_in;
     if (w.record_problem != NULL) {
         char where[4300];
         snprintf(where, sizeof where, "%s:%s", archive, w.record_name);
@@ -543,7 +543,7 @@ pcr_verb_check_wheel(pcr_runner *r)
     }
     rc = wheel_compile(r, &a);
     if (rc == PCR_OK) {
-        compare_entries(r, archive, &a.entries, &w.in, r->p->py[a.py].version);
+        compare_entries(r, archive, &a.entries, &w.in, r->py->v[a.py].version);
     }
     pcr_alist_free(&a.entries);
     pcr_wheel_close(&w);

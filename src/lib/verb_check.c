@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * verb_check.c - --check: compare every .pyc of every source with what we
- * would write, writing nothing.  Results travel as records (one per .pyc)
- * from the reply callbacks to the caller's events, in job order.
+ * verb_check.c - --check of a tree: a sink of the compile pipeline
+ * (compile_jobs.c) that compares every .pyc with what would be written,
+ * and writes nothing.  Results travel as records (one per .pyc) from the
+ * sink to the caller's events, in job order.
  *
  * For each source, the .pyc of each version it is compiled for (and each
- * level) are checked; a missing one is a record of class missing.  Other
- * versions' .pyc of the same source found in its __pycache__ are checked
- * too, with the server of their cache tag, or recorded as no-compiler
- * when there is none here (which fails nothing).
+ * level) are checked; a missing one is a record of class missing (or
+ * source-error when the source does not compile).  Other versions' .pyc
+ * of the same source found in its __pycache__ are checked too, with the
+ * server of their cache tag, or recorded as no-compiler when there is
+ * none here.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -16,14 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache.h"
 #include "check_pyc.h"
+#include "compile_jobs.h"
 #include "paths.h"
 #include "pyc_files.h"
-#include "run.h"
-#include "walk.h"
 
-#define MAX_VERSIONS (2 * PCR_MAX_PY)
+/* __pycache__ listings of the last few directories (the walk visits a
+ * directory's sources together). */
+#define LISTINGS 8
 
 struct record {
     char *pyc;
@@ -31,501 +33,357 @@ struct record {
     int level;
     pcr_check_class cls;
     char *detail;
+    int filled;
 };
 
-struct version {
-    int py;
-    int nlev;
-    int level[3];
-    pcr_buf found[3];
-    int rec[3]; /* record of each level, or -1 when already decided */
+struct records {
+    struct record *v;
+    int n;
 };
 
-struct job {
-    pcr_source src;
-    char *record_name;
-    struct record *rec;
-    int nrec, cap;
-    struct version v[MAX_VERSIONS];
-    int nver;
-    int pending;
-};
-
-/* __pycache__ listings, one per directory of the jobs */
 struct listing {
-    char *dir;
+    char *dir;    /* with its trailing slash */
     char **names; /* sorted */
     size_t n;
 };
 
-struct state {
-    struct job **jobs;
-    int nlevels;
-    const int *levels;
-    struct listing *ls;
-    size_t nls;
-};
+/* A record the compare step has not filled in yet; should one stay so,
+ * it fails the check rather than pass it. */
+#define UNFILLED PCR_CHECK_UNREADABLE, "not checked (internal error)", 0
 
-struct reqctx {
-    pcr_runner *r;
-    size_t job;
-    int vi;
+struct ctx {
+    struct listing ls[LISTINGS];
+    int next; /* the slot to reuse */
 };
 
 static int
-add_record(struct job *j, const char *pyc, int py, int level,
-           pcr_check_class cls, const char *detail)
+add_record(struct records *rs, const char *pyc, int py, int level,
+           pcr_check_class cls, const char *detail, int filled)
 {
-    if (j->nrec == j->cap) {
-        int cap = j->cap ? j->cap * 2 : 4;
-        struct record *nr = realloc(j->rec, (size_t)cap * sizeof *nr);
-        if (nr == NULL) {
-            return -1;
-        }
-        j->rec = nr;
-        j->cap = cap;
+    struct record *nv = realloc(rs->v, (size_t)(rs->n + 1) * sizeof *nv);
+    if (nv == NULL) {
+        return -1;
     }
-    struct record *r = &j->rec[j->nrec];
-    r->pyc = strdup(pyc ? pyc : "");
-    r->detail = strdup(detail ? detail : "");
-    r->py = py;
-    r->level = level;
-    r->cls = cls;
+    rs->v = nv;
+    struct record *r = &rs->v[rs->n];
+    *r = (struct record){strdup(pyc ? pyc : ""),       py,    level, cls,
+                         strdup(detail ? detail : ""), filled};
     if (r->pyc == NULL || r->detail == NULL) {
         free(r->pyc);
         free(r->detail);
         return -1;
     }
-    return j->nrec++;
+    rs->n++;
+    return 0;
 }
 
 static void
-set_record(struct job *j, int k, pcr_check_class cls, const char *detail)
+fill(struct record *r, pcr_check_class cls, const char *detail)
 {
-    j->rec[k].cls = cls;
-    free(j->rec[k].detail);
-    j->rec[k].detail = strdup(detail);
+    char *d = strdup(detail);
+    if (d != NULL) {
+        free(r->detail);
+        r->detail = d;
+    }
+    r->cls = cls;
+    r->filled = 1;
+}
+
+static struct records *
+records_of(pcr_runner *r, size_t i)
+{
+    void **slot = pcr_compile_sink_state(r, i);
+    if (*slot == NULL) {
+        *slot = calloc(1, sizeof(struct records));
+    }
+    return *slot;
 }
 
 /* ----------------------------------------------------------- listings */
 
 static int
-by_str(const void *a, const void *b)
+by_str(const void *a, const void *b, void *ctx)
 {
+    (void)ctx;
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static char *
-dir_of(const char *path)
+static void
+free_listing(struct listing *l)
 {
-    const char *slash = strrchr(path, '/');
-    return slash ? strndup(path, (size_t)(slash - path + 1)) : strdup("");
+    for (size_t m = 0; m < l->n; m++) {
+        free(l->names[m]);
+    }
+    free(l->names);
+    free(l->dir);
+    memset(l, 0, sizeof *l);
 }
 
-/* The __pycache__ names of path's directory (read once per directory). */
+/* The .pyc names in the __pycache__ of path's directory. */
 static const struct listing *
-listing_for(struct state *s, const char *path)
+listing_for(struct ctx *c, const char *path)
 {
-    char *dir = dir_of(path);
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, (size_t)(slash - path + 1)) : strdup("");
     if (dir == NULL) {
         return NULL;
     }
-    for (size_t i = 0; i < s->nls; i++) {
-        if (strcmp(s->ls[i].dir, dir) == 0) {
+    for (int i = 0; i < LISTINGS; i++) {
+        if (c->ls[i].dir != NULL && strcmp(c->ls[i].dir, dir) == 0) {
             free(dir);
-            return &s->ls[i];
+            return &c->ls[i];
         }
     }
-    struct listing *nl = realloc(s->ls, (s->nls + 1) * sizeof *nl);
-    if (nl == NULL) {
-        free(dir);
-        return NULL;
-    }
-    s->ls = nl;
-    struct listing *l = &s->ls[s->nls++];
-    *l = (struct listing){dir, NULL, 0};
-    size_t n = strlen(dir) + 16;
-    char *pc = malloc(n);
-    DIR *d = NULL;
-    if (pc != NULL) {
-        snprintf(pc, n, "%s__pycache__", dir);
-        d = opendir(pc);
-        free(pc);
+    struct listing *l = &c->ls[c->next];
+    c->next = (c->next + 1) % LISTINGS;
+    free_listing(l);
+    l->dir = dir;
+    char *pc = pcr_path_join(dir[0] ? dir : ".", "__pycache__");
+    DIR *d = pc ? opendir(pc) : NULL;
+    free(pc);
+    size_t cap = 0;
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (!pcr_ends_with(e->d_name, ".pyc") || strlen(e->d_name) < 5) {
+            continue;
+        }
+        if (l->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nn = realloc(l->names, cap * sizeof *nn);
+            if (nn == NULL) {
+                break;
+            }
+            l->names = nn;
+        }
+        if ((l->names[l->n] = strdup(e->d_name)) != NULL) {
+            l->n++;
+        }
     }
     if (d != NULL) {
-        size_t cap = 0;
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            size_t len = strlen(e->d_name);
-            if (len < 5 || strcmp(e->d_name + len - 4, ".pyc") != 0) {
-                continue;
-            }
-            if (l->n == cap) {
-                cap = cap ? cap * 2 : 64;
-                char **nn = realloc(l->names, cap * sizeof *nn);
-                if (nn == NULL) {
-                    break;
-                }
-                l->names = nn;
-            }
-            if ((l->names[l->n] = strdup(e->d_name)) != NULL) {
-                l->n++;
-            }
-        }
         closedir(d);
-        if (l->n > 1) {
-            qsort(l->names, l->n, sizeof *l->names, by_str);
-        }
+    }
+    if (pcr_sort(l->names, l->n, sizeof *l->names, by_str, NULL) != 0) {
+        free_listing(l);
+        return NULL;
     }
     return l;
 }
 
-/* Other versions' .pyc of this source: BASE.TAG[.opt-N].pyc with a tag
- * we do not check already, at a level asked for. */
-static void
-find_other_tags(pcr_runner *r, struct state *s, size_t i, struct job *j)
+/* ------------------------------------------------------------- hooks */
+
+/* The plan's .pyc of each version and level as records to fill, then
+ * other versions' .pyc found beside the source: with a server, versions
+ * to compile; without, no-compiler records. */
+static pcr_status
+more_versions(pcr_runner *r, size_t i, const int *py, int npy,
+              pcr_extra_version **out, int *nout, pcr_error *err)
 {
-    const char *path = r->jobs.v[i].path;
-    const struct listing *l = listing_for(s, path);
-    if (l == NULL || l->n == 0) {
-        return;
+    const pcr_plan *plan = r->plan;
+    const pcr_job *job = pcr_run_job(r, i);
+    struct records *rs = records_of(r, i);
+    if (rs == NULL) {
+        return pcr_set_error(err, PCR_ENV, "out of memory");
     }
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
+    for (int k = 0; k < npy; k++) {
+        for (int l = 0; l < plan->nlevels; l++) {
+            char *pyc = job->pyc ? strdup(job->pyc)
+                                 : pcr_output_path(plan, r->py, job->path,
+                                                   py[k], plan->levels[l]);
+            if (pyc == NULL ||
+                add_record(rs, pyc, py[k], plan->levels[l], UNFILLED) != 0) {
+                free(pyc);
+                return pcr_set_error(err, PCR_ENV, "out of memory");
+            }
+            free(pyc);
+        }
+    }
+    *out = NULL;
+    *nout = 0;
+    if (plan->legacy || job->pyc != NULL) {
+        return PCR_OK;
+    }
+    const struct listing *l = listing_for(r->outer, job->path);
+    if (l == NULL || l->n == 0) {
+        return PCR_OK;
+    }
+    pcr_extra_version *v = calloc(l->n, sizeof *v);
+    if (v == NULL) {
+        return pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    const char *base = strrchr(job->path, '/');
+    base = base ? base + 1 : job->path;
     size_t blen = pcr_source_base_len(base);
-    for (size_t k = 0; k < l->n && j->nver < MAX_VERSIONS; k++) {
-        const char *name = l->names[k];
-        size_t len = strlen(name);
+    pcr_status rc = PCR_OK;
+    for (size_t k = 0; k < l->n && rc == PCR_OK; k++) {
         const char *tag;
         size_t tlen;
-        int level;
-        if (!pcr_pyc_name_parse(name, base, blen, &tag, &tlen, &level)) {
+        int level, wanted = 0, known = 0;
+        if (!pcr_pyc_name_parse(l->names[k], base, blen, &tag, &tlen,
+                                &level)) {
             continue;
         }
-        int wanted = 0;
-        for (int l2 = 0; l2 < s->nlevels; l2++) {
-            wanted |= s->levels[l2] == level;
+        for (int m = 0; m < plan->nlevels; m++) {
+            wanted |= plan->levels[m] == level;
         }
-        int py = pcr_python_by_tag(r->p, tag, tlen);
-        int known = 0;
-        for (int vi = 0; vi < j->nver; vi++) {
-            known |= py >= 0 && j->v[vi].py == py;
+        int p = pcr_python_by_tag(r->py, tag, tlen);
+        for (int m = 0; m < npy; m++) {
+            known |= p >= 0 && py[m] == p;
         }
         if (!wanted || known) {
             continue;
         }
-        char *pyc = malloc(strlen(l->dir) + len + 16);
-        if (pyc == NULL) {
-            continue;
+        char *pyc = pcr_path_join(l->dir[0] ? l->dir : "./", "__pycache__/");
+        char *full = pyc ? pcr_path_join(pyc, l->names[k]) : NULL;
+        free(pyc);
+        if (full == NULL) {
+            rc = pcr_set_error(err, PCR_ENV, "out of memory");
+            break;
         }
-        sprintf(pyc, "%s__pycache__/%s", l->dir, name);
-        if (py < 0) {
+        if (p < 0) {
             char detail[256];
             snprintf(detail, sizeof detail,
                      "a .pyc for %.*s, and no compile server for it here",
                      (int)tlen, tag);
-            add_record(j, pyc, -1, level, PCR_CHECK_NO_COMPILER, detail);
-        } else {
-            /* group by version: one compile for all its levels */
-            struct version *v = NULL;
-            for (int vi = 0; vi < j->nver; vi++) {
-                if (j->v[vi].py == py) {
-                    v = &j->v[vi];
-                }
+            if (add_record(rs, full, -1, level, PCR_CHECK_NO_COMPILER, detail,
+                           1) != 0) {
+                rc = pcr_set_error(err, PCR_ENV, "out of memory");
             }
-            if (v == NULL) {
-                v = &j->v[j->nver++];
-                memset(v, 0, sizeof *v);
-                v->py = py;
-            }
-            if (v->nlev < 3) {
-                v->level[v->nlev] = level;
-                v->rec[v->nlev++] =
-                    add_record(j, pyc, py, level, PCR_CHECK_OK, "");
-            }
-        }
-        free(pyc);
-    }
-}
-
-/* -------------------------------------------------------------- replies */
-
-static void
-job_done(pcr_runner *r, size_t i, struct job *j)
-{
-    if (j->pending == 0) {
-        pcr_source_free(&j->src);
-        for (int vi = 0; vi < j->nver; vi++) {
-            for (int l = 0; l < 3; l++) {
-                pcr_buf_free(&j->v[vi].found[l]);
-            }
-        }
-        pcr_run_finish(r, i);
-    }
-}
-
-static void
-classify_levels(pcr_runner *r, struct job *j, struct version *v,
-                const pcr_reply *rep)
-{
-    const pcr_python *py = &r->p->py[v->py];
-    for (int l = 0; l < v->nlev; l++) {
-        if (v->rec[l] < 0 || v->found[l].data == NULL) {
+            free(full);
             continue;
         }
-        if (rep->status != PCR_OK) {
+        /* group by version: one compile for all its levels */
+        int at = 0;
+        while (at < *nout && v[at].py != p) {
+            at++;
+        }
+        if (at == *nout) {
+            if ((rc = pcr_run_hello(r, p)) != PCR_OK) {
+                *err = r->err;
+                free(full);
+                break;
+            }
+            v[(*nout)++].py = p;
+        }
+        if (v[at].nlevels < PCR_MAX_LEVELS &&
+            add_record(rs, full, p, level, UNFILLED) == 0) {
+            v[at].levels[v[at].nlevels] = level;
+            v[at].path[v[at].nlevels++] = full;
+        } else {
+            free(full);
+        }
+    }
+    *out = v;
+    return rc;
+}
+
+/* A version is done: each of its .pyc compared with the bytes we would
+ * write, or, when the source does not compile, said so. */
+static pcr_status
+compare(pcr_runner *r, size_t i, pcr_compiled *c, pcr_error *err)
+{
+    (void)err;
+    struct records *rs = records_of(r, i);
+    const char *version = r->py->v[c->py].version;
+    for (int l = 0; l < c->nlevels && rs != NULL; l++) {
+        struct record *rec = NULL;
+        for (int k = 0; k < rs->n && rec == NULL; k++) {
+            if (!rs->v[k].filled && rs->v[k].py == c->py &&
+                rs->v[k].level == c->levels[l]) {
+                rec = &rs->v[k];
+            }
+        }
+        if (rec == NULL) {
+            continue;
+        }
+        if (c->status != PCR_OK) {
             char msg[PCR_ERROR_MAX + 64];
             snprintf(msg, sizeof msg, "the source does not compile: %s",
-                     rep->message);
-            set_record(j, v->rec[l],
-                       rep->status == PCR_ENV ? PCR_CHECK_UNREADABLE
-                                              : PCR_CHECK_SOURCE_ERROR,
-                       msg);
+                     c->msg);
+            fill(rec,
+                 c->status == PCR_ENV ? PCR_CHECK_UNREADABLE
+                                      : PCR_CHECK_SOURCE_ERROR,
+                 msg);
             continue;
         }
-        unsigned char header[16];
-        pcr_buf want;
-        pcr_error e;
+        pcr_buf found;
+        int missing;
+        pcr_error pe;
+        if (pcr_read_pyc(rec->pyc, &found, &missing, &pe) != PCR_OK) {
+            fill(rec, missing ? PCR_CHECK_MISSING : PCR_CHECK_UNREADABLE,
+                 pe.msg);
+            continue;
+        }
         char detail[1024];
-        pcr_make_header(r->p, v->py, &j->src,
-                        rep->have_hash ? rep->hash : NULL, header);
-        if (pcr_assemble(header, &rep->body[l], &want, &e) != PCR_OK) {
-            set_record(j, v->rec[l], PCR_CHECK_UNREADABLE, e.msg);
-            continue;
-        }
-        pcr_check_class c = pcr_classify(&v->found[l], &want, py->version,
-                                         detail, sizeof detail);
-        set_record(j, v->rec[l], c, detail);
-        pcr_buf_free(&want);
+        pcr_check_class cls =
+            pcr_classify(&found, &c->pyc[l], version, detail, sizeof detail);
+        fill(rec, cls, detail);
+        pcr_buf_free(&found);
     }
-}
-
-static void
-on_compile(void *ctx, pcr_reply *rep)
-{
-    struct reqctx *x = ctx;
-    pcr_runner *r = x->r;
-    size_t i = x->job;
-    int vi = x->vi;
-    free(x);
-    struct state *s = r->vstate;
-    struct job *j = s->jobs[i];
-    classify_levels(r, j, &j->v[vi], rep);
-    j->pending--;
-    job_done(r, i, j);
-}
-
-/* Classify every level from the cache, when all are there. */
-static int
-from_cache(pcr_runner *r, struct job *j, struct version *v)
-{
-    if (r->p->cache_dir == NULL) {
-        return 0;
-    }
-    pcr_reply rep = {0};
-    int all = 1;
-    for (int l = 0; l < v->nlev; l++) {
-        pcr_cache_key key;
-        pcr_cache_make_key(r->p, v->py, j->record_name, v->level[l],
-                           j->src.bytes.data, j->src.bytes.len, &key);
-        all &= pcr_cache_get(r->p, &key, &rep.body[l], rep.hash);
-    }
-    if (!all) {
-        pcr_reply_clear(&rep);
-        return 0;
-    }
-    rep.have_hash = 1;
-    rep.nbodies = v->nlev;
-    classify_levels(r, j, v, &rep);
-    pcr_reply_clear(&rep);
-    return 1;
-}
-
-/* ----------------------------------------------------------------- open */
-
-static pcr_status
-open_job(pcr_runner *r, size_t i)
-{
-    struct state *s = r->vstate;
-    const pcr_job *job = &r->jobs.v[i];
-    struct job *j = calloc(1, sizeof *j);
-    if (j == NULL) {
-        return pcr_set_error(&r->err, PCR_ENV, "out of memory");
-    }
-    s->jobs[i] = j;
-    if (job->error != NULL || job->skip) {
-        add_record(j, job->path, -1, -1,
-                   job->error ? PCR_CHECK_SOURCE_ERROR : PCR_CHECK_SKIPPED,
-                   job->error ? job->error
-                              : "excluded (-x, -e or a directory "
-                                "restriction): not checked");
-        pcr_run_finish(r, i);
-        return PCR_OK;
-    }
-    int py[PCR_MAX_PY], npy = 0;
-    pcr_error e;
-    pcr_status rc = pcr_versions_for(r->p, job->path, py, &npy, &e);
-    if (rc == PCR_FAIL) {
-        /* a lib/pythonX.Y path with no server for X.Y here */
-        add_record(j, job->path, -1, -1, PCR_CHECK_NO_COMPILER, e.msg);
-        pcr_run_finish(r, i);
-        return PCR_OK;
-    }
-    if (rc != PCR_OK) {
-        return pcr_set_error(&r->err, rc, "%s", e.msg);
-    }
-    for (int k = 0; k < npy; k++) {
-        if ((rc = pcr_run_hello(r, py[k])) != PCR_OK) {
-            return rc;
-        }
-        struct version *v = &j->v[j->nver++];
-        v->py = py[k];
-        v->nlev = s->nlevels;
-        for (int l = 0; l < s->nlevels; l++) {
-            v->level[l] = s->levels[l];
-            char *pyc = job->pyc ? strdup(job->pyc)
-                                 : pcr_output_path(r->p, job->path, py[k],
-                                                   v->level[l]);
-            if (pyc == NULL) {
-                return pcr_set_error(&r->err, PCR_ENV, "out of memory");
-            }
-            v->rec[l] =
-                add_record(j, pyc, py[k], v->level[l], PCR_CHECK_OK, "");
-            free(pyc);
-        }
-    }
-    if (!r->p->legacy && job->pyc == NULL) {
-        find_other_tags(r, s, i, j);
-    }
-    rc = pcr_source_read(job->path, PCR_MAX_SOURCE, &j->src, &e);
-    int source_ok = rc == PCR_OK;
-    j->record_name = job->record
-                         ? strdup(job->record)
-                         : pcr_record_name(job->path, job->relpath, r->p->ddir,
-                                           r->p->strip, r->p->prepend);
-    if (j->record_name == NULL) {
-        return pcr_set_error(&r->err, PCR_ENV, "out of memory");
-    }
-    for (int vi = 0; vi < j->nver; vi++) {
-        struct version *v = &j->v[vi];
-        int need = 0;
-        for (int l = 0; l < v->nlev; l++) {
-            struct record *rec = &j->rec[v->rec[l]];
-            int missing;
-            pcr_error pe;
-            if (pcr_read_pyc(rec->pyc, &v->found[l], &missing, &pe) !=
-                PCR_OK) {
-                set_record(j, v->rec[l],
-                           missing ? PCR_CHECK_MISSING : PCR_CHECK_UNREADABLE,
-                           pe.msg);
-            } else if (!source_ok) {
-                char msg[PCR_ERROR_MAX + 16];
-                snprintf(msg, sizeof msg, "source: %s", e.msg);
-                set_record(j, v->rec[l], PCR_CHECK_SOURCE_ERROR, msg);
-            } else {
-                need = 1;
-            }
-        }
-        if (!need) {
-            continue;
-        }
-        if ((rc = pcr_run_hello(r, v->py)) != PCR_OK) {
-            return rc;
-        }
-        if (from_cache(r, j, v)) {
-            continue;
-        }
-        struct reqctx *x = malloc(sizeof *x);
-        if (x == NULL) {
-            return pcr_set_error(&r->err, PCR_ENV, "out of memory");
-        }
-        *x = (struct reqctx){r, i, vi};
-        pcr_request rq = {.kind = PCR_MSG_COMPILE,
-                          .py = v->py,
-                          .want_hash = r->p->mode != PCR_TIMESTAMP,
-                          .nlevels = v->nlev,
-                          .name = j->record_name,
-                          .src = j->src.bytes.data,
-                          .len = j->src.bytes.len,
-                          .done = on_compile,
-                          .ctx = x};
-        memcpy(rq.levels, v->level, sizeof v->level);
-        if ((rc = pcr_engine_submit(r->eng, &rq, &r->err)) != PCR_OK) {
-            free(x);
-            return rc;
-        }
-        j->pending++;
-    }
-    job_done(r, i, j);
     return PCR_OK;
 }
 
 static void
-deliver_job(pcr_runner *r, size_t i)
+deliver(pcr_runner *r, size_t i, const pcr_job_result *res)
 {
-    struct state *s = r->vstate;
-    struct job *j = s->jobs[i];
-    for (int k = 0; k < j->nrec; k++) {
-        struct record *rec = &j->rec[k];
-        pcr_run_emit_pyc(r, i, r->jobs.v[i].path, rec->pyc, rec->py,
-                         rec->level, rec->cls, rec->detail);
-        free(rec->pyc);
-        free(rec->detail);
+    const pcr_job *job = pcr_run_job(r, i);
+    struct records *rs = records_of(r, i);
+    if (rs == NULL || (rs->n == 0 && res->nver == 0)) {
+        /* the job as a whole: excluded, not walked, no server */
+        pcr_check_class cls = res->outcome == PCR_SKIPPED ? PCR_CHECK_SKIPPED
+                              : res->no_compiler ? PCR_CHECK_NO_COMPILER
+                              : res->status == PCR_ENV
+                                  ? PCR_CHECK_UNREADABLE
+                                  : PCR_CHECK_SOURCE_ERROR;
+        pcr_run_emit_pyc(r, i, job->path, job->path, -1, -1, cls,
+                         res->outcome == PCR_SKIPPED
+                             ? "excluded (-x, -e or a directory "
+                               "restriction): not checked"
+                             : res->msg);
+        return;
     }
-    free(j->rec);
-    free(j->record_name);
-    pcr_source_free(&j->src);
-    free(j);
-    s->jobs[i] = NULL;
+    for (int k = 0; k < rs->n; k++) {
+        const struct record *rec = &rs->v[k];
+        pcr_run_emit_pyc(r, i, job->path, rec->pyc, rec->py, rec->level,
+                         rec->cls, rec->detail);
+    }
 }
 
-static const pcr_verb_ops ops = {open_job, deliver_job};
+static void
+forget(pcr_runner *r, size_t i)
+{
+    struct records *rs = *pcr_compile_sink_state(r, i);
+    if (rs != NULL) {
+        for (int k = 0; k < rs->n; k++) {
+            free(rs->v[k].pyc);
+            free(rs->v[k].detail);
+        }
+        free(rs->v);
+        free(rs);
+        *pcr_compile_sink_state(r, i) = NULL;
+    }
+}
 
 pcr_status
 pcr_verb_check(pcr_runner *r)
 {
+    struct ctx c = {0};
+    r->outer = &c;
     r->start_rounds = 1;
-    pcr_status rc = pcr_run_collect(r, ".py", 0);
-    if (rc != PCR_OK) {
-        return rc;
+    pcr_compile_hooks h = {.more = more_versions,
+                           .store = compare,
+                           .deliver = deliver,
+                           .forget = forget,
+                           .sees_failures = 1};
+    pcr_walk wo = r->plan->walk;
+    pcr_walker *w =
+        pcr_walker_new(&wo, r->plan->operands, r->plan->noperands, NULL);
+    pcr_status rc = w == NULL
+                        ? pcr_set_error(&r->err, PCR_ENV, "out of memory")
+                        : pcr_compile_jobs(r, pcr_walker_source(w), &h);
+    pcr_walker_free(w);
+    for (int k = 0; k < LISTINGS; k++) {
+        free_listing(&c.ls[k]);
     }
-    struct state s = {0};
-    s.nlevels = pcr_levels(r->p, &s.levels);
-    s.jobs = calloc(r->jobs.n ? r->jobs.n : 1, sizeof *s.jobs);
-    if (s.jobs == NULL) {
-        return pcr_set_error(&r->err, PCR_ENV, "out of memory");
-    }
-    r->vstate = &s;
-    r->ops = &ops;
-    rc = pcr_run_jobs(r);
-    for (size_t i = 0; i < r->jobs.n; i++) {
-        struct job *j = s.jobs[i];
-        if (j == NULL) {
-            continue;
-        }
-        for (int k = 0; k < j->nrec; k++) {
-            free(j->rec[k].pyc);
-            free(j->rec[k].detail);
-        }
-        for (int vi = 0; vi < j->nver; vi++) {
-            for (int l = 0; l < 3; l++) {
-                pcr_buf_free(&j->v[vi].found[l]);
-            }
-        }
-        free(j->rec);
-        free(j->record_name);
-        pcr_source_free(&j->src);
-        free(j);
-    }
-    for (size_t k = 0; k < s.nls; k++) {
-        for (size_t m = 0; m < s.ls[k].n; m++) {
-            free(s.ls[k].names[m]);
-        }
-        free(s.ls[k].names);
-        free(s.ls[k].dir);
-    }
-    free(s.ls);
-    free(s.jobs);
-    r->vstate = NULL;
+    r->outer = NULL;
     return rc;
 }

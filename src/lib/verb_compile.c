@@ -6,11 +6,14 @@
 pcr_status
 pcr_verb_compile(pcr_runner *r)
 {
-    r->start_rounds = pcr_compile_rounds(r->p);
-    pcr_status rc = pcr_run_collect(r, ".py", 0);
-    if (rc != PCR_OK) {
-        return rc;
+    r->start_rounds = r->plan->rounds;
+    pcr_walker *w = pcr_walker_new(&r->plan->walk, r->plan->operands,
+                                   r->plan->noperands, NULL);
+    if (w == NULL) {
+        return pcr_set_error(&r->err, PCR_ENV, "out of memory");
     }
     pcr_compile_hooks h = {.check_current = 1};
-    return pcr_compile_jobs(r, &h);
+    pcr_status rc = pcr_compile_jobs(r, pcr_walker_source(w), &h);
+    pcr_walker_free(w);
+    return rc;
 }

@@ -75,58 +75,71 @@ canonicalize_file(const char *path, int *changed, pcr_error *err)
     return rc;
 }
 
+/* These verbs work in job order, in deliver: opening a job only says it
+ * is ready. */
+static pcr_status
+open_now(pcr_runner *r, size_t i)
+{
+    pcr_run_finish(r, i);
+    return PCR_OK;
+}
+
+static void
+canonicalize_job(pcr_runner *r, size_t i)
+{
+    const pcr_job *job = pcr_run_job(r, i);
+    pcr_error e;
+    int changed = 0;
+    pcr_status st = job->error  ? pcr_set_error(&e, PCR_FAIL, "%s", job->error)
+                    : job->skip ? PCR_OK
+                                : canonicalize_file(job->path, &changed, &e);
+    if (!job->skip) {
+        emit(r, i, job->path, st, changed, st == PCR_OK ? "" : e.msg);
+    }
+}
+
 pcr_status
 pcr_verb_canonicalize(pcr_runner *r)
 {
-    pcr_status rc = pcr_run_collect(r, ".pyc", 1);
-    for (size_t i = 0; i < r->jobs.n && rc == PCR_OK; i++) {
-        const pcr_job *job = &r->jobs.v[i];
-        pcr_error e;
-        int changed = 0;
-        pcr_status st =
-            job->error  ? pcr_set_error(&e, PCR_FAIL, "%s", job->error)
-            : job->skip ? PCR_OK
-                        : canonicalize_file(job->path, &changed, &e);
-        if (!job->skip) {
-            emit(r, i, job->path, st, changed, st == PCR_OK ? "" : e.msg);
-        }
-    }
-    return rc;
+    static const pcr_verb_ops ops = {open_now, canonicalize_job, NULL};
+    return pcr_run_tree(r, ".pyc", 1, &ops);
 }
 
 /* ---------------------------------------------------------------- dump */
 
+static void
+dump_job(pcr_runner *r, size_t i)
+{
+    const pcr_job *job = pcr_run_job(r, i);
+    FILE *out = r->plan->dump;
+    pcr_error e;
+    pcr_status st = PCR_OK;
+    if (job->skip) {
+        return;
+    }
+    if (job->error != NULL) {
+        st = pcr_set_error(&e, PCR_FAIL, "%s", job->error);
+    } else {
+        pcr_source f;
+        st = pcr_source_read(job->path, PCR_MAX_PYC, &f, &e);
+        if (st == PCR_OK) {
+            /* a name line when there may be several */
+            if (r->plan->noperands > 1 || job->relpath != NULL || i > 0) {
+                fprintf(out, "%s%s:\n", i > 0 ? "\n" : "", job->path);
+            }
+            st = pcr_dump_pyc(out, f.bytes.data, f.bytes.len, &e);
+            pcr_source_free(&f);
+        }
+    }
+    fflush(out);
+    emit(r, i, job->path, st, 0, st == PCR_OK ? "" : e.msg);
+}
+
 pcr_status
 pcr_verb_dump(pcr_runner *r)
 {
-    pcr_status rc = pcr_run_collect(r, ".pyc", 1);
-    size_t shown = 0;
-    for (size_t i = 0; i < r->jobs.n && rc == PCR_OK; i++) {
-        const pcr_job *job = &r->jobs.v[i];
-        pcr_error e;
-        pcr_status st = PCR_OK;
-        if (job->skip) {
-            continue;
-        }
-        if (job->error != NULL) {
-            st = pcr_set_error(&e, PCR_FAIL, "%s", job->error);
-        } else {
-            pcr_source f;
-            st = pcr_source_read(job->path, PCR_MAX_PYC, &f, &e);
-            if (st == PCR_OK) {
-                if (r->jobs.n > 1) {
-                    fprintf(r->p->dump, "%s%s:\n", shown ? "\n" : "",
-                            job->path);
-                }
-                shown++;
-                st = pcr_dump_pyc(r->p->dump, f.bytes.data, f.bytes.len, &e);
-                pcr_source_free(&f);
-            }
-        }
-        fflush(r->p->dump);
-        emit(r, i, job->path, st, 0, st == PCR_OK ? "" : e.msg);
-    }
-    return rc;
+    static const pcr_verb_ops ops = {open_now, dump_job, NULL};
+    return pcr_run_tree(r, ".pyc", 1, &ops);
 }
 
 /* -------------------------------------------------------------- remove */
@@ -185,49 +198,46 @@ remove_all_tags(pcr_runner *r, size_t i, const char *path)
     free(pc);
 }
 
+static void
+remove_job(pcr_runner *r, size_t i)
+{
+    const pcr_plan *plan = r->plan;
+    const pcr_job *job = pcr_run_job(r, i);
+    if (job->skip || job->error) {
+        return;
+    }
+    if (plan->all_tags) {
+        remove_all_tags(r, i, job->path);
+        return;
+    }
+    int py[PCR_MAX_PY], npy = 0;
+    pcr_error e;
+    if (pcr_versions_for(plan, job->path, py, &npy, &e) != PCR_OK) {
+        emit(r, i, job->path, PCR_FAIL, 0, e.msg);
+        return;
+    }
+    for (int k = 0; k < npy; k++) {
+        for (int l = 0; l < plan->nlevels; l++) {
+            char *pyc = pcr_output_path(plan, r->py, job->path, py[k],
+                                        plan->levels[l]);
+            if (pyc == NULL) {
+                emit(r, i, job->path, PCR_ENV, 0, "out of memory");
+                return;
+            }
+            remove_one(r, i, pyc);
+            char *slash = strrchr(pyc, '/');
+            if (slash != NULL && !plan->legacy) {
+                *slash = '\0';
+                rmdir(pyc); /* only if now empty */
+            }
+            free(pyc);
+        }
+    }
+}
+
 pcr_status
 pcr_verb_remove(pcr_runner *r)
 {
-    pcr_status rc = PCR_OK;
-    if (!r->p->all_tags) {
-        rc = pcr_discover(r->p);
-        if (rc != PCR_OK) {
-            return pcr_set_error(&r->err, rc, "%s", r->p->err.msg);
-        }
-    }
-    rc = pcr_run_collect(r, ".py", 0);
-    const int *levels;
-    int nlevels = pcr_levels(r->p, &levels);
-    for (size_t i = 0; i < r->jobs.n && rc == PCR_OK; i++) {
-        const pcr_job *job = &r->jobs.v[i];
-        if (job->skip || job->error) {
-            continue;
-        }
-        if (r->p->all_tags) {
-            remove_all_tags(r, i, job->path);
-            continue;
-        }
-        int py[PCR_MAX_PY], npy = 0;
-        pcr_error e;
-        if (pcr_versions_for(r->p, job->path, py, &npy, &e) != PCR_OK) {
-            emit(r, i, job->path, PCR_FAIL, 0, e.msg);
-            continue;
-        }
-        for (int k = 0; k < npy; k++) {
-            for (int l = 0; l < nlevels; l++) {
-                char *pyc = pcr_output_path(r->p, job->path, py[k], levels[l]);
-                if (pyc == NULL) {
-                    return pcr_set_error(&r->err, PCR_ENV, "out of memory");
-                }
-                remove_one(r, i, pyc);
-                char *slash = strrchr(pyc, '/');
-                if (slash != NULL && !r->p->legacy) {
-                    *slash = '\0';
-                    rmdir(pyc); /* only if now empty */
-                }
-                free(pyc);
-            }
-        }
-    }
-    return rc;
+    static const pcr_verb_ops ops = {open_now, remove_job, NULL};
+    return pcr_run_tree(r, ".py", 0, &ops);
 }

@@ -13,6 +13,8 @@
 #include "common.h"
 
 #define PCR_HEADER_SIZE 16
+/* Optimisation levels: 0, 1 and 2 (a .pyc each). */
+#define PCR_MAX_LEVELS 3
 
 typedef struct pcr_header {
     uint32_t magic;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * server.c - a compile server: one CPython version embedded, answering
- * the front end's requests on stdin with replies on stdout (protocol in
- * src/common/protocol.h).  Installed as $(LIBEXECDIR)/pycompile-repro/
- * cpython-X.Y; users never run it directly.
+ * the front end's requests on stdin with replies on stdout (a socket; the
+ * messages are in src/common/protocol.h).  Installed as
+ * $(LIBEXECDIR)/pycompile-repro/ cpython-X.Y; users never run it directly.
  *
  *   cpython-X.Y [--hash-seed N] [--memory-limit BYTES]
  *
@@ -52,87 +52,61 @@ send_frame(pcr_wbuf *w)
 static int
 send_hello(pcr_wbuf *w)
 {
-    size_t f = pcr_wbuf_begin_frame(w, PCR_MSG_HELLO);
-    pcr_wbuf_u32(w, PCR_PROTO_VERSION);
-    pcr_wbuf_u32(w, srv_magic());
-    pcr_wbuf_u32(w, PCR_CANONICAL_FORM);
-    pcr_wbuf_blob(w, srv_version(), strlen(srv_version()));
-    pcr_wbuf_blob(w, Py_GetVersion(), strlen(Py_GetVersion()));
-    pcr_wbuf_blob(w, srv_cache_tag(), strlen(srv_cache_tag()));
-    pcr_wbuf_end_frame(w, f);
+    const char *v = srv_version(), *b = Py_GetVersion(), *t = srv_cache_tag();
+    pcr_msg_hello m = {PCR_PROTO_VERSION,
+                       srv_magic(),
+                       PCR_CANONICAL_FORM,
+                       {(const unsigned char *)v, strlen(v)},
+                       {(const unsigned char *)b, strlen(b)},
+                       {(const unsigned char *)t, strlen(t)}};
+    pcr_encode_hello(w, &m);
     return send_frame(w);
 }
 
 static void
-reply_error(pcr_wbuf *w, uint32_t id, pcr_status st, const char *msg)
+reply_error(pcr_wbuf *w, const pcr_msg_request *rq, pcr_status st,
+            const char *msg)
 {
-    size_t f = pcr_wbuf_begin_frame(w, PCR_MSG_REPLY);
-    pcr_wbuf_u32(w, id);
-    pcr_wbuf_u32(w, (uint32_t)st);
-    pcr_wbuf_blob(w, msg, strlen(msg));
-    pcr_wbuf_end_frame(w, f);
+    pcr_msg_reply m = {.id = rq->id,
+                       .status = (uint32_t)st,
+                       .message = {(const unsigned char *)msg, strlen(msg)}};
+    pcr_encode_reply(w, rq->kind, rq->flags, &m);
 }
 
 /* 'C': compile one source at each level asked for. */
 static pcr_status
-do_compile(pcr_rbuf *r, pcr_wbuf *w)
+do_compile(const pcr_msg_request *rq, pcr_wbuf *w)
 {
-    uint32_t id = pcr_rbuf_u32(r);
-    uint32_t flags = pcr_rbuf_u32(r);
-    uint32_t nlevels = pcr_rbuf_u32(r);
-    int levels[3];
-    for (uint32_t i = 0; i < nlevels && i < 3; i++) {
-        levels[i] = (int)pcr_rbuf_u32(r);
-    }
-    size_t nlen, slen;
-    const unsigned char *name = pcr_rbuf_blob(r, &nlen);
-    const unsigned char *src = pcr_rbuf_blob(r, &slen);
-    if (r->bad || nlevels < 1 || nlevels > 3 || r->p != r->end) {
-        return PCR_ENV;
-    }
-    char *dfile = strndup((const char *)name, nlen);
+    char *dfile = strndup((const char *)rq->name.data, rq->name.len);
     if (dfile == NULL) {
         return PCR_ENV;
     }
     pcr_error err;
     pcr_status st = PCR_OK;
-    unsigned char hash[8];
-    pcr_buf body[3] = {{0}};
-    if (flags & PCR_COMPILE_WANT_HASH) {
-        st = srv_source_hash(src, slen, hash, &err);
+    pcr_msg_reply m = {.id = rq->id, .nbodies = rq->nlevels};
+    pcr_buf body[PCR_PROTO_MAX_LEVELS] = {{0}};
+    if (rq->flags & PCR_COMPILE_WANT_HASH) {
+        st = srv_source_hash(rq->source.data, rq->source.len, m.hash, &err);
     }
     PyObject *source = NULL;
     if (st == PCR_OK) {
-        st = srv_source_object(src, slen, &source, &err);
+        st = srv_source_object(rq->source.data, rq->source.len, &source, &err);
     }
-    release_frame(); /* name and src point into it */
-    for (uint32_t i = 0; i < nlevels && st == PCR_OK; i++) {
-        if (levels[i] < 0 || levels[i] > 2) {
-            st = pcr_set_error(&err, PCR_ENV, "bad optimisation level");
-        } else {
-            st = srv_compile(source, dfile, levels[i], &body[i], &err);
-        }
+    release_frame(); /* the request points into it */
+    for (uint32_t i = 0; i < rq->nlevels && st == PCR_OK; i++) {
+        st = srv_compile(source, dfile, rq->levels[i], &body[i], &err);
+        m.body[i] = (pcr_bytes){body[i].data, body[i].len};
     }
     Py_XDECREF(source);
     char *warnings = srv_take_warnings();
     if (st == PCR_OK) {
-        size_t f = pcr_wbuf_begin_frame(w, PCR_MSG_REPLY);
-        pcr_wbuf_u32(w, id);
-        pcr_wbuf_u32(w, PCR_OK);
-        if (flags & PCR_COMPILE_WANT_HASH) {
-            pcr_wbuf_bytes(w, hash, 8);
-        }
-        pcr_wbuf_u32(w, nlevels);
-        for (uint32_t i = 0; i < nlevels; i++) {
-            pcr_wbuf_blob(w, body[i].data, body[i].len);
-        }
-        pcr_wbuf_blob(w, warnings ? warnings : "",
-                      warnings ? strlen(warnings) : 0);
-        pcr_wbuf_end_frame(w, f);
+        m.warnings = (pcr_bytes){(const unsigned char *)warnings,
+                                 warnings ? strlen(warnings) : 0};
+        pcr_encode_reply(w, rq->kind, rq->flags, &m);
     } else {
-        reply_error(w, id, st, err.msg);
+        reply_error(w, rq, st, err.msg);
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < PCR_PROTO_MAX_LEVELS; i++) {
         pcr_buf_free(&body[i]);
     }
     free(warnings);
@@ -142,71 +116,52 @@ do_compile(pcr_rbuf *r, pcr_wbuf *w)
 
 /* 'H': the source hash alone (up-to-date checks). */
 static pcr_status
-do_hash(pcr_rbuf *r, pcr_wbuf *w)
+do_hash(const pcr_msg_request *rq, pcr_wbuf *w)
 {
-    uint32_t id = pcr_rbuf_u32(r);
-    size_t slen;
-    const unsigned char *src = pcr_rbuf_blob(r, &slen);
-    if (r->bad || r->p != r->end) {
-        return PCR_ENV;
-    }
-    unsigned char hash[8];
+    pcr_msg_reply m = {.id = rq->id};
     pcr_error err;
-    pcr_status st = srv_source_hash(src, slen, hash, &err);
+    pcr_status st =
+        srv_source_hash(rq->source.data, rq->source.len, m.hash, &err);
     if (st == PCR_OK) {
-        size_t f = pcr_wbuf_begin_frame(w, PCR_MSG_REPLY);
-        pcr_wbuf_u32(w, id);
-        pcr_wbuf_u32(w, PCR_OK);
-        pcr_wbuf_bytes(w, hash, 8);
-        pcr_wbuf_end_frame(w, f);
+        pcr_encode_reply(w, rq->kind, rq->flags, &m);
     } else {
-        reply_error(w, id, st, err.msg);
+        reply_error(w, rq, st, err.msg);
     }
     return PCR_OK;
 }
 
 /* 'X': which paths the pattern is found in. */
 static pcr_status
-do_regex(pcr_rbuf *r, pcr_wbuf *w)
+do_regex(const pcr_msg_request *rq, pcr_wbuf *w)
 {
-    uint32_t id = pcr_rbuf_u32(r);
-    size_t plen;
-    const char *pattern = (const char *)pcr_rbuf_blob(r, &plen);
-    uint32_t n = pcr_rbuf_u32(r);
-    if (r->bad || n > (size_t)(r->end - r->p) / 4) {
-        return PCR_ENV;
-    }
+    size_t n = rq->npaths;
     const char **paths = calloc(n ? n : 1, sizeof *paths);
     size_t *lens = calloc(n ? n : 1, sizeof *lens);
     unsigned char *matches = calloc(n ? n : 1, 1);
-    pcr_status rc = PCR_OK;
     if (paths == NULL || lens == NULL || matches == NULL) {
-        rc = PCR_ENV;
+        free(paths);
+        free(lens);
+        free(matches);
+        return PCR_ENV;
     }
-    for (uint32_t i = 0; i < n && rc == PCR_OK; i++) {
-        paths[i] = (const char *)pcr_rbuf_blob(r, &lens[i]);
+    for (size_t i = 0; i < n; i++) {
+        paths[i] = (const char *)rq->path_bytes[i].data;
+        lens[i] = rq->path_bytes[i].len;
     }
-    if (rc == PCR_OK && (r->bad || r->p != r->end)) {
-        rc = PCR_ENV;
-    }
-    if (rc == PCR_OK) {
-        pcr_error err;
-        pcr_status st =
-            srv_regex_search(pattern, plen, paths, lens, n, matches, &err);
-        if (st == PCR_OK) {
-            size_t f = pcr_wbuf_begin_frame(w, PCR_MSG_REPLY);
-            pcr_wbuf_u32(w, id);
-            pcr_wbuf_u32(w, PCR_OK);
-            pcr_wbuf_blob(w, matches, n);
-            pcr_wbuf_end_frame(w, f);
-        } else {
-            reply_error(w, id, st, err.msg);
-        }
+    pcr_error err;
+    pcr_status st =
+        srv_regex_search((const char *)rq->pattern.data, rq->pattern.len,
+                         paths, lens, n, matches, &err);
+    if (st == PCR_OK) {
+        pcr_msg_reply m = {.id = rq->id, .matches = {matches, n}};
+        pcr_encode_reply(w, rq->kind, rq->flags, &m);
+    } else {
+        reply_error(w, rq, st, err.msg);
     }
     free(paths);
     free(lens);
     free(matches);
-    return rc;
+    return PCR_OK;
 }
 
 static int
@@ -245,22 +200,14 @@ serve(void)
             status = 2;
             break;
         }
-        pcr_rbuf r = {frame + 1, frame + len, 0};
-        pcr_status rc;
-        switch (frame[0]) {
-        case PCR_MSG_COMPILE:
-            rc = do_compile(&r, &w);
-            break;
-        case PCR_MSG_HASH:
-            rc = do_hash(&r, &w);
-            break;
-        case PCR_MSG_REGEX:
-            rc = do_regex(&r, &w);
-            break;
-        default:
-            rc = PCR_ENV;
-            break;
+        pcr_msg_request rq;
+        pcr_status rc = PCR_ENV;
+        if (pcr_decode_request(frame[0], frame + 1, len - 1, &rq) == 0) {
+            rc = rq.kind == PCR_MSG_COMPILE ? do_compile(&rq, &w)
+                 : rq.kind == PCR_MSG_HASH  ? do_hash(&rq, &w)
+                                            : do_regex(&rq, &w);
         }
+        free(rq.path_bytes);
         if (rc != PCR_OK || send_frame(&w) != 0) {
             status = 2;
             break;
@@ -308,9 +255,7 @@ main(int argc, char **argv)
     pcr_error err;
     pcr_wbuf w = {0};
     if (srv_runtime_init(seed, &err) != PCR_OK) {
-        size_t f = pcr_wbuf_begin_frame(&w, PCR_MSG_ERROR);
-        pcr_wbuf_blob(&w, err.msg, strlen(err.msg));
-        pcr_wbuf_end_frame(&w, f);
+        pcr_encode_start_error(&w, err.msg);
         send_frame(&w);
         pcr_wbuf_free(&w);
         return 2;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests: the walk tells its caller of each source it keeps while it
- * walks (run.c starts compile servers with it), in the walk's order, and
- * of nothing it leaves out. */
+/* Unit tests: the walk is a cursor that gives the sources one at a time,
+ * in compileall's order (names sorted, __pycache__ left out), with -e's
+ * links marked skipped, relative paths from the directory operand, and
+ * pcr_add_file's names passed through. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,22 +12,6 @@
 
 #include "unit.h"
 #include "walk.h"
-
-struct seen {
-    char *paths[16];
-    int n;
-    const pcr_jobs *jobs;
-    size_t jobs_then[16]; /* jobs pushed when each was told */
-};
-
-static void
-record(void *ctx, const char *path)
-{
-    struct seen *s = ctx;
-    cr_assert_lt(s->n, 16);
-    s->jobs_then[s->n] = s->jobs->n;
-    s->paths[s->n++] = strdup(path);
-}
 
 static void
 touch(const char *dir, const char *name)
@@ -39,7 +24,15 @@ touch(const char *dir, const char *name)
     fclose(f);
 }
 
-Test(walk, tells_each_kept_source_as_it_is_found)
+static void
+remove_tree(const char *top)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
+    cr_expect_eq(system(cmd), 0);
+}
+
+Test(walk, gives_sources_one_at_a_time_in_order)
 {
     char top[] = "/tmp/pcr-unit-walk-XXXXXX";
     cr_assert_not_null(mkdtemp(top));
@@ -53,59 +46,84 @@ Test(walk, tells_each_kept_source_as_it_is_found)
     cr_assert_eq(mkdir(d, 0755), 0);
     touch(d, "hidden.py");
     touch(top, "z.py");
-    /* -e TOP: a link leaving the tree is left out, one inside kept */
+    /* -e TOP: a link leaving the tree is skipped, one inside kept */
     char link[4096];
     snprintf(link, sizeof link, "%s/out.py", top);
     cr_assert_eq(symlink("/etc/hostname", link), 0);
     snprintf(link, sizeof link, "%s/in.py", top);
     cr_assert_eq(symlink("z.py", link), 0);
 
-    pcr_jobs jobs = {0};
-    struct seen s = {.jobs = &jobs};
-    pcr_walk wo = {.maxlevels = 10,
-                   .limit_sl_dest = top,
-                   .suffix = ".py",
-                   .found = record,
-                   .found_ctx = &s};
+    pcr_walk wo = {.maxlevels = 10, .limit_sl_dest = top, .suffix = ".py"};
+    pcr_operand ops[2] = {{top, NULL, NULL}, {link, "rec/in.py", "/x.pyc"}};
+    pcr_walker *w = pcr_walker_new(&wo, ops, 2, NULL);
+    cr_assert_not_null(w);
+    const char *want[] = {"in.py", "out.py", "pkg/a.py", "pkg/b.py", "z.py"};
     pcr_error err;
-    cr_assert_eq(pcr_jobs_add(&jobs, top, &wo, &err), PCR_OK, "%s", err.msg);
+    pcr_job job;
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(pcr_walker_next(w, &job, &err), 1, "job %d", i);
+        char full[4096];
+        snprintf(full, sizeof full, "%s/%s", top, want[i]);
+        cr_expect_str_eq(job.path, full);
+        cr_expect_str_eq(job.relpath, want[i]);
+        cr_expect_eq(job.skip, strcmp(want[i], "out.py") == 0, "%s", want[i]);
+        cr_expect_null(job.record);
+        pcr_job_clear(&job);
+    }
+    /* a file operand: no relpath, its own names */
+    cr_assert_eq(pcr_walker_next(w, &job, &err), 1);
+    cr_expect_str_eq(job.path, link);
+    cr_expect_null(job.relpath);
+    cr_expect_str_eq(job.record, "rec/in.py");
+    cr_expect_str_eq(job.pyc, "/x.pyc");
+    pcr_job_clear(&job);
+    cr_expect_eq(pcr_walker_next(w, &job, &err), 0);
+    pcr_walker_free(w);
 
-    const char *want[] = {"in.py", "pkg/a.py", "pkg/b.py", "z.py"};
-    cr_assert_eq(s.n, 4, "told of %d sources", s.n);
-    for (int i = 0; i < 4; i++) {
-        char w[4096];
-        snprintf(w, sizeof w, "%s/%s", top, want[i]);
-        cr_expect_str_eq(s.paths[i], w);
-        /* told before the job is pushed, so before the walk ends */
-        cr_expect_lt(s.jobs_then[i], jobs.n);
-    }
-    /* the skipped link is a job (reported as skipped), never told */
-    cr_expect_eq(jobs.n, 5);
-    int skipped = 0;
-    for (size_t i = 0; i < jobs.n; i++) {
-        skipped += jobs.v[i].skip;
-    }
-    cr_expect_eq(skipped, 1);
+    /* a directory where a file with its own .pyc was given: trouble */
+    pcr_operand bad = {top, NULL, "/y.pyc"};
+    w = pcr_walker_new(&wo, &bad, 1, NULL);
+    cr_expect_eq(pcr_walker_next(w, &job, &err), -1);
+    cr_expect(strstr(err.msg, "a directory") != NULL, "%s", err.msg);
+    pcr_walker_free(w);
+    remove_tree(top);
+}
 
-    /* a file operand is told too */
-    pcr_jobs one = {0};
-    struct seen s1 = {.jobs = &one};
-    wo.found_ctx = &s1;
-    cr_assert_eq(pcr_jobs_add(&one, link, &wo, &err), PCR_OK);
-    cr_expect_eq(s1.n, 1);
-    if (s1.n == 1) {
-        cr_expect_str_eq(s1.paths[0], link);
+/* The walk holds the directories on the way down, not the tree: a walker
+ * stopped half way and freed leaks nothing (checked under ASan/valgrind),
+ * and deep trees past the descriptors it keeps open still walk. */
+Test(walk, deep_tree_and_early_stop)
+{
+    char top[] = "/tmp/pcr-unit-walk-XXXXXX";
+    cr_assert_not_null(mkdtemp(top));
+    char d[8192];
+    snprintf(d, sizeof d, "%s", top);
+    for (int i = 0; i < 100; i++) {
+        size_t n = strlen(d);
+        snprintf(d + n, sizeof d - n, "/d");
+        cr_assert_eq(mkdir(d, 0755), 0);
+        touch(d, "m.py");
     }
-
-    for (int i = 0; i < s.n; i++) {
-        free(s.paths[i]);
+    pcr_walk wo = {.maxlevels = 1000, .suffix = ".py"};
+    pcr_operand op = {top, NULL, NULL};
+    pcr_walker *w = pcr_walker_new(&wo, &op, 1, NULL);
+    pcr_error err;
+    pcr_job job;
+    int n = 0, rc;
+    while ((rc = pcr_walker_next(w, &job, &err)) == 1) {
+        n++;
+        cr_expect_null(job.error, "%s", job.error);
+        pcr_job_clear(&job);
     }
-    for (int i = 0; i < s1.n; i++) {
-        free(s1.paths[i]);
+    cr_expect_eq(rc, 0);
+    cr_expect_eq(n, 100);
+    pcr_walker_free(w);
+    /* stopped after three */
+    w = pcr_walker_new(&wo, &op, 1, NULL);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(pcr_walker_next(w, &job, &err), 1);
+        pcr_job_clear(&job);
     }
-    pcr_jobs_free(&jobs);
-    pcr_jobs_free(&one);
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
-    cr_expect_eq(system(cmd), 0);
+    pcr_walker_free(w);
+    remove_tree(top);
 }

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cache_dir.c - the cache's first backend: a directory, local or on NFS,
+ * shared safely by processes and machines.
+ *
+ * Layout: DIR/v2/XY/<62 more hex digits of the key>, one file per entry,
+ * written to a temporary file (O_EXCL: writers never share one) and
+ * renamed into place.  A hit sets the entry's mtime, so the least recently
+ * used entries go first when trimming; trimming also removes temporary
+ * files older than an hour (what a killed writer left).
+ *
+ * Trust, as git's safe.directory: the directory must belong to the
+ * current user (or root) and not be writable by group or others, else it
+ * is refused and the run goes on without a cache.  With sharing allowed
+ * (PCR_CACHE_SHARED) another owner and group write access are accepted:
+ * then anyone who can write there can plant an entry, and what protects
+ * the result is only that every entry is checked against its key, its
+ * checksum and the source hash (cache.c) -- it cannot tell code compiled
+ * by a trusted server from code someone forged for the same key.
+ */
+#define _GNU_SOURCE /* utimensat, O_NOFOLLOW */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "files.h"
+#include "paths.h"
+
+#define LAYOUT "v2"
+#define STALE_TEMP_SECONDS 3600
+/* An entry is its source's code in one form: a few times the source. */
+#define MAX_ENTRY (PCR_MAX_SOURCE * 8)
+
+struct dir_cache {
+    char *root; /* DIR/v2 */
+};
+
+static void
+hex(const unsigned char *p, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[p[i] >> 4];
+        out[2 * i + 1] = d[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static char *
+entry_path(const struct dir_cache *d, const pcr_cache_key *key)
+{
+    char h[65];
+    hex(key->sha, 32, h);
+    size_t n = strlen(d->root) + 70;
+    char *path = malloc(n);
+    if (path != NULL) {
+        snprintf(path, n, "%s/%.2s/%s", d->root, h, h + 2);
+    }
+    return path;
+}
+
+static int
+dir_get(void *self, const pcr_cache_key *key, pcr_buf *blob)
+{
+    char *path = entry_path(self, key);
+    int ok = 0;
+    int fd =
+        path ? open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) : -1;
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size > 0 && (uint64_t)st.st_size <= MAX_ENTRY) {
+        blob->len = (size_t)st.st_size;
+        blob->data = malloc(blob->len);
+        ok = blob->data != NULL &&
+             pcr_fd_transfer(fd, blob->data, blob->len, 0) == 0;
+        if (ok) {
+            /* least recently used: a hit is a use */
+            struct timespec now[2] = {{.tv_nsec = UTIME_OMIT},
+                                      {.tv_nsec = UTIME_NOW}};
+            futimens(fd, now);
+        } else {
+            pcr_buf_free(blob);
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(path);
+    return ok;
+}
+
+/* mkdir -p below the root (the root itself was checked when opened). */
+static pcr_status
+dir_put(void *self, const pcr_cache_key *key, const unsigned char *blob,
+        size_t len, pcr_error *err)
+{
+    char *path = entry_path(self, key);
+    if (path == NULL) {
+        return pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    pcr_status rc =
+        pcr_write_atomic(path, blob, len, 0644 | PCR_EXACT_MODE, err);
+    free(path);
+    return rc;
+}
+
+static void
+dir_drop(void *self, const pcr_cache_key *key)
+{
+    char *path = entry_path(self, key);
+    if (path != NULL) {
+        unlink(path);
+    }
+    free(path);
+}
+
+struct ent {
+    int64_t mtime;
+    uint64_t size;
+    char *path;
+};
+
+static int
+by_mtime(const void *a, const void *b, void *ctx)
+{
+    (void)ctx;
+    const struct ent *x = a, *y = b;
+    if (x->mtime != y->mtime) {
+        return x->mtime < y->mtime ? -1 : 1;
+    }
+    return strcmp(x->path, y->path);
+}
+
+static int
+is_temp(const char *name)
+{
+    return pcr_ends_with(name, ".tmp");
+}
+
+static int
+push_ent(struct ent **v, size_t *n, size_t *cap, struct ent e)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 1024;
+        struct ent *nv = realloc(*v, c * sizeof *nv);
+        if (nv == NULL) {
+            return -1;
+        }
+        *v = nv;
+        *cap = c;
+    }
+    (*v)[(*n)++] = e;
+    return 0;
+}
+
+/* Every file of the 256 buckets into *v: entries, and temporary files
+ * (which take room too) unless older than an hour: those a killed writer
+ * left, removed here and counted in *removed. */
+static pcr_status
+list_files(const struct dir_cache *d, struct ent **v, size_t *n,
+           uint64_t *removed, pcr_error *err)
+{
+    size_t cap = 0;
+    time_t now = time(NULL);
+    pcr_status rc = PCR_OK;
+    for (int b = 0; b < 256 && rc == PCR_OK; b++) {
+        char sub[3];
+        snprintf(sub, sizeof sub, "%02x", b);
+        char *dir = pcr_path_join(d->root, sub);
+        if (dir == NULL) {
+            return pcr_set_error(err, PCR_ENV, "out of memory");
+        }
+        DIR *dh = opendir(dir);
+        struct dirent *e;
+        while (rc == PCR_OK && dh != NULL && (e = readdir(dh)) != NULL) {
+            struct stat st;
+            if (e->d_name[0] == '.' ||
+                fstatat(dirfd(dh), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+                !S_ISREG(st.st_mode)) {
+                continue;
+            }
+            if (is_temp(e->d_name) &&
+                now - st.st_mtim.tv_sec > STALE_TEMP_SECONDS) {
+                *removed += unlinkat(dirfd(dh), e->d_name, 0) == 0;
+                continue;
+            }
+            if (!is_temp(e->d_name) && strlen(e->d_name) != 62) {
+                continue; /* not ours */
+            }
+            struct ent x = {
+                (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+                (uint64_t)st.st_size, pcr_path_join(dir, e->d_name)};
+            if (x.path == NULL || push_ent(v, n, &cap, x) != 0) {
+                free(x.path);
+                rc = pcr_set_error(err, PCR_ENV, "out of memory");
+            }
+        }
+        if (dh != NULL) {
+            closedir(dh);
+        }
+        free(dir);
+    }
+    return rc;
+}
+
+static void
+free_ents(struct ent *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].path);
+    }
+    free(v);
+}
+
+static pcr_status
+dir_trim(void *self, uint64_t max, uint64_t *entries, uint64_t *bytes,
+         uint64_t *trimmed, pcr_error *err)
+{
+    struct ent *v = NULL;
+    size_t n = 0;
+    pcr_status rc = list_files(self, &v, &n, trimmed, err);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += v[i].size;
+    }
+    if (rc == PCR_OK && max && total > max && n > 0) {
+        if (pcr_sort(v, n, sizeof *v, by_mtime, NULL) != 0) {
+            rc = pcr_set_error(err, PCR_ENV, "out of memory");
+        }
+        uint64_t goal = max / 10 * 9;
+        for (size_t i = 0; rc == PCR_OK && i < n && total > goal; i++) {
+            const char *base = strrchr(v[i].path, '/') + 1;
+            if (!is_temp(base) && unlink(v[i].path) == 0) {
+                total -= v[i].size;
+                (*trimmed)++;
+                v[i].size = 0;
+            }
+        }
+    }
+    *entries = 0;
+    for (size_t i = 0; i < n; i++) {
+        *entries += v[i].size != 0 && !is_temp(strrchr(v[i].path, '/') + 1);
+    }
+    *bytes = total;
+    free_ents(v, n);
+    return rc;
+}
+
+static pcr_status
+dir_clear(void *self, uint64_t *removed, pcr_error *err)
+{
+    struct ent *v = NULL;
+    size_t n = 0;
+    pcr_status rc = list_files(self, &v, &n, removed, err);
+    for (size_t i = 0; i < n; i++) {
+        if (unlink(v[i].path) == 0) {
+            (*removed)++;
+        } else if (errno != ENOENT && rc == PCR_OK) {
+            rc = pcr_set_errno(err, PCR_FAIL, errno, "%s", v[i].path);
+        }
+    }
+    free_ents(v, n);
+    return rc;
+}
+
+static void
+dir_close(void *self)
+{
+    struct dir_cache *d = self;
+    if (d != NULL) {
+        free(d->root);
+        free(d);
+    }
+}
+
+static const pcr_cache_backend dir_backend = {
+    "directory", dir_get, dir_put, dir_drop, dir_trim, dir_clear, dir_close};
+
+/* Is st a directory this user may trust (see the top of the file)? */
+static pcr_status
+trusted(const char *dir, const struct stat *st, int shared, pcr_error *err)
+{
+    uid_t me = geteuid();
+    if (!S_ISDIR(st->st_mode)) {
+        return pcr_set_error(err, PCR_FAIL, "%s is not a directory", dir);
+    }
+    if (shared) {
+        return PCR_OK;
+    }
+    if (st->st_uid != me && st->st_uid != 0) {
+        return pcr_set_error(err, PCR_FAIL,
+                             "%s belongs to another user (uid %u): not "
+                             "trusted (a cache shared between users needs "
+                             "--cache-shared)",
+                             dir, (unsigned)st->st_uid);
+    }
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        return pcr_set_error(err, PCR_FAIL,
+                             "%s is writable by %s: not trusted (a cache "
+                             "shared between users needs --cache-shared)",
+                             dir,
+                             (st->st_mode & S_IWOTH) ? "others" : "its group");
+    }
+    return PCR_OK;
+}
+
+/* mkdir -p, each new level private to the user (0700) unless shared. */
+static pcr_status
+make_dirs(const char *path, int shared, pcr_error *err)
+{
+    char *buf = strdup(path);
+    if (buf == NULL) {
+        return pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    for (char *s = buf + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(buf, shared ? 0777 : 0700) != 0 && errno != EEXIST) {
+                pcr_status rc =
+                    pcr_set_errno(err, PCR_FAIL, errno, "cannot make %s", buf);
+                free(buf);
+                return rc;
+            }
+            *s = c;
+            if (c == '\0') {
+                break;
+            }
+        }
+    }
+    free(buf);
+    return PCR_OK;
+}
+
+pcr_cache *
+pcr_cache_open_dir(const char *dir, uint64_t max_size, int shared,
+                   pcr_error *err)
+{
+    struct stat st;
+    err->msg[0] = '\0';
+    if (make_dirs(dir, shared, err) != PCR_OK) {
+        return NULL;
+    }
+    if (lstat(dir, &st) != 0) {
+        pcr_set_errno(err, PCR_FAIL, errno, "%s", dir);
+        return NULL;
+    }
+    if (trusted(dir, &st, shared, err) != PCR_OK) {
+        return NULL;
+    }
+    struct dir_cache *d = calloc(1, sizeof *d);
+    char *root = pcr_path_join(dir, LAYOUT);
+    if (d == NULL || root == NULL) {
+        free(d);
+        free(root);
+        pcr_set_error(err, PCR_ENV, "out of memory");
+        return NULL;
+    }
+    d->root = root;
+    if (make_dirs(root, shared, err) != PCR_OK || lstat(root, &st) != 0 ||
+        trusted(root, &st, shared, err) != PCR_OK) {
+        if (err->msg[0] == '\0') {
+            pcr_set_error(err, PCR_FAIL, "%s is not usable", root);
+        }
+        dir_close(d);
+        return NULL;
+    }
+    pcr_cache *c = pcr_cache_new(&dir_backend, d, max_size);
+    if (c == NULL) {
+        pcr_set_error(err, PCR_ENV, "out of memory");
+    } else if (access(root, W_OK) != 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "the cache %s is read-only: entries are used, none is "
+                 "stored",
+                 dir);
+        pcr_cache_warn(c, msg);
+    }
+    return c;
+}
