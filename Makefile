@@ -57,6 +57,10 @@ ifeq ($(SANITIZE),1)
              -fno-omit-frame-pointer
   CFLAGS = -O1 -g
 endif
+ifeq ($(SANITIZE),thread)
+  SANFLAGS = -fsanitize=thread -fno-omit-frame-pointer
+  CFLAGS = -O1 -g
+endif
 ifeq ($(SANITIZE),fuzz)
   SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined \
              -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -122,6 +126,7 @@ REPLAY_BIN := $(BUILD)/fuzz-replay
 .PHONY: all deps package-deps test-deps test check check-all check-fresh \
         test-quick test-suites test-distros unit sanitize valgrind corpora \
         example format clean bench fuzz fuzz-build install uninstall dist \
+        tsan tsan-build \
         deb rpm servers
 
 all: $(BIN) $(LIB_A) $(LIB_SO) $(SERVERS)
@@ -226,11 +231,11 @@ CORPORA_DIR ?= $(shell bash -c '. tests/lib.sh && t_cache_dir')/corpora
 corpora:
 	tests/corpora.sh $(CORPORA_DIR) >/dev/null
 
-test check: all unit fuzz-build corpora
+test check: all unit fuzz-build tsan-build corpora
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 all unit
 	PYTHON_VERSIONS="$(PYTHON_VERSIONS)" \
 	PCR_CORPORA="$(CORPORA_DIR)/django $(CORPORA_DIR)/sympy" \
-	    tests/run.sh --fuzz $(FUZZ_SECONDS) --valgrind --packaging \
+	    tests/run.sh --fuzz $(FUZZ_SECONDS) --valgrind --packaging --tsan \
 	    $(BUILD) build-asan
 
 # The edit-test loop: every suite of the normal build, parity on every
@@ -257,6 +262,20 @@ check-all:
 # check-all in a fresh clone of HEAD with new, empty test caches.
 check-fresh:
 	tests/check_fresh.sh
+
+# Independent handles in independent threads under ThreadSanitizer: the
+# library built with -fsanitize=thread (build-tsan/), the compile servers
+# of the normal build.
+TSAN_BIN := $(BUILD)/tsan-threads
+$(TSAN_BIN): tests/tsan/threads.c $(LIB_A)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LIB_LIBS)
+tsan-build:
+	$(MAKE) --no-print-directory BUILD=build-tsan SANITIZE=thread \
+	    build-tsan/tsan-threads
+tsan: all tsan-build
+	PYCOMPILE_REPRO_SERVER_DIR=$(CURDIR)/$(SERVER_DIR) \
+	    tests/tsan/run.sh build-tsan/tsan-threads \
+	    /usr/lib/python$(lastword $(PYTHON_VERSIONS))/json
 
 sanitize:
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 all unit
@@ -410,7 +429,8 @@ rpm:
 	! command -v rpmlint >/dev/null || rpmlint -r contrib/rpm/pycompile-repro.rpmlintrc dist/pycompile-repro*-$(VERSION)-*.rpm
 
 clean:
-	rm -rf build build-asan build-fuzz dist fixtures/example/__pycache__
+	rm -rf build build-asan build-fuzz build-tsan dist \
+	    fixtures/example/__pycache__
 
 -include $(CORE_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
     $(wildcard $(BUILD)/tests/fuzz/*.d)

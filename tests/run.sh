@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # tests/run.sh [--fuzz SECONDS] [--valgrind] [--valgrind-only] [--packaging]
-#              [--sample N] BUILD_DIR...
+#              [--tsan] [--sample N] BUILD_DIR...
 # Run every test suite against each build directory (normal, sanitizer)
 # and end with one line totalling them all: "N passed, N failed".  Exit 0
 # only if nothing failed and something ran.
@@ -22,6 +22,7 @@ cd "$(dirname "$0")/.."
 fuzz_seconds=0
 valgrind=0
 packaging=0
+tsan=0
 sample=1
 suites=1
 while [ $# -gt 0 ]; do
@@ -30,6 +31,7 @@ while [ $# -gt 0 ]; do
     --valgrind) valgrind=1; shift ;;
     --valgrind-only) valgrind=1; suites=0; shift ;;
     --packaging) packaging=1; shift ;;
+    --tsan) tsan=1; shift ;;
     --sample) sample=$2; shift 2 ;;
     *) break ;;
     esac
@@ -166,6 +168,23 @@ if [ "$packaging" = 1 ]; then
     counts "$out" e2e:
     [ "$f" != 0 ] && tail -n 60 "$out"
     t_add "packaging" "$p" "$f"
+fi
+
+# Independent handles in independent threads, under ThreadSanitizer
+# (build-tsan/, made by make tsan-build).
+if [ "$tsan" = 1 ]; then
+    out=$log/tsan
+    if [ -x build-tsan/tsan-threads ]; then
+        PYCOMPILE_REPRO_SERVER_DIR="$PWD/$1/libexec/pycompile-repro" \
+            run_suite "$out" tests/tsan/run.sh build-tsan/tsan-threads \
+            "/usr/lib/python${versions##* }/json"
+        counts "$out" tsan:
+        [ "$f" != 0 ] && tail -n 40 "$out"
+        t_add "tsan (ThreadSanitizer)" "$p" "$f"
+    else
+        echo "no build-tsan/tsan-threads (make tsan-build)"
+        t_add "tsan (ThreadSanitizer)" 0 1
+    fi
 fi
 
 # libFuzzer, bounded in time; a crash leaves build-fuzz/crash-* and fails.

@@ -20,6 +20,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,8 @@ check_times(int format, const pcr_alist *l, pcr_error *err)
     return PCR_OK;
 }
 
+static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
+
 pcr_status
 pcr_archive_write(const char *path, int format, const pcr_alist *l,
                   pcr_error *err)
@@ -255,6 +258,9 @@ pcr_archive_write(const char *path, int format, const pcr_alist *l,
     char *old_tz = NULL;
     int zip = format == PCR_AR_ZIP;
     if (zip) {
+        /* one zip at a time in the process: two threads would restore
+         * each other's TZ */
+        pthread_mutex_lock(&tz_lock);
         const char *tz = getenv("TZ");
         old_tz = tz ? strdup(tz) : NULL;
         setenv("TZ", "UTC0", 1);
@@ -280,6 +286,7 @@ pcr_archive_write(const char *path, int format, const pcr_alist *l,
         }
         free(old_tz);
         tzset();
+        pthread_mutex_unlock(&tz_lock);
     }
     if (close(fd) != 0 && rc == PCR_OK) {
         rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot write %s", tmp);

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE /* uselocale */
 #include <locale.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,29 +48,41 @@ pcr_record_hash(const unsigned char *data, size_t len, char out[64],
     return PCR_OK;
 }
 
+/* Made once per process, whatever the thread (pthread_once). */
+static char versions_text[768];
+static pthread_once_t versions_once = PTHREAD_ONCE_INIT;
+
+static void
+make_versions_text(void)
+{
+    pcr_error ea, ec;
+    int a = pcr_lazy_archive(&ea) == PCR_OK;
+    int c = pcr_lazy_crypto(&ec) == PCR_OK;
+    snprintf(versions_text, sizeof versions_text, "%.380s, %.380s",
+             a ? archive_version_details() : ea.msg,
+             c ? OpenSSL_version(OPENSSL_VERSION) : ec.msg);
+}
+
 PCR_API const char *
 pcr_library_versions(void)
 {
-    static char text[768];
-    if (text[0] == '\0') {
-        pcr_error ea, ec;
-        int a = pcr_lazy_archive(&ea) == PCR_OK;
-        int c = pcr_lazy_crypto(&ec) == PCR_OK;
-        snprintf(text, sizeof text, "%.380s, %.380s",
-                 a ? archive_version_details() : ea.msg,
-                 c ? OpenSSL_version(OPENSSL_VERSION) : ec.msg);
-    }
-    return text;
+    pthread_once(&versions_once, make_versions_text);
+    return versions_text;
 }
 
 static locale_t utf8_locale;
+static pthread_once_t locale_once = PTHREAD_ONCE_INIT;
+
+static void
+make_utf8_locale(void)
+{
+    utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
 
 void *
 pcr_locale_utf8_begin(void)
 {
-    if (utf8_locale == (locale_t)0) {
-        utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-    }
+    pthread_once(&locale_once, make_utf8_locale);
     return utf8_locale != (locale_t)0 ? (void *)uselocale(utf8_locale) : NULL;
 }
 

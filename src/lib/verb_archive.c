@@ -489,6 +489,10 @@ pcr_verb_wheel(pcr_runner *r)
     }
     pcr_status rc = wheel_setup(r, &w, &a, !r->plan->no_verify_record);
     if (rc != PCR_OK) {
+        pcr_jobs_free(&a.jobs);
+        if (a.wheel != NULL) {
+            pcr_wheel_close(&w);
+        }
         return rc == PCR_FAIL ? PCR_OK : rc; /* said in an event */
     }
     rc = wheel_compile(r, &a);
@@ -521,6 +525,7 @@ pcr_verb_wheel(pcr_runner *r)
     }
     free(out);
     pcr_alist_free(&a.entries);
+    pcr_jobs_free(&a.jobs);
     pcr_wheel_close(&w);
     return rc;
 }
@@ -532,6 +537,10 @@ pcr_verb_check_wheel(pcr_runner *r)
     struct astate a = {0};
     pcr_status rc = wheel_setup(r, &w, &a, 0);
     if (rc != PCR_OK) {
+        pcr_jobs_free(&a.jobs);
+        if (a.wheel != NULL) {
+            pcr_wheel_close(&w);
+        }
         return rc == PCR_FAIL ? PCR_OK : rc; /* said in an event */
     }
     const char *archive = r->plan->wheel_in;
@@ -546,6 +555,7 @@ pcr_verb_check_wheel(pcr_runner *r)
         compare_entries(r, archive, &a.entries, &w.in, r->py->v[a.py].version);
     }
     pcr_alist_free(&a.entries);
+    pcr_jobs_free(&a.jobs);
     pcr_wheel_close(&w);
     return rc;
 }

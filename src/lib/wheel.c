@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "paths.h"
 #include "pcr_archive.h"
 
 /* ------------------------------------------------------------- RECORD */
@@ -322,16 +323,15 @@ rewrite_wheel_file(const pcr_buf *in, const char *tag, pcr_buf *out,
     return PCR_OK;
 }
 
-static const char *sort_distinfo;
-
 static int
-wheel_order(const void *a, const void *b)
+wheel_order(const void *a, const void *b, void *ctx)
 {
+    const char *distinfo = ctx;
     const char *x = ((const pcr_aentry *)a)->name;
     const char *y = ((const pcr_aentry *)b)->name;
-    size_t d = strlen(sort_distinfo);
-    int dx = strncmp(x, sort_distinfo, d) == 0 && x[d] == '/';
-    int dy = strncmp(y, sort_distinfo, d) == 0 && y[d] == '/';
+    size_t d = strlen(distinfo);
+    int dx = strncmp(x, distinfo, d) == 0 && x[d] == '/';
+    int dy = strncmp(y, distinfo, d) == 0 && y[d] == '/';
     if (dx != dy) {
         return dx - dy; /* .dist-info last */
     }
@@ -429,8 +429,13 @@ pcr_wheel_open(const char *path, int must_match, pcr_wheel *w, pcr_error *err)
     const pcr_aentry *record = NULL, *wheel = NULL;
     if (rc == PCR_OK) {
         snprintf(w->record_name, n, "%s/RECORD", w->distinfo);
-        char wheel_name[4200];
-        snprintf(wheel_name, sizeof wheel_name, "%s/WHEEL", w->distinfo);
+    }
+    char *wheel_name = rc == PCR_OK ? pcr_path_join(w->distinfo, "WHEEL")
+                                    : NULL;
+    if (rc == PCR_OK && wheel_name == NULL) {
+        rc = pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    if (rc == PCR_OK) {
         for (size_t i = 0; i < w->in.n; i++) {
             if (strcmp(w->in.v[i].name, w->record_name) == 0) {
                 record = &w->in.v[i];
@@ -467,6 +472,7 @@ pcr_wheel_open(const char *path, int must_match, pcr_wheel *w, pcr_error *err)
             w->sources[w->nsources++] = i;
         }
     }
+    free(wheel_name);
     if (rc != PCR_OK) {
         pcr_wheel_close(w);
     }
@@ -490,9 +496,9 @@ pcr_wheel_assemble(const pcr_wheel *w, const pcr_alist *pycs, int sourceless,
                    pcr_error *err)
 {
     memset(out, 0, sizeof *out);
-    char wheel_name[4200];
-    snprintf(wheel_name, sizeof wheel_name, "%s/WHEEL", w->distinfo);
-    pcr_status rc = PCR_OK;
+    char *wheel_name = pcr_path_join(w->distinfo, "WHEEL");
+    pcr_status rc =
+        wheel_name ? PCR_OK : pcr_set_error(err, PCR_ENV, "out of memory");
     for (size_t i = 0; rc == PCR_OK && i < w->in.n; i++) {
         const pcr_aentry *x = &w->in.v[i];
         char *src = x->is_dir ? NULL : source_of_pyc(x->name);
@@ -522,8 +528,10 @@ pcr_wheel_assemble(const pcr_wheel *w, const pcr_alist *pycs, int sourceless,
                            err);
     }
     if (rc == PCR_OK) {
-        sort_distinfo = w->distinfo;
-        qsort(out->v, out->n, sizeof *out->v, wheel_order);
+        if (pcr_sort(out->v, out->n, sizeof *out->v, wheel_order,
+                     w->distinfo) != 0) {
+            rc = pcr_set_error(err, PCR_ENV, "out of memory");
+        }
         for (size_t i = 1; i < out->n && rc == PCR_OK; i++) {
             if (strcmp(out->v[i].name, out->v[i - 1].name) == 0) {
                 rc =
@@ -558,6 +566,7 @@ pcr_wheel_assemble(const pcr_wheel *w, const pcr_alist *pycs, int sourceless,
                            err);
     }
     pcr_buf_free(&rec);
+    free(wheel_name);
     if (rc != PCR_OK) {
         pcr_alist_free(out);
     }

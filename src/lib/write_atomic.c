@@ -16,6 +16,7 @@
 #define _GNU_SOURCE /* O_CLOEXEC, O_NOFOLLOW with strndup */
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -92,9 +93,10 @@ block_signals(sigset_t *saved)
 static int
 temp_name(char *tmp, size_t size, const char *path)
 {
-    static unsigned long counter;
-    int n =
-        snprintf(tmp, size, "%s.%ld.%lu.tmp", path, (long)getpid(), counter++);
+    /* shared by every thread: atomic, so two never make the same name */
+    static atomic_ulong counter;
+    unsigned long k = atomic_fetch_add(&counter, 1);
+    int n = snprintf(tmp, size, "%s.%ld.%lu.tmp", path, (long)getpid(), k);
     return n >= 0 && (size_t)n < size;
 }
 

@@ -340,7 +340,8 @@ static int
 interned_at(const struct canon *c, enum ctx ctx, const unsigned char *s,
             size_t n)
 {
-    int since_312 = c->layout != NULL && c->layout->first_magic >= 3500;
+    int since_312 = c->layout != NULL &&
+                    (c->layout->flags & PCR_LAYOUT_CO_NAME_INTERNED);
     switch (ctx) {
     case CTX_NAME:
         return 1;
@@ -687,14 +688,13 @@ struct keyed {
     size_t off, len;
 };
 
-static const unsigned char *sort_base;
-
 static int
-by_plain_bytes(const void *a, const void *b)
+by_plain_bytes(const void *a, const void *b, void *ctx)
 {
+    const unsigned char *base = ctx; /* the children's plain bytes */
     const struct keyed *x = a, *y = b;
     size_t m = x->len < y->len ? x->len : y->len;
-    int r = memcmp(sort_base + x->off, sort_base + y->off, m);
+    int r = memcmp(base + x->off, base + y->off, m);
     if (r != 0) {
         return r;
     }
@@ -728,9 +728,10 @@ order_set(struct canon *c, uint32_t i)
     }
     if (rc == PCR_OK) {
         c->plain_budget -= w.len;
-        sort_base = w.data;
-        qsort(keys, nk, sizeof *keys, by_plain_bytes);
-        for (uint32_t k = 0; k < nk; k++) {
+        if (pcr_sort(keys, nk, sizeof *keys, by_plain_bytes, w.data) != 0) {
+            rc = oom(c);
+        }
+        for (uint32_t k = 0; k < nk && rc == PCR_OK; k++) {
             c->kids[k0 + k] = keys[k].kid;
         }
     }
@@ -770,15 +771,8 @@ value_key(struct canon *c, pcr_wbuf *key, uint32_t i)
 static int
 mergeable_kind(unsigned type)
 {
-    switch (type) {
-    case TYPE_CODE:
-    case TYPE_LIST:
-    case TYPE_DICT:
-    case TYPE_SET:
-        return 0;
-    default:
-        return 1;
-    }
+    const pcr_mtype *m = pcr_mtype_of(type);
+    return m != NULL && m->mergeable;
 }
 
 /* Value ids, in post-order (children first).  A reference counts as its

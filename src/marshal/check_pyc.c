@@ -50,7 +50,7 @@ mode_of_flags(uint32_t flags)
 /* Everything the header can tell; 1 when it matches what we write. */
 static int
 header_matches(struct verdict *v, const pcr_buf *pyc,
-               const unsigned char want[16], const char *version)
+               const unsigned char want[PCR_HEADER_SIZE], const char *version)
 {
     pcr_header got, exp;
     pcr_error e;

@@ -12,75 +12,14 @@
 #include "canonical.h"
 #include "dump.h"
 #include "header.h"
+#include "marshal_format.h"
 #include "marshal_tree.h"
 
 static const char *
 type_name(unsigned t)
 {
-    switch (t) {
-    case '0':
-        return "NULL";
-    case 'N':
-        return "None";
-    case 'F':
-        return "False";
-    case 'T':
-        return "True";
-    case 'S':
-        return "StopIteration";
-    case '.':
-        return "Ellipsis";
-    case 'i':
-        return "int32";
-    case 'I':
-        return "int64";
-    case 'l':
-        return "long";
-    case 'f':
-        return "float";
-    case 'g':
-        return "float";
-    case 'x':
-        return "complex";
-    case 'y':
-        return "complex";
-    case 's':
-        return "bytes";
-    case 't':
-        return "str (interned)";
-    case 'u':
-        return "str";
-    case 'a':
-        return "ascii";
-    case 'A':
-        return "ascii (interned)";
-    case 'z':
-        return "short ascii";
-    case 'Z':
-        return "short ascii (interned)";
-    case '(':
-        return "tuple";
-    case ')':
-        return "small tuple";
-    case '[':
-        return "list";
-    case '{':
-        return "dict";
-    case '}':
-        return "frozendict";
-    case '<':
-        return "set";
-    case '>':
-        return "frozenset";
-    case 'c':
-        return "code";
-    case ':':
-        return "slice";
-    case 'r':
-        return "ref";
-    default:
-        return "?";
-    }
+    const pcr_mtype *m = pcr_mtype_of(t);
+    return m ? m->name : "?";
 }
 
 static void

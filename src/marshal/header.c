@@ -37,7 +37,7 @@ pcr_header_init(pcr_header *h, uint32_t magic, pcr_invalidation mode,
 }
 
 void
-pcr_header_pack(const pcr_header *h, unsigned char out[16])
+pcr_header_pack(const pcr_header *h, unsigned char out[PCR_HEADER_SIZE])
 {
     pcr_put_le32(out, h->magic);
     pcr_put_le32(out + 4, h->flags);

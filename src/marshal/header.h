@@ -27,7 +27,7 @@ typedef struct pcr_header {
 void pcr_header_init(pcr_header *h, uint32_t magic, pcr_invalidation mode,
                      uint32_t mtime, uint32_t size,
                      const unsigned char hash[8]);
-void pcr_header_pack(const pcr_header *h, unsigned char out[16]);
+void pcr_header_pack(const pcr_header *h, unsigned char out[PCR_HEADER_SIZE]);
 pcr_status pcr_header_unpack(const unsigned char *data, size_t len,
                              pcr_header *h, pcr_error *err);
 /* importlib's truncation of an st_mtime (seconds + nanoseconds). */

@@ -46,6 +46,35 @@
 #define TYPE_FROZENDICT '}' /* marshal version 6 (3.15) */
 #define FLAG_REF 0x80
 
+/* What a type code is (marshal_types.c): one row per code, the one place
+ * that says which codes exist, since which marshal version, and whether
+ * equal values of it may be shared by the canonical form. */
+typedef enum pcr_mkind {
+    PCR_MK_NULL,      /* '0': ends a dict */
+    PCR_MK_SINGLETON, /* None, False, True, StopIteration, Ellipsis */
+    PCR_MK_REF,       /* a back-reference */
+    PCR_MK_NUMBER,    /* int, long, float, complex */
+    PCR_MK_BYTES,
+    PCR_MK_STR,
+    PCR_MK_SEQUENCE, /* tuple, list, set, frozenset */
+    PCR_MK_MAPPING,  /* dict, frozendict: pairs, then NULL */
+    PCR_MK_SLICE,    /* three objects */
+    PCR_MK_CODE
+} pcr_mkind;
+
+typedef struct pcr_mtype {
+    unsigned char code;
+    const char *name;        /* for people: "short ascii (interned)" */
+    pcr_mkind kind;
+    int8_t since_version;    /* the marshal version that brought it */
+    unsigned mergeable : 1;  /* immutable: equal values may be one object */
+    unsigned reserves : 1;   /* CPython's reader reserves its reference
+                                before reading its contents */
+} pcr_mtype;
+
+/* The row of a type code (FLAG_REF cleared), or NULL if none. */
+const pcr_mtype *pcr_mtype_of(unsigned code);
+
 /* How one CPython series marshals a code object.  fields has one letter
  * per field in stream order: 'i' an int32, 'o' an object. */
 typedef struct pcr_layout {
@@ -59,7 +88,13 @@ typedef struct pcr_layout {
     int8_t qualname_slot;
     int8_t consts_slot;
     uint32_t name_slots; /* bit per field holding names (co_names, ...) */
+    unsigned flags;      /* PCR_LAYOUT_* */
 } pcr_layout;
+
+/* What differs between series besides the code object's fields. */
+#define PCR_LAYOUT_CO_NAME_INTERNED 1u /* every co_name interned (3.12+) */
+#define PCR_LAYOUT_SIPHASH13 2u /* source hash SipHash-1-3 (3.11+; before:
+                                   SipHash-2-4, asked of the server) */
 
 /* The layout for a magic number (full 32-bit .pyc value), or NULL. */
 const pcr_layout *pcr_layout_for_magic(uint32_t magic);

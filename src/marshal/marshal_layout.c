@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * marshal_layout.c - how each CPython series marshals a code object
- * (Python/marshal.c, TYPE_CODE), keyed by the .pyc magic number.  This
- * table is the only place that knows versions: the walker, the
- * canonicaliser, the diff and the dump all read it.
+ * (Python/marshal.c, TYPE_CODE), keyed by the .pyc magic number, with
+ * what else differs between series (flags).  With the type-code table
+ * (marshal_types.c) it is the one place that knows versions: the walker,
+ * the canonicaliser, the source hash, the diff and the dump read them.
  *
  * Magic ranges cover each series' pre-releases.  Field lists were checked
  * by parsing the standard library of 3.11, 3.13, 3.14 and 3.15 to the last
@@ -53,23 +54,23 @@ static const char *const names_311[] = {
 
 static const pcr_layout layouts[] = {
     {3390, 3399, "3.7", 4, "iiiiiooooooooio", names_37, 11, 12, -1, 6,
-     NAMES_37},
+     NAMES_37, 0},
     {3400, 3419, "3.8", 4, "iiiiiiooooooooio", names_38, 12, 13, -1, 7,
-     NAMES_38},
+     NAMES_38, 0},
     {3420, 3429, "3.9", 4, "iiiiiiooooooooio", names_38, 12, 13, -1, 7,
-     NAMES_38},
+     NAMES_38, 0},
     {3430, 3449, "3.10", 4, "iiiiiiooooooooio", names_310, 12, 13, -1, 7,
-     NAMES_38},
+     NAMES_38, 0},
     {3450, 3499, "3.11", 4, "iiiiiooooooooioo", names_311, 10, 11, 12, 6,
-     NAMES_311},
+     NAMES_311, PCR_LAYOUT_SIPHASH13},
     {3500, 3549, "3.12", 4, "iiiiiooooooooioo", names_311, 10, 11, 12, 6,
-     NAMES_311},
+     NAMES_311, PCR_LAYOUT_SIPHASH13 | PCR_LAYOUT_CO_NAME_INTERNED},
     {3550, 3599, "3.13", 4, "iiiiiooooooooioo", names_311, 10, 11, 12, 6,
-     NAMES_311},
+     NAMES_311, PCR_LAYOUT_SIPHASH13 | PCR_LAYOUT_CO_NAME_INTERNED},
     {3600, 3649, "3.14", 5, "iiiiiooooooooioo", names_311, 10, 11, 12, 6,
-     NAMES_311},
+     NAMES_311, PCR_LAYOUT_SIPHASH13 | PCR_LAYOUT_CO_NAME_INTERNED},
     {3650, 3699, "3.15", 6, "iiiiiooooooooioo", names_311, 10, 11, 12, 6,
-     NAMES_311},
+     NAMES_311, PCR_LAYOUT_SIPHASH13 | PCR_LAYOUT_CO_NAME_INTERNED},
 };
 
 const pcr_layout *

@@ -17,6 +17,7 @@
  * (containers before their contents); the singletons (None, True, ...)
  * and TYPE_REF itself are never registered even if flagged.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -241,8 +242,17 @@ read_body(struct reader *r, uint32_t node, int type, int flagged,
      * objects before their contents. */
     /* CPython's reader reserves these before reading their contents
      * (r_ref_reserve) and fills the slot only when complete. */
-    int open = (type == TYPE_CODE || type == TYPE_FROZENSET ||
-                type == TYPE_SLICE || type == TYPE_FROZENDICT);
+    const pcr_mtype *mt = pcr_mtype_of((unsigned)type);
+    if (mt == NULL) {
+        return bad(r, at, "unknown type code");
+    }
+    if (r->layout != NULL && mt->since_version > r->layout->marshal_version) {
+        char what[128];
+        snprintf(what, sizeof what, "a %s before marshal version %d",
+                 mt->name, mt->since_version);
+        return bad(r, at, what);
+    }
+    int open = mt->reserves;
     if (flagged && register_ref(r, node, open) != PCR_OK) {
         return PCR_FAIL;
     }
@@ -308,11 +318,7 @@ read_body(struct reader *r, uint32_t node, int type, int flagged,
             rc = read_children(r, node, n);
         }
         break;
-    case TYPE_FROZENDICT:
-        if (r->layout == NULL || r->layout->marshal_version < 6) {
-            return bad(r, at, "frozendict before marshal version 6");
-        }
-        __attribute__((fallthrough)); /* pairs as in a dict */
+    case TYPE_FROZENDICT: /* pairs as in a dict */
     case '{':
         for (unsigned i = 0;; i += 2) {
             uint32_t key = r->tree->nnodes; /* the node read next */
@@ -329,9 +335,6 @@ read_body(struct reader *r, uint32_t node, int type, int flagged,
         rc = PCR_OK;
         break;
     case TYPE_SLICE:
-        if (r->layout == NULL || r->layout->marshal_version < 5) {
-            return bad(r, at, "slice object before marshal version 5");
-        }
         for (unsigned i = 0; i < 3 && rc == PCR_OK; i++) {
             rc = read_object(r, node, i, 0);
         }

@@ -12,8 +12,6 @@
  * here (tests/unit/test_source_hash.c); for any other the caller asks the
  * server.
  */
-#include <stdio.h>
-
 #include "marshal_format.h"
 #include "source_hash.h"
 
@@ -81,10 +79,7 @@ pcr_source_hash(uint32_t magic, const unsigned char *src, size_t len,
                 unsigned char out[8])
 {
     const pcr_layout *l = pcr_layout_for_magic(magic);
-    int major = 0, minor = 0;
-    if (l == NULL || l->series == NULL ||
-        sscanf(l->series, "%d.%d", &major, &minor) != 2 || major != 3 ||
-        minor < 11) {
+    if (l == NULL || !(l->flags & PCR_LAYOUT_SIPHASH13)) {
         return 0;
     }
     uint64_t h = pcr_siphash(1, 3, magic, 0, src, len);

@@ -14,11 +14,18 @@ REAL = %(real)r
 MODE = %(mode)r
 args = sys.argv[1:]
 seed = int(args[args.index("--hash-seed") + 1]) if "--hash-seed" in args else 0
+MODES = MODE.split("+")  # several at once: "log-starts:FILE+die-on"
+for m in MODES:
+    if m.startswith("log-starts:"):
+        with open(m.split(":", 1)[1], "a") as log:
+            log.write("started seed=%%d\n" %% seed)
+MODE = [m for m in MODES if not m.startswith("log-starts:")] or [""]
+MODE = MODE[0]
 if MODE == "no-hello":
     sys.exit(3)
-if MODE.startswith("log-starts:"):
-    with open(MODE.split(":", 1)[1], "a") as log:
-        log.write("started seed=%%d\n" %% seed)
+if MODE == "stall-hello":
+    import time
+    time.sleep(3600)
 inp, out = sys.stdin.buffer, sys.stdout.buffer
 def frame(f):
     head = f.read(4)
@@ -35,7 +42,10 @@ if MODE == "error-hello":
     sys.exit(2)
 real = subprocess.Popen([REAL] + args, stdin=subprocess.PIPE,
                         stdout=subprocess.PIPE)
-send(out, frame(real.stdout))                  # hello
+hello = frame(real.stdout)
+if MODE == "bad-magic":  # another series' magic number (3.8's 3413)
+    hello = hello[:5] + struct.pack("<I", 0x0A0D0D55) + hello[9:]
+send(out, hello)                               # hello
 if MODE == "garbage":
     out.write(b"\xff\xff\xff\xff garbage")
     out.flush()
@@ -55,6 +65,20 @@ while True:
         src = req[p + 4:p + 4 + slen]
         if MODE == "die-on" and b"DIE" in src:
             os.kill(os.getpid(), signal.SIGKILL)
+        if MODE == "stall-on" and b"STALL" in src:
+            import time
+            time.sleep(3600)  # alive, answering nothing, using no CPU
+        if MODE == "bad-body" and b"BAD" in src:
+            # a well-formed reply whose code is not marshal data
+            rid, flags = req[1:5], struct.unpack_from("<I", req, 5)[0]
+            body = b"\x00garbage, not a code object"
+            reply = (b"R" + rid + struct.pack("<I", 0) +
+                     (b"\0" * 8 if flags & 1 else b"") +
+                     struct.pack("<I", nlev) +
+                     (struct.pack("<I", len(body)) + body) * nlev +
+                     struct.pack("<I", 0))
+            send(out, reply)
+            continue
         if MODE == "seed-changes-source" and seed != 0:
             src = src.replace(b"1", b"2")
             req = req[:p] + struct.pack("<I", len(src)) + src
