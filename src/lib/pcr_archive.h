@@ -47,13 +47,30 @@ pcr_status pcr_alist_sort_unique(pcr_alist *l, pcr_error *err);
 pcr_status pcr_archive_write(const char *path, int format, const pcr_alist *l,
                              pcr_error *err);
 
+/* Limits of an archive read (uncompressed). */
+#define PCR_AR_MAX_ENTRY_SIZE ((uint64_t)256 << 20)
+#define PCR_AR_MAX_TOTAL_SIZE ((uint64_t)1 << 30)
+#define PCR_AR_MAX_ENTRIES 100000
+
 /* Read an archive (zip: a zip and nothing else, as pip reads a wheel;
  * tar: a tar, compressed or not), refusing absolute or ".." names, links
- * and special files, names that differ between a zip's local and central
- * headers, and sizes past the limits (PCR_MAX_SOURCE * 4 an entry, 1 GiB
- * in all, counted while reading). */
+ * and special files, sizes past the limits (counted while reading), and
+ * whatever two readers could see differently: names that differ between
+ * a zip's local and central headers, a tar whose headers a strict reading
+ * (pcr_tar_scan) names otherwise than libarchive, a name given twice
+ * ("./a" and "a", "a/" and "a" are one name; a directory may repeat), and
+ * a file that is also the parent of another entry. */
 pcr_status pcr_archive_read(const char *path, int zip, pcr_alist *out,
                             pcr_error *err);
+
+/* The member names of a tar, read strictly from its decompressed stream
+ * (raw: an archive opened with the raw format and every filter), in
+ * order, as written (not normalised); PCR_FAIL for any header that GNU
+ * tar, Python's tarfile and libarchive could resolve differently
+ * (tar_scan.c).  names are malloc'd. */
+struct archive;
+pcr_status pcr_tar_scan(struct archive *raw, char ***names, size_t *n,
+                        pcr_error *err);
 
 /* libarchive converts names between UTF-8 and the locale's charset: run
  * it under a UTF-8 locale in this thread only (uselocale), so names work

@@ -298,8 +298,9 @@ pcr_verb_check_tar(pcr_runner *r)
     pcr_alist found = {0};
     pcr_error e;
     if (rc == PCR_OK) {
-        if (pcr_archive_read(archive, 0, &found, &e) != PCR_OK) {
-            emit_archive(r, archive, PCR_ENV, e.msg);
+        pcr_status st = pcr_archive_read(archive, 0, &found, &e);
+        if (st != PCR_OK) {
+            emit_archive(r, archive, st, e.msg); /* refused: PCR_FAIL */
         } else {
             compare_entries(r, archive, &a.entries, &found,
                             version_of_first(r));
