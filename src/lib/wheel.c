@@ -140,6 +140,39 @@ is_signature(const char *name, const char *record)
            (strcmp(name + n, ".jws") == 0 || strcmp(name + n, ".p7s") == 0);
 }
 
+static int
+row_by_path(const void *a, const void *b, void *ctx)
+{
+    (void)ctx;
+    return strcmp(((const row *)a)->path, ((const row *)b)->path);
+}
+
+/* The first row (in RECORD's order) for path, in rows sorted stably by
+ * path; NULL if none. */
+static const row *
+find_row(const row *rows, size_t n, const char *path)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) { /* the lower bound: the first of equal paths */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(rows[mid].path, path) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < n && strcmp(rows[lo].path, path) == 0 ? &rows[lo] : NULL;
+}
+
+static int
+entry_by_name(const void *key, const void *e)
+{
+    return strcmp(key, ((const pcr_aentry *)e)->name);
+}
+
+/* RECORD against the entries (in->v sorted by name, unique): every file
+ * listed with its hash and size, and every row a file of the wheel.
+ * n log n: the rows are sorted, the entries already are. */
 static pcr_status
 verify_record(const pcr_alist *in, const char *record_name,
               const pcr_buf *record, pcr_error *err)
@@ -150,18 +183,25 @@ verify_record(const pcr_alist *in, const char *record_name,
     if (rc != PCR_OK) {
         return rc;
     }
+    /* the rows as written first: their order is what the messages name */
+    row *sorted = malloc((n ? n : 1) * sizeof *sorted);
+    if (sorted == NULL) {
+        free_rows(rows, n);
+        return pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    if (n > 0) {
+        memcpy(sorted, rows, n * sizeof *rows);
+    }
+    if (pcr_sort(sorted, n, sizeof *sorted, row_by_path, NULL) != 0) {
+        rc = pcr_set_error(err, PCR_ENV, "out of memory");
+    }
     for (size_t i = 0; i < in->n && rc == PCR_OK; i++) {
         const pcr_aentry *x = &in->v[i];
         if (x->is_dir || strcmp(x->name, record_name) == 0 ||
             is_signature(x->name, record_name)) {
             continue;
         }
-        const row *r = NULL;
-        for (size_t k = 0; k < n && r == NULL; k++) {
-            if (strcmp(rows[k].path, x->name) == 0) {
-                r = &rows[k];
-            }
-        }
+        const row *r = find_row(sorted, n, x->name);
         char hash[64];
         if (r == NULL) {
             rc = pcr_set_error(err, PCR_FAIL,
@@ -183,18 +223,19 @@ verify_record(const pcr_alist *in, const char *record_name,
         }
     }
     for (size_t k = 0; k < n && rc == PCR_OK; k++) {
-        int found = strcmp(rows[k].path, record_name) == 0;
-        for (size_t i = 0; i < in->n && !found; i++) {
-            found =
-                !in->v[i].is_dir && strcmp(in->v[i].name, rows[k].path) == 0;
-        }
-        if (!found) {
+        const pcr_aentry *e = strcmp(rows[k].path, record_name) == 0
+                                  ? NULL
+                                  : bsearch(rows[k].path, in->v, in->n,
+                                            sizeof *in->v, entry_by_name);
+        if (strcmp(rows[k].path, record_name) != 0 &&
+            (e == NULL || e->is_dir)) {
             rc = pcr_set_error(err, PCR_FAIL,
                                "RECORD lists '%s', which is not in the "
                                "wheel",
                                rows[k].path);
         }
     }
+    free(sorted); /* shares its strings with rows */
     free_rows(rows, n);
     return rc;
 }
@@ -286,6 +327,69 @@ import_path(const char *name, const char *distinfo)
     return name;
 }
 
+/* The Tag lines already written, as offsets into the output: a set by
+ * hash (a WHEEL file may hold many Tag lines; searching the output for
+ * each was quadratic). */
+struct tagset {
+    size_t *off, *len; /* slot -> line in out; len 0 = empty */
+    size_t cap, n;
+};
+
+static uint64_t
+line_hash(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603u;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 1099511628211u;
+    }
+    return h;
+}
+
+/* Is the line already in the set (lines live in out)?  If not, add it.
+ * -1 when out of memory. */
+static int
+tagset_seen(struct tagset *t, const pcr_buf *out, size_t off, size_t len)
+{
+    if ((t->n + 1) * 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        size_t *no = calloc(cap, sizeof *no), *nl = calloc(cap, sizeof *nl);
+        if (no == NULL || nl == NULL) {
+            free(no);
+            free(nl);
+            return -1;
+        }
+        for (size_t i = 0; i < t->cap; i++) {
+            if (t->len[i] == 0) {
+                continue;
+            }
+            size_t s = line_hash(out->data + t->off[i], t->len[i]) & (cap - 1);
+            while (nl[s] != 0) {
+                s = (s + 1) & (cap - 1);
+            }
+            no[s] = t->off[i];
+            nl[s] = t->len[i];
+        }
+        free(t->off);
+        free(t->len);
+        t->off = no;
+        t->len = nl;
+        t->cap = cap;
+    }
+    const unsigned char *line = out->data + off;
+    size_t s = line_hash(line, len) & (t->cap - 1);
+    while (t->len[s] != 0) {
+        if (t->len[s] == len &&
+            memcmp(out->data + t->off[s], line, len) == 0) {
+            return 1;
+        }
+        s = (s + 1) & (t->cap - 1);
+    }
+    t->off[s] = off;
+    t->len[s] = len;
+    t->n++;
+    return 0;
+}
+
 /* WHEEL with every Tag's python tag replaced by ours, duplicates
  * dropped. */
 static pcr_status
@@ -297,8 +401,10 @@ rewrite_wheel_file(const pcr_buf *in, const char *tag, pcr_buf *out,
     if (out->data == NULL) {
         return pcr_set_error(err, PCR_ENV, "out of memory");
     }
+    struct tagset seen = {0};
+    pcr_status rc = PCR_OK;
     const char *p = (const char *)in->data, *end = p + in->len;
-    while (p < end) {
+    while (p < end && rc == PCR_OK) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         char line[1024];
@@ -306,9 +412,13 @@ rewrite_wheel_file(const pcr_buf *in, const char *tag, pcr_buf *out,
             const char *dash = memchr(p + 5, '-', n - 5);
             snprintf(line, sizeof line, "Tag: %s%.*s\n", tag,
                      dash ? (int)(p + n - dash) : 0, dash ? dash : "");
-            if (!memmem(out->data, out->len, line, strlen(line))) {
-                memcpy(out->data + out->len, line, strlen(line));
-                out->len += strlen(line);
+            size_t len = strlen(line);
+            memcpy(out->data + out->len, line, len);
+            int dup = tagset_seen(&seen, out, out->len, len);
+            if (dup < 0) {
+                rc = pcr_set_error(err, PCR_ENV, "out of memory");
+            } else if (!dup) {
+                out->len += len; /* else left there, overwritten */
             }
         } else {
             memcpy(out->data + out->len, p, n);
@@ -319,14 +429,19 @@ rewrite_wheel_file(const pcr_buf *in, const char *tag, pcr_buf *out,
         }
         p += n + (nl != NULL);
     }
-    return PCR_OK;
+    free(seen.off);
+    free(seen.len);
+    if (rc != PCR_OK) {
+        pcr_buf_free(out);
+    }
+    return rc;
 }
 
-static const char *sort_distinfo;
-
+/* ctx: the NAME.dist-info directory */
 static int
-wheel_order(const void *a, const void *b)
+wheel_order(const void *a, const void *b, void *ctx)
 {
+    const char *sort_distinfo = ctx;
     const char *x = ((const pcr_aentry *)a)->name;
     const char *y = ((const pcr_aentry *)b)->name;
     size_t d = strlen(sort_distinfo);
@@ -522,8 +637,10 @@ pcr_wheel_assemble(const pcr_wheel *w, const pcr_alist *pycs, int sourceless,
                            err);
     }
     if (rc == PCR_OK) {
-        sort_distinfo = w->distinfo;
-        qsort(out->v, out->n, sizeof *out->v, wheel_order);
+        if (pcr_sort(out->v, out->n, sizeof *out->v, wheel_order,
+                     w->distinfo) != 0) {
+            rc = pcr_set_error(err, PCR_ENV, "out of memory");
+        }
         for (size_t i = 1; i < out->n && rc == PCR_OK; i++) {
             if (strcmp(out->v[i].name, out->v[i - 1].name) == 0) {
                 rc =
