@@ -79,6 +79,20 @@ pcr_status pcr_tar_scan(struct archive *raw, char ***names, size_t *n,
 void *pcr_locale_utf8_begin(void);
 void pcr_locale_end(void *previous);
 
+/* A row of a wheel's RECORD: path, hash and size, as written. */
+typedef struct pcr_record_row {
+    char *path, *hash, *size;
+} pcr_record_row;
+
+/* RECORD read as Python's csv module reads it (pip and installer do):
+ * ',' separated, '"' quoted with "" for a quote, quoted fields may hold
+ * ',' and line ends; rows end at "\r\n", "\r" or "\n".  Empty lines
+ * give no row, fields past the third are ignored; a row with fewer than
+ * three fields, or a NUL byte anywhere, is an error (PCR_FAIL). */
+pcr_status pcr_record_parse(const unsigned char *data, size_t len,
+                            pcr_record_row **rows, size_t *n, pcr_error *err);
+void pcr_record_free(pcr_record_row *rows, size_t n);
+
 /* sha256=<urlsafe base64, no padding> of data, as RECORD wants. */
 pcr_status pcr_record_hash(const unsigned char *data, size_t len, char out[64],
                            pcr_error *err);

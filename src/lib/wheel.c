@@ -22,116 +22,6 @@
 
 /* ------------------------------------------------------------- RECORD */
 
-typedef struct row {
-    char *path, *hash, *size;
-} row;
-
-/* Python's csv module, default dialect: ',' separated, '"' quoted, ""
- * for a quote inside quotes.  Fields are returned malloc'd. */
-static int
-csv_field(const char **p, const char *end, char **out)
-{
-    size_t cap = 64, n = 0;
-    char *f = malloc(cap);
-    if (f == NULL) {
-        return -1;
-    }
-    int quoted = *p < end && **p == '"';
-    if (quoted) {
-        (*p)++;
-    }
-    while (*p < end) {
-        char c = **p;
-        if (quoted && c == '"') {
-            if (*p + 1 < end && (*p)[1] == '"') {
-                (*p)++;
-            } else {
-                quoted = 0;
-                (*p)++;
-                continue;
-            }
-        } else if (!quoted && (c == ',' || c == '\n' || c == '\r')) {
-            break;
-        }
-        if (n + 1 >= cap) {
-            cap *= 2;
-            char *nf = realloc(f, cap);
-            if (nf == NULL) {
-                free(f);
-                return -1;
-            }
-            f = nf;
-        }
-        f[n++] = c;
-        (*p)++;
-    }
-    f[n] = '\0';
-    *out = f;
-    return 0;
-}
-
-static void
-free_rows(row *rows, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(rows[i].path);
-        free(rows[i].hash);
-        free(rows[i].size);
-    }
-    free(rows);
-}
-
-static pcr_status
-parse_record(const pcr_buf *b, row **out, size_t *nout, pcr_error *err)
-{
-    const char *p = (const char *)b->data, *end = p + b->len;
-    row *rows = NULL;
-    size_t n = 0, cap = 0;
-    while (p < end) {
-        if (*p == '\n' || *p == '\r') {
-            p++;
-            continue;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            row *nr = realloc(rows, cap * sizeof *nr);
-            if (nr == NULL) {
-                free_rows(rows, n);
-                return pcr_set_error(err, PCR_ENV, "out of memory");
-            }
-            rows = nr;
-        }
-        row *r = &rows[n];
-        memset(r, 0, sizeof *r);
-        char **fields[3] = {&r->path, &r->hash, &r->size};
-        for (int k = 0; k < 3; k++) {
-            if (k > 0) {
-                if (p < end && *p == ',') {
-                    p++;
-                } else {
-                    break;
-                }
-            }
-            if (csv_field(&p, end, fields[k]) != 0) {
-                free_rows(rows, n + 1);
-                return pcr_set_error(err, PCR_ENV, "out of memory");
-            }
-        }
-        n++;
-        if (r->hash == NULL || r->size == NULL) {
-            free_rows(rows, n);
-            return pcr_set_error(err, PCR_FAIL,
-                                 "RECORD: a row without three fields");
-        }
-        while (p < end && *p != '\n') {
-            p++; /* ignore extra fields */
-        }
-    }
-    *out = rows;
-    *nout = n;
-    return PCR_OK;
-}
-
 static int
 is_signature(const char *name, const char *record)
 {
@@ -140,17 +30,33 @@ is_signature(const char *name, const char *record)
            (strcmp(name + n, ".jws") == 0 || strcmp(name + n, ".p7s") == 0);
 }
 
+/* RECORD's size field: empty, or the size in plain digits (" 12",
+ * "+12" and "12abc" are not 12). */
+static int
+size_matches(const char *field, size_t len)
+{
+    size_t n = strlen(field);
+    if (n == 0) {
+        return 1;
+    }
+    if (n > 20 || strspn(field, "0123456789") != n) {
+        return 0;
+    }
+    return strtoull(field, NULL, 10) == len;
+}
+
 static int
 row_by_path(const void *a, const void *b, void *ctx)
 {
     (void)ctx;
-    return strcmp(((const row *)a)->path, ((const row *)b)->path);
+    return strcmp(((const pcr_record_row *)a)->path,
+                  ((const pcr_record_row *)b)->path);
 }
 
 /* The first row (in RECORD's order) for path, in rows sorted stably by
  * path; NULL if none. */
-static const row *
-find_row(const row *rows, size_t n, const char *path)
+static const pcr_record_row *
+find_row(const pcr_record_row *rows, size_t n, const char *path)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) { /* the lower bound: the first of equal paths */
@@ -177,16 +83,17 @@ static pcr_status
 verify_record(const pcr_alist *in, const char *record_name,
               const pcr_buf *record, pcr_error *err)
 {
-    row *rows = NULL;
+    pcr_record_row *rows = NULL;
     size_t n = 0;
-    pcr_status rc = parse_record(record, &rows, &n, err);
+    pcr_status rc =
+        pcr_record_parse(record->data, record->len, &rows, &n, err);
     if (rc != PCR_OK) {
         return rc;
     }
     /* the rows as written first: their order is what the messages name */
-    row *sorted = malloc((n ? n : 1) * sizeof *sorted);
+    pcr_record_row *sorted = malloc((n ? n : 1) * sizeof *sorted);
     if (sorted == NULL) {
-        free_rows(rows, n);
+        pcr_record_free(rows, n);
         return pcr_set_error(err, PCR_ENV, "out of memory");
     }
     if (n > 0) {
@@ -201,7 +108,7 @@ verify_record(const pcr_alist *in, const char *record_name,
             is_signature(x->name, record_name)) {
             continue;
         }
-        const row *r = find_row(sorted, n, x->name);
+        const pcr_record_row *r = find_row(sorted, n, x->name);
         char hash[64];
         if (r == NULL) {
             rc = pcr_set_error(err, PCR_FAIL,
@@ -214,8 +121,7 @@ verify_record(const pcr_alist *in, const char *record_name,
         } else if ((rc = pcr_record_hash(x->data.data, x->data.len, hash,
                                          err)) == PCR_OK &&
                    (strcmp(hash, r->hash) != 0 ||
-                    (r->size[0] != '\0' &&
-                     strtoull(r->size, NULL, 10) != x->data.len))) {
+                    !size_matches(r->size, x->data.len))) {
             rc = pcr_set_error(err, PCR_FAIL,
                                "RECORD does not match the contents of '%s' "
                                "(use --no-verify-record to accept it)",
@@ -236,7 +142,7 @@ verify_record(const pcr_alist *in, const char *record_name,
         }
     }
     free(sorted); /* shares its strings with rows */
-    free_rows(rows, n);
+    pcr_record_free(rows, n);
     return rc;
 }
 
