@@ -760,11 +760,11 @@ struct keyed {
     size_t off, len;
 };
 
-static const unsigned char *sort_base;
-
+/* ctx: the buffer the plain bytes are in */
 static int
-by_plain_bytes(const void *a, const void *b)
+by_plain_bytes(const void *a, const void *b, void *ctx)
 {
+    const unsigned char *sort_base = ctx;
     const struct keyed *x = a, *y = b;
     size_t m = x->len < y->len ? x->len : y->len;
     int r = memcmp(sort_base + x->off, sort_base + y->off, m);
@@ -801,9 +801,11 @@ order_set(struct canon *c, uint32_t i)
     }
     if (rc == PCR_OK) {
         c->plain_budget -= w.len;
-        sort_base = w.data;
-        qsort(keys, nk, sizeof *keys, by_plain_bytes);
-        for (uint32_t k = 0; k < nk; k++) {
+        /* with a context, not a static: two threads may canonicalise */
+        if (pcr_sort(keys, nk, sizeof *keys, by_plain_bytes, w.data) != 0) {
+            rc = oom(c);
+        }
+        for (uint32_t k = 0; k < nk && rc == PCR_OK; k++) {
             c->kids[k0 + k] = keys[k].kid;
         }
     }

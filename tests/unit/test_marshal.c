@@ -4,6 +4,8 @@
  * format in Python/marshal.c and the rules in docs/canonical-form.md) and
  * on hostile ones. */
 #define _GNU_SOURCE /* memmem */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -494,4 +496,69 @@ Test(marshal, layouts_by_magic)
     cr_assert_str_eq(pcr_layout_for_magic(0x0a0d0df3u)->series, "3.13");
     cr_assert_str_eq(pcr_layout_for_magic(MAGIC_314)->series, "3.14");
     cr_assert_eq(pcr_layout_for_magic(MAGIC_314)->marshal_version, 5);
+}
+
+/* A frozenset of n short strings, "s<seed>-<k>", written in reverse. */
+static void
+big_set(pcr_wbuf *w, int seed, int n)
+{
+    pcr_wbuf_u8(w, '>');
+    pcr_wbuf_u32(w, (uint32_t)n);
+    for (int k = n - 1; k >= 0; k--) {
+        char s[32];
+        int len = snprintf(s, sizeof s, "s%d-%d", seed, k);
+        pcr_wbuf_u8(w, 'z');
+        pcr_wbuf_u8(w, (unsigned)len);
+        pcr_wbuf_bytes(w, s, (size_t)len);
+    }
+}
+
+struct race {
+    pcr_wbuf in;
+    pcr_buf want;
+    int bad;
+};
+
+static void *
+canonicalise_often(void *arg)
+{
+    struct race *r = arg;
+    for (int i = 0; i < 20 && !r->bad; i++) {
+        pcr_buf out;
+        pcr_error err;
+        if (pcr_canonicalize(r->in.data, r->in.len, L311(), &out, &err) !=
+                PCR_OK ||
+            out.len != r->want.len ||
+            memcmp(out.data, r->want.data, out.len) != 0) {
+            r->bad = 1;
+        }
+        pcr_buf_free(&out);
+    }
+    return NULL;
+}
+
+Test(marshal, two_threads_canonicalise_sets_at_once)
+{
+    /* the set order once kept its sort buffer in a static: two threads
+     * sorting at once compared against each other's bytes */
+    struct race r[2];
+    memset(r, 0, sizeof r);
+    pthread_t t[2];
+    for (int k = 0; k < 2; k++) {
+        pcr_error err;
+        big_set(&r[k].in, k, 3000 + 1000 * k);
+        cr_assert_eq(pcr_canonicalize(r[k].in.data, r[k].in.len, L311(),
+                                      &r[k].want, &err),
+                     PCR_OK, "%s", err.msg);
+    }
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(pthread_create(&t[k], NULL, canonicalise_often, &r[k]),
+                     0);
+    }
+    for (int k = 0; k < 2; k++) {
+        pthread_join(t[k], NULL);
+        cr_assert_eq(r[k].bad, 0, "thread %d got another order", k);
+        pcr_wbuf_free(&r[k].in);
+        pcr_buf_free(&r[k].want);
+    }
 }
