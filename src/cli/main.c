@@ -472,7 +472,8 @@ do_check(pcr *p, const cli_options *o)
         fprintf(stderr, CLI_PROG ": %s\n", pcr_error_string(p));
         return 2;
     }
-    return status;
+    /* an archive refused (said in its event) checks nothing: not a pass */
+    return rc == PCR_FAIL && status == 0 ? 1 : status;
 }
 
 static int

@@ -25,9 +25,11 @@
 #include "lazy_libs.h"
 #include "pcr_archive.h"
 
-#define MAX_ENTRY_SIZE ((uint64_t)256 << 20) /* uncompressed, per entry */
-#define MAX_TOTAL_SIZE ((uint64_t)1 << 30)   /* uncompressed, in all */
-#define MAX_ENTRIES 100000
+#define MAX_ENTRY_SIZE PCR_AR_MAX_ENTRY_SIZE /* uncompressed, per entry */
+#define MAX_TOTAL_SIZE PCR_AR_MAX_TOTAL_SIZE /* uncompressed, in all */
+#define MAX_ENTRIES PCR_AR_MAX_ENTRIES
+
+enum { AS_TAR, AS_ZIP, AS_RAW }; /* AS_RAW: a tar's decompressed stream */
 
 static pcr_status
 check_name(const char *name, pcr_error *err)
@@ -80,7 +82,7 @@ open_regular(const char *path, pcr_error *err)
 }
 
 static struct archive *
-open_reader(const char *path, int zip, int seekable, int *fdp, pcr_error *err)
+open_reader(const char *path, int kind, int seekable, int *fdp, pcr_error *err)
 {
     if (pcr_lazy_archive(err) != PCR_OK) {
         return NULL;
@@ -96,7 +98,11 @@ open_reader(const char *path, int zip, int seekable, int *fdp, pcr_error *err)
         return NULL;
     }
     *fdp = fd;
-    if (zip) {
+    int zip = kind == AS_ZIP;
+    if (kind == AS_RAW) {
+        archive_read_support_format_raw(a);
+        archive_read_support_filter_all(a);
+    } else if (zip) {
         if (seekable) {
             archive_read_support_format_zip_seekable(a);
         } else {
@@ -129,7 +135,7 @@ local_names(const char *path, char ***names, size_t *n, pcr_error *err)
     *names = NULL;
     *n = 0;
     int fd;
-    struct archive *a = open_reader(path, 1, 0, &fd, err);
+    struct archive *a = open_reader(path, AS_ZIP, 0, &fd, err);
     if (a == NULL) {
         return PCR_FAIL;
     }
@@ -321,12 +327,132 @@ free_names(char **names, size_t n)
     free(names);
 }
 
+/* A name as the reader keeps it: without leading "./" and trailing '/'
+ * (start and length in *len). */
+static const char *
+normal_name(const char *raw, size_t *len)
+{
+    while (strncmp(raw, "./", 2) == 0) {
+        raw += 2;
+    }
+    size_t n = strlen(raw);
+    while (n > 0 && raw[n - 1] == '/') {
+        n--;
+    }
+    *len = n;
+    return raw;
+}
+
+static int
+same_name(const char *a, const char *b)
+{
+    size_t na, nb;
+    a = normal_name(a, &na);
+    b = normal_name(b, &nb);
+    return na == nb && memcmp(a, b, na) == 0;
+}
+
+/* A tar's member names as the strict reader gives them. */
+static pcr_status
+scanned_names(const char *path, char ***names, size_t *n, pcr_error *err)
+{
+    int fd;
+    struct archive *a = open_reader(path, AS_RAW, 0, &fd, err);
+    if (a == NULL) {
+        return PCR_FAIL;
+    }
+    pcr_status rc = pcr_tar_scan(a, names, n, err);
+    archive_read_free(a);
+    close(fd);
+    return rc;
+}
+
+static int
+by_entry_name(const void *a, const void *b)
+{
+    return strcmp((*(const pcr_aentry *const *)a)->name,
+                  (*(const pcr_aentry *const *)b)->name);
+}
+
+/* The entry named by the first len bytes of name in v (sorted), or
+ * NULL. */
+static const pcr_aentry *
+find_sorted(const pcr_aentry *const *v, size_t n, const char *name, size_t len)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strncmp(v[mid]->name, name, len);
+        if (c == 0) {
+            c = v[mid]->name[len] != '\0';
+        }
+        if (c == 0) {
+            return v[mid];
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
+/* Every name once (a directory may repeat), and no file as the parent of
+ * another entry: extractors keep the last of two, or fail half-way, where
+ * our reader would look at the first.  n log n. */
+static pcr_status
+check_unique(const pcr_alist *in, pcr_error *err)
+{
+    if (in->n == 0) {
+        return PCR_OK;
+    }
+    const pcr_aentry **v = malloc(in->n * sizeof *v);
+    if (v == NULL) {
+        return pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    for (size_t i = 0; i < in->n; i++) {
+        v[i] = &in->v[i];
+    }
+    qsort(v, in->n, sizeof *v, by_entry_name);
+    pcr_status rc = PCR_OK;
+    for (size_t i = 1; i < in->n && rc == PCR_OK; i++) {
+        if (strcmp(v[i]->name, v[i - 1]->name) != 0 ||
+            (v[i]->is_dir && v[i - 1]->is_dir)) {
+            continue;
+        }
+        rc = pcr_set_error(err, PCR_FAIL,
+                           v[i]->is_dir == v[i - 1]->is_dir
+                               ? "refusing entry '%s': the archive holds it "
+                                 "twice (extractors keep the last one)"
+                               : "refusing entry '%s': the archive holds it "
+                                 "as a file and as a directory",
+                           v[i]->name);
+    }
+    for (size_t i = 0; i < in->n && rc == PCR_OK; i++) {
+        const char *name = in->v[i].name;
+        for (const char *sl = strchr(name, '/'); sl && rc == PCR_OK;
+             sl = strchr(sl + 1, '/')) {
+            size_t len = (size_t)(sl - name);
+            const pcr_aentry *parent = find_sorted(v, in->n, name, len);
+            if (parent != NULL && !parent->is_dir) {
+                rc = pcr_set_error(err, PCR_FAIL,
+                                   "refusing entry '%s': '%.*s' is a file in "
+                                   "the archive, not a directory",
+                                   name, (int)len, name);
+            }
+        }
+    }
+    free(v);
+    return rc;
+}
+
 static pcr_status
 read_archive(const char *path, int zip, pcr_alist *in, pcr_error *err)
 {
     memset(in, 0, sizeof *in);
-    char **locals = NULL, **centrals = NULL;
-    size_t nlocals = 0, ncentrals = 0;
+    char **locals = NULL, **centrals = NULL, **scanned = NULL;
+    size_t nlocals = 0, ncentrals = 0, nscanned = 0;
     if (zip && (central_names(path, &centrals, &ncentrals, err) != PCR_OK ||
                 local_names(path, &locals, &nlocals, err) != PCR_OK)) {
         free_names(centrals, ncentrals);
@@ -356,11 +482,15 @@ read_archive(const char *path, int zip, pcr_alist *in, pcr_error *err)
         return PCR_FAIL;
     }
     int fd = -1;
-    struct archive *a = open_reader(path, zip, 1, &fd, err);
+    struct archive *a = open_reader(path, zip ? AS_ZIP : AS_TAR, 1, &fd, err);
     pcr_status rc = a ? PCR_OK : PCR_FAIL;
+    if (rc == PCR_OK && !zip) { /* after libarchive's open: its message */
+        rc = scanned_names(path, &scanned, &nscanned, err);
+    }
     uint64_t total = 0;
     struct archive_entry *e;
     int r = ARCHIVE_EOF;
+    size_t k = 0; /* headers read */
     while (rc == PCR_OK &&
            (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         const char *raw = entry_name(e);
@@ -368,6 +498,14 @@ read_archive(const char *path, int zip, pcr_alist *in, pcr_error *err)
             rc = pcr_set_error(err, PCR_FAIL, "an entry has no name");
             break;
         }
+        if (!zip && (k >= nscanned || !same_name(raw, scanned[k]))) {
+            rc = pcr_set_error(err, PCR_FAIL,
+                               "refusing a tar that readers name "
+                               "differently (member %zu: '%s' or '%s')",
+                               k + 1, raw, k < nscanned ? scanned[k] : "");
+            break;
+        }
+        k++;
         while (strncmp(raw, "./", 2) == 0) {
             raw += 2; /* tar's "./pkg": the same name as "pkg" */
         }
@@ -388,12 +526,15 @@ read_archive(const char *path, int zip, pcr_alist *in, pcr_error *err)
         pcr_buf data = {0};
         if ((rc = check_name(name, err)) != PCR_OK) {
             /* named below */
-        } else if (!is_dir && type != AE_IFREG) {
-            rc = pcr_set_error(
-                err, PCR_FAIL,
-                "refusing entry '%s': a %s, not a regular "
-                "file",
-                name, type == AE_IFLNK ? "symbolic link" : "special file");
+        } else if (!is_dir &&
+                   (type != AE_IFREG || archive_entry_hardlink(e) != NULL)) {
+            rc = pcr_set_error(err, PCR_FAIL,
+                               "refusing entry '%s': a %s, not a regular "
+                               "file",
+                               name,
+                               archive_entry_hardlink(e) != NULL ? "hard link"
+                               : type == AE_IFLNK ? "symbolic link"
+                                                  : "special file");
         } else if (in->n >= MAX_ENTRIES) {
             rc = pcr_set_error(err, PCR_FAIL, "more than %d entries",
                                MAX_ENTRIES);
@@ -412,6 +553,15 @@ read_archive(const char *path, int zip, pcr_alist *in, pcr_error *err)
         rc = pcr_set_error(err, PCR_FAIL, "cannot read the archive: %s",
                            archive_error_string(a));
     }
+    if (rc == PCR_OK && !zip && k != nscanned) {
+        rc = pcr_set_error(err, PCR_FAIL,
+                           "refusing a tar that readers see differently "
+                           "(%zu or %zu members)",
+                           k, nscanned);
+    }
+    if (rc == PCR_OK) {
+        rc = check_unique(in, err);
+    }
     if (rc != PCR_OK) {
         pcr_alist_free(in);
     }
@@ -421,5 +571,6 @@ read_archive(const char *path, int zip, pcr_alist *in, pcr_error *err)
     }
     free_names(locals, nlocals);
     free_names(centrals, ncentrals);
+    free_names(scanned, nscanned);
     return rc;
 }

@@ -33,6 +33,7 @@ pcr_status pcr_lazy_crypto(pcr_error *err);
     X(archive_entry_clear)                                                    \
     X(archive_entry_filetype)                                                 \
     X(archive_entry_free)                                                     \
+    X(archive_entry_hardlink)                                                 \
     X(archive_entry_new)                                                      \
     X(archive_entry_pathname)                                                 \
     X(archive_entry_pathname_utf8)                                            \
@@ -54,6 +55,7 @@ pcr_status pcr_lazy_crypto(pcr_error *err);
     X(archive_read_open_fd)                                                   \
     X(archive_read_set_options)                                               \
     X(archive_read_support_filter_all)                                        \
+    X(archive_read_support_format_raw)                                        \
     X(archive_read_support_format_tar)                                        \
     X(archive_read_support_format_zip_seekable)                               \
     X(archive_read_support_format_zip_streamable)                             \
@@ -91,6 +93,7 @@ PCR_CRYPTO_FUNCS(PCR_LAZY_DECLARE)
 #define archive_entry_clear (*pcr_lazy_archive_entry_clear)
 #define archive_entry_filetype (*pcr_lazy_archive_entry_filetype)
 #define archive_entry_free (*pcr_lazy_archive_entry_free)
+#define archive_entry_hardlink (*pcr_lazy_archive_entry_hardlink)
 #define archive_entry_new (*pcr_lazy_archive_entry_new)
 #define archive_entry_pathname (*pcr_lazy_archive_entry_pathname)
 #define archive_entry_pathname_utf8 (*pcr_lazy_archive_entry_pathname_utf8)
@@ -113,6 +116,8 @@ PCR_CRYPTO_FUNCS(PCR_LAZY_DECLARE)
 #define archive_read_set_options (*pcr_lazy_archive_read_set_options)
 #define archive_read_support_filter_all                                       \
     (*pcr_lazy_archive_read_support_filter_all)
+#define archive_read_support_format_raw                                       \
+    (*pcr_lazy_archive_read_support_format_raw)
 #define archive_read_support_format_tar                                       \
     (*pcr_lazy_archive_read_support_format_tar)
 #define archive_read_support_format_zip_seekable                              \

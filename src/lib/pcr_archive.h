@@ -47,13 +47,30 @@ pcr_status pcr_alist_sort_unique(pcr_alist *l, pcr_error *err);
 pcr_status pcr_archive_write(const char *path, int format, const pcr_alist *l,
                              pcr_error *err);
 
+/* Limits of an archive read (uncompressed). */
+#define PCR_AR_MAX_ENTRY_SIZE ((uint64_t)256 << 20)
+#define PCR_AR_MAX_TOTAL_SIZE ((uint64_t)1 << 30)
+#define PCR_AR_MAX_ENTRIES 100000
+
 /* Read an archive (zip: a zip and nothing else, as pip reads a wheel;
  * tar: a tar, compressed or not), refusing absolute or ".." names, links
- * and special files, names that differ between a zip's local and central
- * headers, and sizes past the limits (PCR_MAX_SOURCE * 4 an entry, 1 GiB
- * in all, counted while reading). */
+ * and special files, sizes past the limits (counted while reading), and
+ * whatever two readers could see differently: names that differ between
+ * a zip's local and central headers, a tar whose headers a strict reading
+ * (pcr_tar_scan) names otherwise than libarchive, a name given twice
+ * ("./a" and "a", "a/" and "a" are one name; a directory may repeat), and
+ * a file that is also the parent of another entry. */
 pcr_status pcr_archive_read(const char *path, int zip, pcr_alist *out,
                             pcr_error *err);
+
+/* The member names of a tar, read strictly from its decompressed stream
+ * (raw: an archive opened with the raw format and every filter), in
+ * order, as written (not normalised); PCR_FAIL for any header that GNU
+ * tar, Python's tarfile and libarchive could resolve differently
+ * (tar_scan.c).  names are malloc'd. */
+struct archive;
+pcr_status pcr_tar_scan(struct archive *raw, char ***names, size_t *n,
+                        pcr_error *err);
 
 /* libarchive converts names between UTF-8 and the locale's charset: run
  * it under a UTF-8 locale in this thread only (uselocale), so names work
@@ -61,6 +78,20 @@ pcr_status pcr_archive_read(const char *path, int zip, pcr_alist *out,
  * Returns the locale to give back to pcr_locale_end. */
 void *pcr_locale_utf8_begin(void);
 void pcr_locale_end(void *previous);
+
+/* A row of a wheel's RECORD: path, hash and size, as written. */
+typedef struct pcr_record_row {
+    char *path, *hash, *size;
+} pcr_record_row;
+
+/* RECORD read as Python's csv module reads it (pip and installer do):
+ * ',' separated, '"' quoted with "" for a quote, quoted fields may hold
+ * ',' and line ends; rows end at "\r\n", "\r" or "\n".  Empty lines
+ * give no row, fields past the third are ignored; a row with fewer than
+ * three fields, or a NUL byte anywhere, is an error (PCR_FAIL). */
+pcr_status pcr_record_parse(const unsigned char *data, size_t len,
+                            pcr_record_row **rows, size_t *n, pcr_error *err);
+void pcr_record_free(pcr_record_row *rows, size_t n);
 
 /* sha256=<urlsafe base64, no padding> of data, as RECORD wants. */
 pcr_status pcr_record_hash(const unsigned char *data, size_t len, char out[64],

@@ -245,15 +245,44 @@ pcr_verb_tar(pcr_runner *r)
 
 /* ------------------------------------------------------------ checking */
 
-static const pcr_aentry *
-find_entry(const pcr_alist *l, const char *name)
+/* The files of an entry list, sorted by name for lookups. */
+typedef struct files_index {
+    const pcr_aentry **v;
+    size_t n;
+} files_index;
+
+static int
+by_entry_name(const void *a, const void *b)
 {
-    for (size_t i = 0; i < l->n; i++) { /* l is small or sorted; linear */
-        if (strcmp(l->v[i].name, name) == 0) {
-            return &l->v[i];
+    return strcmp((*(const pcr_aentry *const *)a)->name,
+                  (*(const pcr_aentry *const *)b)->name);
+}
+
+static int
+index_files(const pcr_alist *l, files_index *ix)
+{
+    ix->n = 0;
+    ix->v = malloc((l->n ? l->n : 1) * sizeof *ix->v);
+    if (ix->v == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        if (!l->v[i].is_dir) {
+            ix->v[ix->n++] = &l->v[i];
         }
     }
-    return NULL;
+    qsort(ix->v, ix->n, sizeof *ix->v, by_entry_name);
+    return 0;
+}
+
+static const pcr_aentry *
+find_entry(const files_index *ix, const char *name)
+{
+    pcr_aentry key = {.name = (char *)name};
+    const pcr_aentry *k = &key;
+    const pcr_aentry **f =
+        bsearch(&k, ix->v, ix->n, sizeof *ix->v, by_entry_name);
+    return f != NULL ? *f : NULL;
 }
 
 static int
@@ -263,18 +292,25 @@ is_pyc(const char *name)
     return n > 4 && strcmp(name + n - 4, ".pyc") == 0;
 }
 
-/* expected .pyc entries against the archive's */
+/* expected .pyc entries against the archive's (n log n: names are looked
+ * up in sorted indexes, not by a walk of the other list) */
 static void
 compare_entries(pcr_runner *r, const char *archive, const pcr_alist *expected,
                 const pcr_alist *found, const char *version)
 {
     char where[8192], detail[1024];
+    files_index want, have;
+    if (index_files(expected, &want) != 0 || index_files(found, &have) != 0) {
+        free(want.v);
+        emit_archive(r, archive, PCR_ENV, "out of memory");
+        return;
+    }
     for (size_t i = 0; i < expected->n; i++) {
         const pcr_aentry *x = &expected->v[i];
         if (x->is_dir || !is_pyc(x->name)) {
             continue;
         }
-        const pcr_aentry *f = find_entry(found, x->name);
+        const pcr_aentry *f = find_entry(&have, x->name);
         pcr_check_class c = pcr_classify(f ? &f->data : NULL, &x->data,
                                          version, detail, sizeof detail);
         snprintf(where, sizeof where, "%s:%s", archive, x->name);
@@ -282,13 +318,15 @@ compare_entries(pcr_runner *r, const char *archive, const pcr_alist *expected,
     }
     for (size_t i = 0; i < found->n; i++) {
         const pcr_aentry *f = &found->v[i];
-        if (!f->is_dir && is_pyc(f->name) && !find_entry(expected, f->name)) {
+        if (!f->is_dir && is_pyc(f->name) && !find_entry(&want, f->name)) {
             snprintf(where, sizeof where, "%s:%s", archive, f->name);
             pcr_run_emit_pyc(r, 0, archive, where, -1, -1, PCR_CHECK_DIFFERENT,
                              "a .pyc with no source in the archive to check "
                              "it against");
         }
     }
+    free(want.v);
+    free(have.v);
 }
 
 static const char *
@@ -317,8 +355,9 @@ pcr_verb_check_tar(pcr_runner *r)
     pcr_alist found = {0};
     pcr_error e;
     if (rc == PCR_OK) {
-        if (pcr_archive_read(archive, 0, &found, &e) != PCR_OK) {
-            emit_archive(r, archive, PCR_ENV, e.msg);
+        pcr_status st = pcr_archive_read(archive, 0, &found, &e);
+        if (st != PCR_OK) {
+            emit_archive(r, archive, st, e.msg); /* refused: PCR_FAIL */
         } else {
             compare_entries(r, archive, &a.entries, &found,
                             version_of_first(r));

@@ -23,116 +23,6 @@
 
 /* ------------------------------------------------------------- RECORD */
 
-typedef struct row {
-    char *path, *hash, *size;
-} row;
-
-/* Python's csv module, default dialect: ',' separated, '"' quoted, ""
- * for a quote inside quotes.  Fields are returned malloc'd. */
-static int
-csv_field(const char **p, const char *end, char **out)
-{
-    size_t cap = 64, n = 0;
-    char *f = malloc(cap);
-    if (f == NULL) {
-        return -1;
-    }
-    int quoted = *p < end && **p == '"';
-    if (quoted) {
-        (*p)++;
-    }
-    while (*p < end) {
-        char c = **p;
-        if (quoted && c == '"') {
-            if (*p + 1 < end && (*p)[1] == '"') {
-                (*p)++;
-            } else {
-                quoted = 0;
-                (*p)++;
-                continue;
-            }
-        } else if (!quoted && (c == ',' || c == '\n' || c == '\r')) {
-            break;
-        }
-        if (n + 1 >= cap) {
-            cap *= 2;
-            char *nf = realloc(f, cap);
-            if (nf == NULL) {
-                free(f);
-                return -1;
-            }
-            f = nf;
-        }
-        f[n++] = c;
-        (*p)++;
-    }
-    f[n] = '\0';
-    *out = f;
-    return 0;
-}
-
-static void
-free_rows(row *rows, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(rows[i].path);
-        free(rows[i].hash);
-        free(rows[i].size);
-    }
-    free(rows);
-}
-
-static pcr_status
-parse_record(const pcr_buf *b, row **out, size_t *nout, pcr_error *err)
-{
-    const char *p = (const char *)b->data, *end = p + b->len;
-    row *rows = NULL;
-    size_t n = 0, cap = 0;
-    while (p < end) {
-        if (*p == '\n' || *p == '\r') {
-            p++;
-            continue;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            row *nr = realloc(rows, cap * sizeof *nr);
-            if (nr == NULL) {
-                free_rows(rows, n);
-                return pcr_set_error(err, PCR_ENV, "out of memory");
-            }
-            rows = nr;
-        }
-        row *r = &rows[n];
-        memset(r, 0, sizeof *r);
-        char **fields[3] = {&r->path, &r->hash, &r->size};
-        for (int k = 0; k < 3; k++) {
-            if (k > 0) {
-                if (p < end && *p == ',') {
-                    p++;
-                } else {
-                    break;
-                }
-            }
-            if (csv_field(&p, end, fields[k]) != 0) {
-                free_rows(rows, n + 1);
-                return pcr_set_error(err, PCR_ENV, "out of memory");
-            }
-        }
-        n++;
-        if (r->hash == NULL || r->size == NULL) {
-            free_rows(rows, n);
-            return pcr_set_error(err, PCR_FAIL,
-                                 "RECORD: a row without three fields");
-        }
-        while (p < end && *p != '\n') {
-            p++; /* ignore extra fields */
-        }
-    }
-    *out = rows;
-    *nout = n;
-    return PCR_OK;
-}
-
 static int
 is_signature(const char *name, const char *record)
 {
@@ -141,15 +31,77 @@ is_signature(const char *name, const char *record)
            (strcmp(name + n, ".jws") == 0 || strcmp(name + n, ".p7s") == 0);
 }
 
+/* RECORD's size field: empty, or the size in plain digits (" 12",
+ * "+12" and "12abc" are not 12). */
+static int
+size_matches(const char *field, size_t len)
+{
+    size_t n = strlen(field);
+    if (n == 0) {
+        return 1;
+    }
+    if (n > 20 || strspn(field, "0123456789") != n) {
+        return 0;
+    }
+    return strtoull(field, NULL, 10) == len;
+}
+
+static int
+row_by_path(const void *a, const void *b, void *ctx)
+{
+    (void)ctx;
+    return strcmp(((const pcr_record_row *)a)->path,
+                  ((const pcr_record_row *)b)->path);
+}
+
+/* The first row (in RECORD's order) for path, in rows sorted stably by
+ * path; NULL if none. */
+static const pcr_record_row *
+find_row(const pcr_record_row *rows, size_t n, const char *path)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) { /* the lower bound: the first of equal paths */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(rows[mid].path, path) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < n && strcmp(rows[lo].path, path) == 0 ? &rows[lo] : NULL;
+}
+
+static int
+entry_by_name(const void *key, const void *e)
+{
+    return strcmp(key, ((const pcr_aentry *)e)->name);
+}
+
+/* RECORD against the entries (in->v sorted by name, unique): every file
+ * listed with its hash and size, and every row a file of the wheel.
+ * n log n: the rows are sorted, the entries already are. */
 static pcr_status
 verify_record(const pcr_alist *in, const char *record_name,
               const pcr_buf *record, pcr_error *err)
 {
-    row *rows = NULL;
+    pcr_record_row *rows = NULL;
     size_t n = 0;
-    pcr_status rc = parse_record(record, &rows, &n, err);
+    pcr_status rc =
+        pcr_record_parse(record->data, record->len, &rows, &n, err);
     if (rc != PCR_OK) {
         return rc;
+    }
+    /* the rows as written first: their order is what the messages name */
+    pcr_record_row *sorted = malloc((n ? n : 1) * sizeof *sorted);
+    if (sorted == NULL) {
+        pcr_record_free(rows, n);
+        return pcr_set_error(err, PCR_ENV, "out of memory");
+    }
+    if (n > 0) {
+        memcpy(sorted, rows, n * sizeof *rows);
+    }
+    if (pcr_sort(sorted, n, sizeof *sorted, row_by_path, NULL) != 0) {
+        rc = pcr_set_error(err, PCR_ENV, "out of memory");
     }
     for (size_t i = 0; i < in->n && rc == PCR_OK; i++) {
         const pcr_aentry *x = &in->v[i];
@@ -157,12 +109,7 @@ verify_record(const pcr_alist *in, const char *record_name,
             is_signature(x->name, record_name)) {
             continue;
         }
-        const row *r = NULL;
-        for (size_t k = 0; k < n && r == NULL; k++) {
-            if (strcmp(rows[k].path, x->name) == 0) {
-                r = &rows[k];
-            }
-        }
+        const pcr_record_row *r = find_row(sorted, n, x->name);
         char hash[64];
         if (r == NULL) {
             rc = pcr_set_error(err, PCR_FAIL,
@@ -175,8 +122,7 @@ verify_record(const pcr_alist *in, const char *record_name,
         } else if ((rc = pcr_record_hash(x->data.data, x->data.len, hash,
                                          err)) == PCR_OK &&
                    (strcmp(hash, r->hash) != 0 ||
-                    (r->size[0] != '\0' &&
-                     strtoull(r->size, NULL, 10) != x->data.len))) {
+                    !size_matches(r->size, x->data.len))) {
             rc = pcr_set_error(err, PCR_FAIL,
                                "RECORD does not match the contents of '%s' "
                                "(use --no-verify-record to accept it)",
@@ -184,19 +130,20 @@ verify_record(const pcr_alist *in, const char *record_name,
         }
     }
     for (size_t k = 0; k < n && rc == PCR_OK; k++) {
-        int found = strcmp(rows[k].path, record_name) == 0;
-        for (size_t i = 0; i < in->n && !found; i++) {
-            found =
-                !in->v[i].is_dir && strcmp(in->v[i].name, rows[k].path) == 0;
-        }
-        if (!found) {
+        const pcr_aentry *e = strcmp(rows[k].path, record_name) == 0
+                                  ? NULL
+                                  : bsearch(rows[k].path, in->v, in->n,
+                                            sizeof *in->v, entry_by_name);
+        if (strcmp(rows[k].path, record_name) != 0 &&
+            (e == NULL || e->is_dir)) {
             rc = pcr_set_error(err, PCR_FAIL,
                                "RECORD lists '%s', which is not in the "
                                "wheel",
                                rows[k].path);
         }
     }
-    free_rows(rows, n);
+    free(sorted); /* shares its strings with rows */
+    pcr_record_free(rows, n);
     return rc;
 }
 
@@ -287,6 +234,69 @@ import_path(const char *name, const char *distinfo)
     return name;
 }
 
+/* The Tag lines already written, as offsets into the output: a set by
+ * hash (a WHEEL file may hold many Tag lines; searching the output for
+ * each was quadratic). */
+struct tagset {
+    size_t *off, *len; /* slot -> line in out; len 0 = empty */
+    size_t cap, n;
+};
+
+static uint64_t
+line_hash(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603u;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 1099511628211u;
+    }
+    return h;
+}
+
+/* Is the line already in the set (lines live in out)?  If not, add it.
+ * -1 when out of memory. */
+static int
+tagset_seen(struct tagset *t, const pcr_buf *out, size_t off, size_t len)
+{
+    if ((t->n + 1) * 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        size_t *no = calloc(cap, sizeof *no), *nl = calloc(cap, sizeof *nl);
+        if (no == NULL || nl == NULL) {
+            free(no);
+            free(nl);
+            return -1;
+        }
+        for (size_t i = 0; i < t->cap; i++) {
+            if (t->len[i] == 0) {
+                continue;
+            }
+            size_t s = line_hash(out->data + t->off[i], t->len[i]) & (cap - 1);
+            while (nl[s] != 0) {
+                s = (s + 1) & (cap - 1);
+            }
+            no[s] = t->off[i];
+            nl[s] = t->len[i];
+        }
+        free(t->off);
+        free(t->len);
+        t->off = no;
+        t->len = nl;
+        t->cap = cap;
+    }
+    const unsigned char *line = out->data + off;
+    size_t s = line_hash(line, len) & (t->cap - 1);
+    while (t->len[s] != 0) {
+        if (t->len[s] == len &&
+            memcmp(out->data + t->off[s], line, len) == 0) {
+            return 1;
+        }
+        s = (s + 1) & (t->cap - 1);
+    }
+    t->off[s] = off;
+    t->len[s] = len;
+    t->n++;
+    return 0;
+}
+
 /* WHEEL with every Tag's python tag replaced by ours, duplicates
  * dropped. */
 static pcr_status
@@ -298,8 +308,10 @@ rewrite_wheel_file(const pcr_buf *in, const char *tag, pcr_buf *out,
     if (out->data == NULL) {
         return pcr_set_error(err, PCR_ENV, "out of memory");
     }
+    struct tagset seen = {0};
+    pcr_status rc = PCR_OK;
     const char *p = (const char *)in->data, *end = p + in->len;
-    while (p < end) {
+    while (p < end && rc == PCR_OK) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         char line[1024];
@@ -307,9 +319,13 @@ rewrite_wheel_file(const pcr_buf *in, const char *tag, pcr_buf *out,
             const char *dash = memchr(p + 5, '-', n - 5);
             snprintf(line, sizeof line, "Tag: %s%.*s\n", tag,
                      dash ? (int)(p + n - dash) : 0, dash ? dash : "");
-            if (!memmem(out->data, out->len, line, strlen(line))) {
-                memcpy(out->data + out->len, line, strlen(line));
-                out->len += strlen(line);
+            size_t len = strlen(line);
+            memcpy(out->data + out->len, line, len);
+            int dup = tagset_seen(&seen, out, out->len, len);
+            if (dup < 0) {
+                rc = pcr_set_error(err, PCR_ENV, "out of memory");
+            } else if (!dup) {
+                out->len += len; /* else left there, overwritten */
             }
         } else {
             memcpy(out->data + out->len, p, n);
@@ -320,7 +336,12 @@ rewrite_wheel_file(const pcr_buf *in, const char *tag, pcr_buf *out,
         }
         p += n + (nl != NULL);
     }
-    return PCR_OK;
+    free(seen.off);
+    free(seen.len);
+    if (rc != PCR_OK) {
+        pcr_buf_free(out);
+    }
+    return rc;
 }
 
 static int

@@ -21,7 +21,14 @@
  *      (written alone, without references).
  *   5. Each value in its one encoding: ints in TYPE_INT when they fit in
  *      32 bits, else TYPE_LONG; strings as ASCII (short when < 256) when
- *      they are ASCII; tuples small when < 256 elements.
+ *      they are ASCII, else as UTF-8; tuples small when < 256 elements.
+ *
+ * A string's value is its code points, whatever its type: the ASCII types
+ * (a A z Z) are read by CPython as latin-1 (any byte, one code point
+ * each), the others (t u) as UTF-8.  Every rule above works on the
+ * string's text in UTF-8 -- an 'a' string with a byte >= 0x80 is written
+ * as the UTF-8 'u' string of the same code points, never with its raw
+ * bytes, and is equal to that 'u' string.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -177,7 +184,12 @@ struct canon {
     /* children of each node in output order (input node indices, TYPE_REF
      * nodes included): kids[kstart[i] .. kstart[i] + nkids) */
     uint32_t *kids, *kstart;
-    uint8_t *interned;   /* per string node, after the vote */
+    uint8_t *interned; /* per string node, after the vote */
+    /* per string node: its text as UTF-8 (the payload itself, or a
+     * latin-1 payload transcoded into utf8_arena) */
+    const unsigned char **text_ptr;
+    size_t *text_len;
+    pcr_wbuf utf8_arena;
     uint64_t *text_hash; /* per str/bytes node: hash_bytes | 1, 0 unknown */
     uint32_t *val;       /* value id of each non-reference node */
     uint8_t *state;      /* 0 not reached, 1 open, 2 done (value ids) */
@@ -219,16 +231,77 @@ is_singleton(unsigned type)
            type == TYPE_TRUE || type == TYPE_STOPITER || type == TYPE_ELLIPSIS;
 }
 
-/* The payload of a string or bytes node. */
+/* The payload of a bytes node, or a string's text (UTF-8). */
 static const unsigned char *
 payload(const struct canon *c, uint32_t i, size_t *len)
 {
     const unsigned char *p;
+    i = resolve(c, i);
+    if (is_str(c->t->nodes[i].type)) {
+        *len = c->text_len[i];
+        return c->text_ptr[i];
+    }
     if (pcr_mtree_string(c->t, c->data, i, &p, len) != PCR_OK) {
         *len = 0;
         return NULL;
     }
     return p;
+}
+
+/* Every string's text as UTF-8: t and u strings are UTF-8 already (the
+ * walker checked), a A z Z strings latin-1, transcoded when they hold a
+ * byte >= 0x80. */
+static pcr_status
+decode_strings(struct canon *c)
+{
+    c->text_ptr = calloc((size_t)c->n + 1, sizeof *c->text_ptr);
+    c->text_len = calloc((size_t)c->n + 1, sizeof *c->text_len);
+    size_t *off = calloc((size_t)c->n + 1, sizeof *off);
+    if (c->text_ptr == NULL || c->text_len == NULL || off == NULL) {
+        free(off);
+        return oom(c);
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+        unsigned type = c->t->nodes[i].type;
+        const unsigned char *p;
+        size_t len;
+        if (!is_str(type) ||
+            pcr_mtree_string(c->t, c->data, i, &p, &len) != PCR_OK) {
+            continue;
+        }
+        size_t high = 0;
+        if (type != TYPE_UNICODE && type != TYPE_INTERNED) {
+            for (size_t k = 0; k < len; k++) {
+                high += p[k] >= 0x80;
+            }
+        }
+        if (high == 0) {
+            c->text_ptr[i] = p;
+            c->text_len[i] = len;
+            continue;
+        }
+        off[i] = c->utf8_arena.len + 1; /* 0: not in the arena */
+        for (size_t k = 0; k < len; k++) {
+            if (p[k] < 0x80) {
+                pcr_wbuf_u8(&c->utf8_arena, p[k]);
+            } else {
+                pcr_wbuf_u8(&c->utf8_arena, 0xc0 | p[k] >> 6);
+                pcr_wbuf_u8(&c->utf8_arena, 0x80 | (p[k] & 0x3f));
+            }
+        }
+        c->text_len[i] = len + high;
+    }
+    if (c->utf8_arena.failed) {
+        free(off);
+        return oom(c);
+    }
+    for (uint32_t i = 0; i < c->n; i++) { /* the arena moves no more */
+        if (off[i] != 0) {
+            c->text_ptr[i] = c->utf8_arena.data + off[i] - 1;
+        }
+    }
+    free(off);
+    return PCR_OK;
 }
 
 /* The payload of a string or bytes node and its hash, computed once: a
@@ -326,7 +399,7 @@ ascii_name_chars(const unsigned char *s, size_t n)
     return 1;
 }
 
-/* One character below U+0100, as UTF-8. */
+/* One character below U+0100, in UTF-8 (a string's text). */
 static int
 one_latin1_char(const unsigned char *s, size_t n)
 {
@@ -896,6 +969,7 @@ pcr_canonicalize_tree(const unsigned char *data, size_t len,
     if (c.text_hash == NULL) {
         rc = oom(&c);
     } else if ((rc = build_children(&c)) == PCR_OK &&
+               (rc = decode_strings(&c)) == PCR_OK &&
                (rc = vote_interning(&c)) == PCR_OK) {
         rc = assign_values(&c);
     }
@@ -926,6 +1000,9 @@ pcr_canonicalize_tree(const unsigned char *data, size_t len,
     free(c.kids);
     free(c.kstart);
     free(c.interned);
+    free(c.text_ptr);
+    free(c.text_len);
+    pcr_wbuf_free(&c.utf8_arena);
     free(c.text_hash);
     free(c.val);
     free(c.state);

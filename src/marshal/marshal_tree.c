@@ -187,6 +187,45 @@ read_long(struct reader *r, size_t at)
     return PCR_OK;
 }
 
+/* Valid UTF-8 as CPython's reader decodes TYPE_UNICODE and
+ * TYPE_INTERNED ("surrogatepass"): shortest forms up to U+10FFFF, and the
+ * three-byte forms of surrogates too. */
+int
+pcr_utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char b = s[i];
+        size_t more;
+        unsigned char lo = 0x80, hi = 0xbf; /* bounds of the 2nd byte */
+        if (b < 0x80) {
+            i++;
+            continue;
+        } else if (b >= 0xc2 && b <= 0xdf) {
+            more = 1;
+        } else if (b >= 0xe0 && b <= 0xef) {
+            more = 2;
+            lo = b == 0xe0 ? 0xa0 : 0x80; /* no overlong forms */
+        } else if (b >= 0xf0 && b <= 0xf4) {
+            more = 3;
+            lo = b == 0xf0 ? 0x90 : 0x80;
+            hi = b == 0xf4 ? 0x8f : 0xbf; /* nothing past U+10FFFF */
+        } else {
+            return 0;
+        }
+        if (n - i - 1 < more || s[i + 1] < lo || s[i + 1] > hi) {
+            return 0;
+        }
+        for (size_t k = 2; k <= more; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                return 0;
+            }
+        }
+        i += 1 + more;
+    }
+    return 1;
+}
+
 static pcr_status
 read_code(struct reader *r, uint32_t node)
 {
@@ -297,6 +336,12 @@ read_body(struct reader *r, uint32_t node, int type, int flagged,
     case 'A':
         if ((rc = read_i32(r, &n)) == PCR_OK) {
             rc = n < 0 ? bad(r, at, "size out of range") : skip(r, (size_t)n);
+        }
+        /* a/A (and z/Z) hold latin-1, any byte; t/u UTF-8, which CPython
+         * refuses to load when it is not */
+        if (rc == PCR_OK && (type == 't' || type == 'u') &&
+            !pcr_utf8_valid(r->data + r->pos - (size_t)n, (size_t)n)) {
+            rc = bad(r, at, "a string that is not UTF-8");
         }
         break;
     case 'z':

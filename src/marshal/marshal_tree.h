@@ -5,8 +5,9 @@
  *
  * The walker never trusts its input: lengths are checked against the
  * data, nesting is limited, references must point to objects already
- * registered (and complete, for the kinds CPython's reader reserves), and
- * unknown type codes are errors.
+ * registered (and complete, for the kinds CPython's reader reserves),
+ * unknown type codes are errors, and so is a UTF-8 string (t, u) that
+ * CPython's reader would not decode.
  */
 #ifndef PCR_MARSHAL_TREE_H
 #define PCR_MARSHAL_TREE_H
@@ -54,7 +55,12 @@ void pcr_mtree_free(pcr_mtree *tree);
 uint32_t pcr_mtree_resolve(const pcr_mtree *tree, uint32_t node);
 /* Child number slot of a container node (after resolving), or PCR_NONE. */
 uint32_t pcr_mtree_child(const pcr_mtree *tree, uint32_t node, unsigned slot);
-/* The bytes of a string-like node (s t u a A z Z), resolved. */
+/* Is s valid UTF-8 as CPython's reader takes TYPE_UNICODE: shortest
+ * forms up to U+10FFFF, surrogates allowed ("surrogatepass")? */
+int pcr_utf8_valid(const unsigned char *s, size_t n);
+/* The bytes of a string-like node (s t u a A z Z), resolved: UTF-8 for t
+ * and u, latin-1 (one byte a code point, any byte) for a A z Z -- as
+ * CPython's reader takes them. */
 pcr_status pcr_mtree_string(const pcr_mtree *tree, const unsigned char *data,
                             uint32_t node, const unsigned char **ptr,
                             size_t *len);

@@ -9,8 +9,12 @@
  *     nothing;
  *   - it keeps the value: the output, read back, is the same value as the
  *     input (checked here with a comparison of our own that resolves
- *     references and compares sets as sets), so marshal.loads() of both
- *     gives equal objects.
+ *     references, compares sets as sets and strings by their code points,
+ *     each type decoded as CPython's reader does: latin-1 for a A z Z,
+ *     UTF-8 for t u), so marshal.loads() of both gives equal objects;
+ *   - it stays loadable: the output is read back by the walker, which
+ *     refuses what CPython's reader refuses (a 'u' string that is not
+ *     UTF-8, for one).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +63,7 @@ kind_of(unsigned t)
     case 'Z':
     case 'u':
     case 't':
-        return 'u';
+        return 'u'; /* str, compared by code points */
     case 'i':
     case 'I':
     case 'l':
@@ -99,6 +103,41 @@ int_of(const struct side *s, uint32_t i, int *ok)
         v = v << 15 | (p[4 + 2 * k] | (int64_t)p[5 + 2 * k] << 8);
     }
     return cnt < 0 ? -v : v;
+}
+
+/* The code point at s[*k] of a string of this type, *k moved past it:
+ * latin-1 for the ASCII types (any byte), UTF-8 for t and u (which the
+ * walker has checked). */
+static uint32_t
+code_point(unsigned type, const unsigned char *s, size_t n, size_t *k)
+{
+    unsigned char b = s[(*k)++];
+    if ((type != 'u' && type != 't') || b < 0x80) {
+        return b;
+    }
+    int more = b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : 1;
+    uint32_t cp = b & (0x3f >> more);
+    for (int m = 0; m < more && *k < n; m++) {
+        cp = cp << 6 | (s[(*k)++] & 0x3f);
+    }
+    return cp;
+}
+
+/* Two strings of any types: the same code points? */
+static int
+equal_text(const struct side *a, uint32_t i, const struct side *b, uint32_t j)
+{
+    const unsigned char *sa, *sb;
+    size_t la, lb, ka = 0, kb = 0;
+    unsigned ta = a->t->nodes[i].type, tb = b->t->nodes[j].type;
+    pcr_mtree_string(a->t, a->d, i, &sa, &la);
+    pcr_mtree_string(b->t, b->d, j, &sb, &lb);
+    while (ka < la && kb < lb) {
+        if (code_point(ta, sa, la, &ka) != code_point(tb, sb, lb, &kb)) {
+            return 0;
+        }
+    }
+    return ka == la && kb == lb;
 }
 
 static int equal(const struct side *a, uint32_t i, const struct side *b,
@@ -149,6 +188,7 @@ equal(const struct side *a, uint32_t i, const struct side *b, uint32_t j,
     size_t la, lb;
     switch (kind_of(x->type)) {
     case 'u':
+        return equal_text(a, i, b, j);
     case 's':
         pcr_mtree_string(a->t, a->d, i, &sa, &la);
         pcr_mtree_string(b->t, b->d, j, &sb, &lb);

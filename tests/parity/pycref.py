@@ -50,7 +50,8 @@ class BadMarshal(Exception):
 
 
 class Obj:
-    """One marshal object; references in the stream are the same Obj."""
+    """One marshal object; references in the stream are the same Obj.  A
+    str's data is its value in UTF-8, whatever type wrote it."""
     __slots__ = ("kind", "data", "kids", "ints")
 
     def __init__(self, kind, data=None):
@@ -119,10 +120,12 @@ class Reader:
                                        self.take(self.byte()))
         elif t == "s":
             o.kind, o.data = "bytes", self.take(self.i32())
-        elif t in "tuaA":
-            o.kind, o.data = "str", self.take(self.i32())
+        elif t in "tu":
+            o.kind, o.data = "str", _text(self.take(self.i32()), "utf-8")
+        elif t in "aA":
+            o.kind, o.data = "str", _text(self.take(self.i32()), "latin-1")
         elif t in "zZ":
-            o.kind, o.data = "str", self.take(self.byte())
+            o.kind, o.data = "str", _text(self.take(self.byte()), "latin-1")
         elif t in ")([<>":
             n = self.byte() if t == ")" else self.i32()
             o.kind = {")": "tuple", "(": "tuple", "[": "list", "<": "set",
@@ -150,6 +153,18 @@ class Reader:
         if flag and t in "c>:}":
             self.refs[idx] = o
         return o
+
+
+def _text(raw, encoding):
+    """A string's value, kept as its UTF-8 bytes: CPython's reader takes
+    the ASCII types (a A z Z) as latin-1, any byte a code point, and t u as
+    UTF-8 with surrogates ("surrogatepass"); what it cannot decode it does
+    not load.  Equal strings are then equal bytes, whatever their type."""
+    try:
+        return raw.decode(encoding, "surrogatepass").encode(
+            "utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        raise BadMarshal("a string that is not %s" % encoding)
 
 
 def _name_chars(b):

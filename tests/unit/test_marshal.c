@@ -4,6 +4,8 @@
  * format in Python/marshal.c and the rules in docs/canonical-form.md) and
  * on hostile ones. */
 #define _GNU_SOURCE /* memmem */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,6 +145,91 @@ Test(marshal, one_character_strings_become_interned)
                                   2,    'a', 'b',    't',  I32(2), 0xc3,
                                   0xa9, 'u', I32(3), 0xe2, 0x82,   0xac};
     canon_eq(in, sizeof in, want, sizeof want);
+}
+
+Test(marshal, latin1_strings_keep_their_value)
+{
+    /* CPython reads the ASCII types as latin-1: ('\xe9', 'x\xff',
+     * '\xc3\xa9') written as z, Z and z are the strings "é", "xÿ" and "Ã©".
+     * Canonically they are UTF-8 'u' strings of those code points (the
+     * one-character one interned), never 'u' strings of the raw bytes,
+     * which CPython cannot load (issue 23, item 5). */
+    const unsigned char in[] = {')', 3,    'z', 1, 0xe9, 'Z', 2,
+                                'x', 0xff, 'z', 2, 0xc3, 0xa9};
+    const unsigned char want[] = {')',    3,      't',  I32(2), 0xc3, 0xa9,
+                                  'u',    I32(3), 'x',  0xc3,   0xbf, 'u',
+                                  I32(4), 0xc3,   0x83, 0xc2,   0xa9};
+    canon_eq(in, sizeof in, want, sizeof want);
+    /* the long types too: 'a' of 300 x 0xff, 'A' "\x80ab" */
+    pcr_wbuf w = {0}, x = {0};
+    pcr_wbuf_bytes(&w, ")\x02", 2);
+    pcr_wbuf_u8(&w, 'a');
+    pcr_wbuf_u32(&w, 300);
+    pcr_wbuf_bytes(&x, ")\x02", 2);
+    pcr_wbuf_u8(&x, 'u');
+    pcr_wbuf_u32(&x, 600);
+    for (int i = 0; i < 300; i++) {
+        pcr_wbuf_u8(&w, 0xff);
+        pcr_wbuf_bytes(&x, "\xc3\xbf", 2);
+    }
+    pcr_wbuf_bytes(&w,
+                   "A\x03\0\0\0\x80"
+                   "ab",
+                   8);
+    pcr_wbuf_bytes(&x,
+                   "u\x04\0\0\0\xc2\x80"
+                   "ab",
+                   9);
+    canon_eq(w.data, w.len, x.data, x.len);
+    pcr_wbuf_free(&w);
+    pcr_wbuf_free(&x);
+}
+
+Test(marshal, strings_are_equal_by_code_points_not_bytes)
+{
+    /* ('\xe9' latin-1, "\xc3\xa9" UTF-8, "\xc3\xa9" latin-1): the first
+     * two are both "é", one object; the third is "Ã©", another value
+     * though its bytes are those of the second */
+    const unsigned char in[] = {')',  3,    'z', 1, 0xe9, 'u', I32(2),
+                                0xc3, 0xa9, 'z', 2, 0xc3, 0xa9};
+    const unsigned char want[] = {')',  3,    't' | F, I32(2), 0xc3,
+                                  0xa9, 'r',  I32(0),  'u',    I32(4),
+                                  0xc3, 0x83, 0xc2,    0xa9};
+    canon_eq(in, sizeof in, want, sizeof want);
+    /* and a set orders them by their canonical bytes, as UTF-8 */
+    const unsigned char set[] = {'>',  I32(2), 'u', I32(2), 0xc3,
+                                 0xa1, 'z',    1,   0xe0};
+    const unsigned char ordered[] = {'>',  I32(2), 't',    I32(2), 0xc3,
+                                     0xa0, 't',    I32(2), 0xc3,   0xa1};
+    canon_eq(set, sizeof set, ordered, sizeof ordered);
+}
+
+Test(marshal, utf8_strings_must_decode_as_cpython_decodes_them)
+{
+    /* surrogates pass (CPython reads 'u' with "surrogatepass"), and so
+     * does U+10FFFF */
+    const unsigned char ok[] = {')', 2,      'u',  I32(3), 0xed, 0xa0, 0x80,
+                                'u', I32(4), 0xf4, 0x8f,   0xbf, 0xbf};
+    canon_eq(ok, sizeof ok, ok, sizeof ok);
+    /* a truncated sequence, an overlong form, past U+10FFFF, a stray
+     * continuation byte, in u and in t */
+    const unsigned char cut[] = {'u', I32(1), 0xc3};
+    rejects(cut, sizeof cut, "not UTF-8");
+    const unsigned char overlong[] = {'t', I32(2), 0xc0, 0x80};
+    rejects(overlong, sizeof overlong, "not UTF-8");
+    const unsigned char overlong3[] = {'u', I32(3), 0xe0, 0x80, 0x80};
+    rejects(overlong3, sizeof overlong3, "not UTF-8");
+    const unsigned char big[] = {'u', I32(4), 0xf4, 0x90, 0x80, 0x80};
+    rejects(big, sizeof big, "not UTF-8");
+    const unsigned char stray[] = {'u', I32(2), 'a', 0x80};
+    rejects(stray, sizeof stray, "not UTF-8");
+    /* the ASCII types take any byte */
+    const unsigned char any[] = {'a', I32(2), 0x80, 0xff};
+    pcr_mtree t;
+    pcr_error err;
+    cr_assert_eq(pcr_mtree_parse(any, sizeof any, L311(), &t, &err), PCR_OK,
+                 "%s", err.msg);
+    pcr_mtree_free(&t);
 }
 
 /* A 3.11 code object: consts, names and a qualname as given (each a
@@ -409,4 +496,69 @@ Test(marshal, layouts_by_magic)
     cr_assert_str_eq(pcr_layout_for_magic(0x0a0d0df3u)->series, "3.13");
     cr_assert_str_eq(pcr_layout_for_magic(MAGIC_314)->series, "3.14");
     cr_assert_eq(pcr_layout_for_magic(MAGIC_314)->marshal_version, 5);
+}
+
+/* A frozenset of n short strings, "s<seed>-<k>", written in reverse. */
+static void
+big_set(pcr_wbuf *w, int seed, int n)
+{
+    pcr_wbuf_u8(w, '>');
+    pcr_wbuf_u32(w, (uint32_t)n);
+    for (int k = n - 1; k >= 0; k--) {
+        char s[32];
+        int len = snprintf(s, sizeof s, "s%d-%d", seed, k);
+        pcr_wbuf_u8(w, 'z');
+        pcr_wbuf_u8(w, (unsigned)len);
+        pcr_wbuf_bytes(w, s, (size_t)len);
+    }
+}
+
+struct race {
+    pcr_wbuf in;
+    pcr_buf want;
+    int bad;
+};
+
+static void *
+canonicalise_often(void *arg)
+{
+    struct race *r = arg;
+    for (int i = 0; i < 20 && !r->bad; i++) {
+        pcr_buf out;
+        pcr_error err;
+        if (pcr_canonicalize(r->in.data, r->in.len, L311(), &out, &err) !=
+                PCR_OK ||
+            out.len != r->want.len ||
+            memcmp(out.data, r->want.data, out.len) != 0) {
+            r->bad = 1;
+        }
+        pcr_buf_free(&out);
+    }
+    return NULL;
+}
+
+Test(marshal, two_threads_canonicalise_sets_at_once)
+{
+    /* the set order once kept its sort buffer in a static: two threads
+     * sorting at once compared against each other's bytes */
+    struct race r[2];
+    memset(r, 0, sizeof r);
+    pthread_t t[2];
+    for (int k = 0; k < 2; k++) {
+        pcr_error err;
+        big_set(&r[k].in, k, 3000 + 1000 * k);
+        cr_assert_eq(pcr_canonicalize(r[k].in.data, r[k].in.len, L311(),
+                                      &r[k].want, &err),
+                     PCR_OK, "%s", err.msg);
+    }
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(pthread_create(&t[k], NULL, canonicalise_often, &r[k]),
+                     0);
+    }
+    for (int k = 0; k < 2; k++) {
+        pthread_join(t[k], NULL);
+        cr_assert_eq(r[k].bad, 0, "thread %d got another order", k);
+        pcr_wbuf_free(&r[k].in);
+        pcr_buf_free(&r[k].want);
+    }
 }
