@@ -65,6 +65,10 @@ typedef struct cli_options {
 /* Parse argv; on a usage error PCR_ENV with a message. */
 pcr_status cli_parse(int argc, char **argv, cli_options *o, cli_error *err);
 void cli_usage(FILE *out);
+/* The name in names closest to word (an option without its "--"), when
+ * it is near enough to be a typo; else NULL (suggest.c). */
+const char *cli_suggest(const char *word, const char *const *names,
+                        size_t count);
 
 /* Names separated by sep ('\n' or '\0') from in; empty names skipped;
  * with trim, surrounding white space removed (compileall's -i).  A

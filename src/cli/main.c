@@ -269,6 +269,25 @@ add_operands(pcr *p, const cli_options *o, int *tree)
     return 0;
 }
 
+/* --python X.Y that has no server: the error, and the servers there
+ * are. */
+static int
+python_trouble(pcr *p)
+{
+    char msg[1100];
+    snprintf(msg, sizeof msg, "%s", pcr_error_string(p));
+    int n = pcr_python_count(p);
+    fprintf(stderr, CLI_PROG ": %s\n", msg);
+    if (n > 0) {
+        fprintf(stderr, CLI_PROG ": compile servers here:");
+        for (int i = 0; i < n; i++) {
+            fprintf(stderr, " %s", pcr_python_series(p, i));
+        }
+        fprintf(stderr, " (--python X.Y or all; --version says more)\n");
+    }
+    return 2;
+}
+
 static int cache_in_use; /* a cache dir was given to the handle */
 
 /* Every option onto the handle; 0, or the exit status. */
@@ -290,7 +309,9 @@ configure(pcr *p, const cli_options *o)
     bad |= set && pcr_set_epoch(p, epoch) != PCR_OK;
     bad |= o->server_dir && pcr_set_server_dir(p, o->server_dir) != PCR_OK;
     for (int i = 0; i < o->npythons && !bad; i++) {
-        bad |= pcr_add_python(p, o->pythons[i]) != PCR_OK;
+        if (pcr_add_python(p, o->pythons[i]) != PCR_OK) {
+            return python_trouble(p);
+        }
     }
     for (int i = 0; i < o->nlevels && !bad; i++) {
         bad |= pcr_add_level(p, o->levels[i]) != PCR_OK;

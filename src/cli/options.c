@@ -56,6 +56,7 @@ static const struct option long_options[] = {
     {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
     {"no-verify-record", no_argument, NULL, OPT_NO_VERIFY_RECORD},
     {"null", no_argument, NULL, '0'},
+    {"optimise", required_argument, NULL, 'o'},
     {"optimize", required_argument, NULL, 'o'},
     {"output", required_argument, NULL, OPT_OUTPUT},
     {"package", required_argument, NULL, OPT_PACKAGE},
@@ -99,7 +100,8 @@ cli_usage(FILE *out)
         "\n"
         "What to write:\n"
         "  -o, --optimize LEVEL     optimisation level 0, 1 or 2; repeat\n"
-        "                           for one .pyc per level (default 0)\n"
+        "                           for one .pyc per level (default 0;\n"
+        "                           also spelt --optimise)\n"
         "  --invalidation-mode MODE timestamp, checked-hash or\n"
         "                           unchecked-hash (default: checked-hash\n"
         "                           if SOURCE_DATE_EPOCH is set, else\n"
@@ -113,6 +115,11 @@ cli_usage(FILE *out)
         "                           source instead of __pycache__\n"
         "  --hardlink-dupes         hard-link the .pyc of successive\n"
         "                           levels when their bytes are equal\n"
+        "  --clamp-mtime            with SOURCE_DATE_EPOCH: a source newer\n"
+        "                           than it gets its time first, so that a\n"
+        "                           timestamp .pyc is reproducible\n"
+        "                           (Fedora); with --tar: entries older\n"
+        "                           than it keep their own time\n"
         "\n"
         "Archives:\n"
         "  --tar OUT [-C DIR]       write the .pyc files into a\n"
@@ -120,8 +127,6 @@ cli_usage(FILE *out)
         "                           .tar.xz, .tar.zst), names relative\n"
         "                           to DIR (default .)\n"
         "  --include-sources        put the sources in the tar too\n"
-        "  --clamp-mtime            keep times older than\n"
-        "                           SOURCE_DATE_EPOCH (else all are it)\n"
         "  --wheel IN --output OUT  a wheel with .pyc added (OUT may be a\n"
         "                           directory); RECORD and WHEEL rewritten\n"
         "  --sourceless             .pyc in place of the sources\n"
@@ -135,9 +140,6 @@ cli_usage(FILE *out)
         "                           restrict it)\n"
         "  --remove                 delete the .pyc files of the sources:\n"
         "                           every cache tag and level (py3clean)\n"
-        "  --clamp-mtime            with SOURCE_DATE_EPOCH: sources newer\n"
-        "                           than it get its time first, so a\n"
-        "                           timestamp .pyc is reproducible (Fedora)\n"
         "\n"
         "Proving it:\n"
         "  --verify[=N]             compile each file N times (2 to 10,\n"
@@ -175,8 +177,8 @@ cli_usage(FILE *out)
         "\n"
         "How:\n"
         "  -j, --workers N          N compile servers per Python version\n"
-        "                           (0: one per CPU, shared among\n"
-        "                           the --verify rounds)\n"
+        "                           (default 1; 0: one per CPU, shared\n"
+        "                           among the --verify rounds)\n"
         "  -q, --quiet              with directories: -q hides the\n"
         "                           listing, -qq the errors too; with\n"
         "                           files: -q hides the errors\n"
@@ -295,6 +297,40 @@ validate(const cli_options *o, cli_error *err)
         return usage_error(err, "-0 only applies to names read from stdin");
     }
     return PCR_OK;
+}
+
+/* An unknown or ambiguous long option, with the names it could mean. */
+static pcr_status
+unknown_option(const char *arg, cli_error *err)
+{
+    enum { N = sizeof long_options / sizeof long_options[0] - 1 };
+    const char *names[N];
+    const char *word = strncmp(arg, "--", 2) == 0 ? arg + 2 : arg;
+    size_t len = strcspn(word, "="), nprefix = 0;
+    char list[512] = "";
+    for (size_t k = 0; k < N; k++) {
+        names[k] = long_options[k].name;
+        if (word != arg && word[len] == '=' && strlen(names[k]) == len &&
+            strncmp(names[k], word, len) == 0) {
+            return usage_error(err, "option --%s takes no value", names[k]);
+        }
+        if (len > 0 && strncmp(names[k], word, len) == 0) {
+            size_t used = strlen(list);
+            snprintf(list + used, sizeof list - used, "%s--%s",
+                     nprefix ? ", " : "", names[k]);
+            nprefix++;
+        }
+    }
+    if (nprefix > 1) {
+        return usage_error(err, "option --%.*s is ambiguous: %s", (int)len,
+                           word, list);
+    }
+    const char *best = word != arg ? cli_suggest(word, names, N) : NULL;
+    if (best != NULL) {
+        return usage_error(err, "unknown option --%.*s; did you mean --%s?",
+                           (int)len, word, best);
+    }
+    return usage_error(err, "unknown option %s", arg);
 }
 
 pcr_status
@@ -509,10 +545,17 @@ cli_parse(int argc, char **argv, cli_options *o, cli_error *err)
             return usage_error(err, "option %s needs a value",
                                argv[optind - 1]);
         default:
-            if (optopt != 0) {
-                return usage_error(err, "unknown option -%c", optopt);
+            if (optopt == 0) {
+                return unknown_option(argv[optind - 1], err);
             }
-            return usage_error(err, "unknown option %s", argv[optind - 1]);
+            for (const struct option *lo = long_options; lo->name; lo++) {
+                /* a known option: only a long one given a value */
+                if (lo->val == optopt && lo->has_arg == no_argument) {
+                    return usage_error(err, "option --%s takes no value",
+                                       lo->name);
+                }
+            }
+            return usage_error(err, "unknown option -%c", optopt);
         }
     }
     /* compileall: -r takes precedence over -l */

