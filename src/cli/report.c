@@ -183,25 +183,28 @@ cli_report_end(cli_report *r, double seconds)
         }
         fprintf(r->out, "}}\n}\n");
     } else {
-        fprintf(r->out,
-                CLI_PROG ": checked %zu .pyc: %zu identical, %zu differ",
+        /* the summary is a "pycompile-repro:" line: stderr, as the
+         * compile summary, so that stdout holds one line per .pyc */
+        FILE *out = stderr;
+        fflush(r->out);
+        fprintf(out, CLI_PROG ": checked %zu .pyc: %zu identical, %zu differ",
                 r->checked - skipped, r->by_class[PCR_CHECK_OK], differ);
         for (int c = 1; c < PCR_CHECK_CLASSES; c++) {
             if (r->by_class[c] && c != PCR_CHECK_SOURCE_ERROR &&
                 c != PCR_CHECK_UNREADABLE && c != PCR_CHECK_SKIPPED &&
                 c != PCR_CHECK_NO_COMPILER) {
-                fprintf(r->out, " (%s %zu)",
+                fprintf(out, " (%s %zu)",
                         pcr_check_class_name((pcr_check_class)c),
                         r->by_class[c]);
             }
         }
-        fprintf(r->out, ", %zu errors", errors);
+        fprintf(out, ", %zu error%s", errors, errors == 1 ? "" : "s");
         if (skipped) {
-            fprintf(r->out, ", %zu skipped (excluded %zu, no-compiler %zu)",
+            fprintf(out, ", %zu skipped (excluded %zu, no-compiler %zu)",
                     skipped, r->by_class[PCR_CHECK_SKIPPED],
                     r->by_class[PCR_CHECK_NO_COMPILER]);
         }
-        fprintf(r->out, " in %.2f s\n", seconds);
+        fprintf(out, " in %.2f s\n", seconds);
     }
     /* diffoscope's convention: 2 for trouble, 1 for a difference */
     if (r->by_class[PCR_CHECK_UNREADABLE]) {

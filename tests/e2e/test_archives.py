@@ -210,7 +210,7 @@ class TestCheckArchives(Base):
         self.assertEqual(tool(["--tar", out, "pkg"], cwd=src).returncode, 0)
         p = tool(["--check", "--tar", out, "pkg"], cwd=src)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertIn(b"4 identical, 0 differ", p.stdout)
+        self.assertIn(b"4 identical, 0 differ", p.stderr)
         with open(os.path.join(src, "pkg", "b.py"), "a") as f:
             f.write("C = 3\n")
         p = tool(["--check", "--tar", out, "--format", "json", "pkg"],

@@ -81,5 +81,33 @@ class TestSmallThings(Base):
                     r"(?m)^  (?:-\w, )?" + opt + r"\b", usage)), 1)
 
 
+class TestStreams(Base):
+    """stdout: one line per file; every "pycompile-repro:" line (errors,
+    notes, summaries) on stderr, for compiling and checking alike."""
+
+    def test_summaries_go_to_stderr_and_stdout_is_per_file(self):
+        self.write("pkg/a.py")
+        self.write("pkg/b.py")
+        p = tool(["pkg"], self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.decode().splitlines(),
+                         ["Compiling 'pkg/a.py'...",
+                          "Compiling 'pkg/b.py'..."])
+        self.assertIn(b"pycompile-repro: 2 files: 2 compiled", p.stderr)
+        os.unlink(pycref.cache_path(os.path.join(self.top, "pkg", "b.py")))
+        p = tool(["--check", "pkg"], self.top)
+        self.assertEqual(p.returncode, 1)
+        lines = p.stdout.decode().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], r"^pkg/__pycache__/b\.\S+\.pyc: missing: ")
+        self.assertRegex(p.stderr.decode(),
+                         r"pycompile-repro: checked 2 \.pyc: 1 identical, "
+                         r"1 differ \(missing 1\), 0 errors in ")
+        p = tool(["--canonicalize", "pkg"], self.top)
+        self.assertEqual(p.stdout, b"")
+        self.assertIn(b"pycompile-repro: 1 .pyc files, 0 rewritten",
+                      p.stderr)
+
+
 if __name__ == "__main__":
     main()
