@@ -92,13 +92,14 @@ void cli_error_line(const char *file, const char *msg);
 /* --check's report, text or JSON (report.c). */
 typedef struct cli_report {
     int json;
+    int quiet; /* text: 1 only the problem lines, 2 nothing */
     pcr *p;
     FILE *out;
     size_t checked;
     size_t by_class[PCR_CHECK_CLASSES];
 } cli_report;
 
-void cli_report_begin(cli_report *r, int json, FILE *out, pcr *p);
+void cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p);
 void cli_report_record(cli_report *r, const pcr_event *ev);
 /* Ends the report; the exit status (0, 1 or 2). */
 int cli_report_end(cli_report *r, double seconds);

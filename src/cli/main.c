@@ -127,7 +127,8 @@ on_event(void *user, const pcr_event *ev)
         show_progress(u, ev);
         return;
     case PCR_EV_WARNING:
-        if (o->quiet < 2) {
+        /* a check's notes are not problems: -q hides them */
+        if (o->quiet < (o->verb == CLI_CHECK ? 1 : 2)) {
             const char *m = pcr_event_message(ev);
             clear_progress(u);
             fflush(stdout);
@@ -480,15 +481,18 @@ do_check(pcr *p, const cli_options *o)
         return st;
     }
     struct ui u = {.o = o, .p = p, .start = now()};
-    u.show_errors = 1;
+    /* -q: the problems only; -qq: nothing but the exit status (and what
+     * makes it 2) */
+    u.show_errors = o->quiet < 2;
     u.progress = o->quiet == 0 && !o->json && isatty(STDERR_FILENO);
     u.several = o->npythons > 1;
-    cli_report_begin(&u.report, o->json, stdout, p);
+    cli_report_begin(&u.report, o, stdout, p);
     pcr_status rc = pcr_run(p, PCR_VERB_CHECK, on_event, &u);
     clear_progress(&u);
     print_cache_stats(p, o);
     int status = cli_report_end(&u.report, now() - u.start);
     if (rc == PCR_ENV) {
+        /* said even with -qq: it is why the status is 2 */
         fflush(stdout);
         fprintf(stderr, CLI_PROG ": %s\n", pcr_error_string(p));
         return 2;

@@ -88,12 +88,13 @@ status_of(pcr_check_class c)
 }
 
 void
-cli_report_begin(cli_report *r, int json, FILE *out, pcr *p)
+cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p)
 {
     memset(r, 0, sizeof *r);
-    r->json = json;
+    r->json = o->json;
+    r->quiet = o->quiet;
     r->out = out;
-    if (!json) {
+    if (!r->json) {
         return;
     }
     fprintf(out, "{\n  \"format\": \"pycompile-repro-check\",\n"
@@ -130,7 +131,8 @@ cli_report_record(cli_report *r, const pcr_event *ev)
         fprintf(r->out, ", \"detail\": ");
         cli_json_string(r->out, detail);
         fputc('}', r->out);
-    } else if (cls != PCR_CHECK_OK && cls != PCR_CHECK_SKIPPED) {
+    } else if (cls != PCR_CHECK_OK && cls != PCR_CHECK_SKIPPED &&
+               (r->quiet < 2 || cls == PCR_CHECK_UNREADABLE)) {
         /* one line per problem: fold CPython's multi-line messages */
         fprintf(r->out, "%s: %s: ", pyc ? pyc : pcr_event_source(ev),
                 pcr_check_class_name(cls));
@@ -182,7 +184,7 @@ cli_report_end(cli_report *r, double seconds)
                     pcr_check_class_name((pcr_check_class)c), r->by_class[c]);
         }
         fprintf(r->out, "}}\n}\n");
-    } else {
+    } else if (r->quiet == 0) {
         /* the summary is a "pycompile-repro:" line: stderr, as the
          * compile summary, so that stdout holds one line per .pyc */
         FILE *out = stderr;

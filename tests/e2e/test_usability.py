@@ -109,5 +109,44 @@ class TestStreams(Base):
                       p.stderr)
 
 
+class TestCheckQuiet(Base):
+    """--check: -q prints the problem lines only, -qq nothing; neither
+    changes the exit status or a JSON report; exit 2 is always said."""
+
+    def setUp(self):
+        super().setUp()
+        for name in ("a", "b", "c"):
+            self.write("pkg/%s.py" % name, "x = '%s'\n" % name)
+        self.write("pkg/d.py", "y = 1\n")
+        self.assertEqual(tool(["-qq", "pkg"], self.top).returncode, 0)
+        os.unlink(pycref.cache_path(os.path.join(self.top, "pkg", "b.py")))
+        os.utime(os.path.join(self.top, "pkg", "c.py"), (0, 0))
+
+    def test_each_level(self):
+        loud = tool(["--check", "pkg"], self.top)
+        q = tool(["--check", "-q", "pkg"], self.top)
+        qq = tool(["--check", "-qq", "pkg"], self.top)
+        for p in (loud, q, qq):
+            self.assertEqual(p.returncode, 1)
+        self.assertIn(b"checked 4 .pyc", loud.stderr)
+        self.assertEqual(q.stdout, loud.stdout)
+        self.assertEqual(len(q.stdout.splitlines()), 2, q.stdout)  # b, c
+        self.assertEqual(q.stderr, b"")
+        self.assertEqual(qq.stdout + qq.stderr, b"")
+        js = [tool(["--check", "--format", "json"] + q + ["pkg"], self.top)
+              for q in ([], ["-q"], ["-qq"])]
+        for p in js:
+            self.assertEqual(p.returncode, 1)
+        self.assertEqual(js[0].stdout, js[2].stdout)
+        self.assertEqual(js[2].stderr, b"")
+        # exit 2 is said however quiet
+        path = pycref.cache_path(os.path.join(self.top, "pkg", "a.py"))
+        os.unlink(path)
+        os.mkdir(path)
+        p = tool(["--check", "-qq", "pkg"], self.top)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"unreadable", p.stdout)
+
+
 if __name__ == "__main__":
     main()
