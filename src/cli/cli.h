@@ -97,6 +97,12 @@ typedef struct cli_report {
     FILE *out;
     size_t checked;
     size_t by_class[PCR_CHECK_CLASSES];
+    /* other-mode: the mode checked for, why, and the modes found */
+    int mode_asked; /* --invalidation-mode given */
+    int packages;   /* --package: timestamp, as the Debian hooks write */
+    pcr_invalidation mode;
+    int epoch_set;        /* SOURCE_DATE_EPOCH set and not empty */
+    size_t found_mode[4]; /* timestamp, checked, unchecked, unknown */
 } cli_report;
 
 void cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p);

@@ -94,6 +94,19 @@ cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p)
     r->json = o->json;
     r->quiet = o->quiet;
     r->out = out;
+    /* the mode checked for, as configure() gives it to the library */
+    cli_error err;
+    int64_t epoch;
+    if (cli_source_date_epoch(&r->epoch_set, &epoch, &err) != PCR_OK) {
+        r->epoch_set = 1;
+    }
+    r->mode_asked = o->mode >= 0;
+    r->packages = o->npackages > 0;
+    r->mode = o->mode >= 0       ? (pcr_invalidation)o->mode
+              : o->npackages > 0 ? PCR_TIMESTAMP
+              : o->wheel != NULL ? PCR_CHECKED_HASH
+              : r->epoch_set     ? PCR_CHECKED_HASH
+                                 : PCR_TIMESTAMP;
     if (!r->json) {
         return;
     }
@@ -105,6 +118,73 @@ cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p)
     r->p = p;
 }
 
+/* The invalidation mode a .pyc on disk was written in: 0 timestamp, 1
+ * checked-hash, 2 unchecked-hash, 3 unknown (not a file, e.g. in an
+ * archive). */
+static int
+mode_on_disk(const char *pyc)
+{
+    unsigned char h[8];
+    FILE *f = pyc ? fopen(pyc, "rb") : NULL;
+    if (f == NULL) {
+        return 3;
+    }
+    size_t n = fread(h, 1, sizeof h, f);
+    fclose(f);
+    unsigned flags =
+        n == 8 ? h[4] | h[5] << 8 | h[6] << 16 | (unsigned)h[7] << 24 : 99;
+    return flags == 0 ? 0 : flags == 3 ? 1 : flags == 1 ? 2 : 3;
+}
+
+/* Once, after the report: how to check other-mode .pyc as they are. */
+static void
+mode_hint(const cli_report *r)
+{
+    static const char *const names[] = {"timestamp", "checked-hash",
+                                        "unchecked-hash"};
+    size_t n = r->by_class[PCR_CHECK_MODE];
+    if (n == 0 || r->quiet > 0) {
+        return;
+    }
+    int found = -1, kinds = 0;
+    for (int m = 0; m < 3; m++) {
+        if (r->found_mode[m]) {
+            found = m;
+            kinds++;
+        }
+    }
+    const char *want = pcr_invalidation_name(r->mode);
+    fprintf(stderr,
+            CLI_PROG ": %zu .pyc %s in another invalidation mode "
+                     "than %s, ",
+            n, n == 1 ? "is" : "are", want);
+    if (r->mode_asked) {
+        fprintf(stderr, "the mode asked for with --invalidation-mode");
+    } else if (r->packages) {
+        fprintf(stderr, "the mode the Debian hooks write (--package)");
+    } else if (r->mode == PCR_TIMESTAMP || r->epoch_set) {
+        fprintf(stderr, "the default here (SOURCE_DATE_EPOCH is %s)",
+                r->epoch_set ? "set" : "not set");
+    } else {
+        fprintf(stderr, "the default for this input");
+    }
+    if (kinds == 1 && found != (int)r->mode) {
+        fprintf(stderr,
+                "; they are %s .pyc: to check them as written, use "
+                "--invalidation-mode %s",
+                names[found], names[found]);
+    } else {
+        fprintf(stderr, "; to check them as written, use "
+                        "--invalidation-mode with their mode (timestamp, "
+                        "checked-hash or unchecked-hash)");
+    }
+    if (!r->mode_asked && !r->packages) {
+        fprintf(stderr, ", or set SOURCE_DATE_EPOCH as the build that "
+                        "wrote them did");
+    }
+    fputc('\n', stderr);
+}
+
 void
 cli_report_record(cli_report *r, const pcr_event *ev)
 {
@@ -114,6 +194,9 @@ cli_report_record(cli_report *r, const pcr_event *ev)
     r->checked++;
     r->by_class[(unsigned)cls < PCR_CHECK_CLASSES ? cls
                                                   : PCR_CHECK_DIFFERENT]++;
+    if (cls == PCR_CHECK_MODE) {
+        r->found_mode[mode_on_disk(pyc)]++;
+    }
     if (r->json) {
         fprintf(r->out, "%s\n    {\"source\": ", r->checked > 1 ? "," : "");
         cli_json_string(r->out, pcr_event_source(ev));
@@ -208,6 +291,8 @@ cli_report_end(cli_report *r, double seconds)
         }
         fprintf(out, " in %.2f s\n", seconds);
     }
+    fflush(r->out);
+    mode_hint(r);
     /* diffoscope's convention: 2 for trouble, 1 for a difference */
     if (r->by_class[PCR_CHECK_UNREADABLE]) {
         return 2;

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "parity"))
@@ -146,6 +147,64 @@ class TestCheckQuiet(Base):
         p = tool(["--check", "-qq", "pkg"], self.top)
         self.assertEqual(p.returncode, 2)
         self.assertIn(b"unreadable", p.stdout)
+
+
+def make_wheel(where, name="demo"):
+    """A small pure wheel with a correct RECORD (zipfile only)."""
+    import base64
+    import hashlib
+    path = os.path.join(where, "%s-1.0-py3-none-any.whl" % name)
+    files = {"%s/__init__.py" % name: b"VALUE = 1\n",
+             "%s/mod.py" % name: b"def f():\n    return 2\n",
+             "%s-1.0.dist-info/METADATA" % name:
+                 b"Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n"
+                 % name.encode(),
+             "%s-1.0.dist-info/WHEEL" % name:
+                 b"Wheel-Version: 1.0\nGenerator: test\n"
+                 b"Root-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = ""
+    for n, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest())
+        record += "%s,sha256=%s,%d\n" % (n, digest.rstrip(b"=").decode(),
+                                          len(data))
+    record += "%s-1.0.dist-info/RECORD,,\n" % name
+    files["%s-1.0.dist-info/RECORD" % name] = record.encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for n, data in files.items():
+            z.writestr(n, data)
+    return path
+
+
+class TestCheckHints(Base):
+    def test_other_mode_says_how_to_check_as_written(self):
+        self.write("pkg/a.py")
+        self.write("pkg/b.py")
+        self.assertEqual(tool(["-q", "--invalidation-mode", "checked-hash",
+                               "pkg"], self.top).returncode, 0)
+        p = tool(["--check", "pkg"], self.top)  # no SOURCE_DATE_EPOCH
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stdout.count(b": other-mode: "), 2)
+        self.assertIn(b"2 .pyc are in another invalidation mode than "
+                      b"timestamp", p.stderr)
+        self.assertIn(b"use --invalidation-mode checked-hash", p.stderr)
+        self.assertIn(b"SOURCE_DATE_EPOCH is not set", p.stderr)
+        p = tool(["--check", "--invalidation-mode", "checked-hash", "pkg"],
+                 self.top)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertNotIn(b"invalidation mode", p.stderr)
+
+    def test_check_wheel_says_nothing_of_the_times_it_does_not_write(self):
+        whl = make_wheel(self.top)
+        out = os.path.join(self.top, "out")
+        os.mkdir(out)
+        p = tool(["--wheel", whl, "--output", out], self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # writing one: the note stays
+        self.assertIn(b"SOURCE_DATE_EPOCH is not set", p.stderr)
+        built = os.path.join(out, os.listdir(out)[0])
+        p = tool(["--check", "--wheel", built], self.top)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertNotIn(b"SOURCE_DATE_EPOCH", p.stderr)
 
 
 if __name__ == "__main__":
