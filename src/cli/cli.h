@@ -86,6 +86,19 @@ pcr_status cli_source_date_epoch(int *set, int64_t *value, cli_error *err);
 pcr_status cli_add_packages(pcr *p, const cli_options *o, int *nfiles,
                             cli_error *err);
 
+/* --output DIR/ of --wheel (outdir.c): path is the name without trailing
+ * slashes; a name ending in '/' is a directory, made when missing.
+ * cli_outdir_finish(d, failed) removes what was made if the run failed
+ * and it is still empty. */
+#define CLI_OUTDIR_MAX 32
+typedef struct cli_outdir {
+    char path[4096];
+    char *made[CLI_OUTDIR_MAX];
+    int nmade;
+} cli_outdir;
+pcr_status cli_outdir_prepare(cli_outdir *d, const char *out, cli_error *err);
+void cli_outdir_finish(cli_outdir *d, int failed);
+
 /* "pycompile-repro: FILE: MSG" on stderr (output.c). */
 void cli_error_line(const char *file, const char *msg);
 

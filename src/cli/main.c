@@ -289,7 +289,8 @@ python_trouble(pcr *p)
     return 2;
 }
 
-static int cache_in_use; /* a cache dir was given to the handle */
+static int cache_in_use;  /* a cache dir was given to the handle */
+static cli_outdir outdir; /* --wheel --output DIR/ */
 
 /* Every option onto the handle; 0, or the exit status. */
 static int
@@ -369,8 +370,16 @@ configure(pcr *p, const cli_options *o)
     if (o->tar != NULL) {
         bad |= pcr_set_tar(p, o->tar, o->base ? o->base : ".") != PCR_OK;
     }
-    if (o->wheel != NULL) {
-        bad |= pcr_set_wheel(p, o->wheel, o->output) != PCR_OK;
+    if (o->wheel != NULL && !bad) {
+        const char *out = o->output;
+        if (out != NULL && o->verb == CLI_COMPILE) {
+            if (cli_outdir_prepare(&outdir, out, &err) != PCR_OK) {
+                fprintf(stderr, CLI_PROG ": %s\n", err.msg);
+                return 2;
+            }
+            out = outdir.path;
+        }
+        bad |= pcr_set_wheel(p, o->wheel, out) != PCR_OK;
     }
     return bad ? usage_trouble(p) : 0;
 }
@@ -567,6 +576,7 @@ main(int argc, char **argv)
             break;
         }
     }
+    cli_outdir_finish(&outdir, status != 0);
     pcr_free(p);
     if (fflush(stdout) != 0 && status == 0) {
         status = 2;

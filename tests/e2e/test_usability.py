@@ -207,5 +207,35 @@ class TestCheckHints(Base):
         self.assertNotIn(b"SOURCE_DATE_EPOCH", p.stderr)
 
 
+class TestWheelOutput(Base):
+    def test_output_dir_with_a_slash_is_made(self):
+        whl = make_wheel(self.top)
+        p = tool(["--wheel", whl, "--output", "newdir/"], self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, b"newdir/demo-1.0-cp%s-none-any.whl\n"
+                         % PYVER.replace(".", "").encode())
+        self.assertEqual(os.listdir(os.path.join(self.top, "newdir")),
+                         ["demo-1.0-cp%s-none-any.whl"
+                          % PYVER.replace(".", "")])
+        # an existing directory, written with slashes: no "//"
+        os.mkdir(os.path.join(self.top, "out"))
+        p = tool(["--wheel", whl, "--output", "out//"], self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn(b"//", p.stdout)
+        self.assertTrue(p.stdout.startswith(b"out/demo-1.0-"), p.stdout)
+
+    def test_a_failed_run_leaves_no_new_directory(self):
+        p = tool(["--wheel", os.path.join(self.top, "none-1.0-py3-none-"
+                                          "any.whl"),
+                  "--output", "a/b/c/"], self.top)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertFalse(os.path.exists(os.path.join(self.top, "a")))
+        self.write("file")
+        p = tool(["--wheel", make_wheel(self.top), "--output", "file/x/"],
+                 self.top)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"file/x/: cannot make the output directory", p.stderr)
+
+
 if __name__ == "__main__":
     main()
