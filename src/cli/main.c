@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +52,20 @@ clear_progress(struct ui *u)
     }
 }
 
+/* The terminal's width (80 when it does not say). */
+static int
+columns(void)
+{
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) {
+        return ws.ws_col;
+    }
+    return 80;
+}
+
+/* "N/M files, R files/s: FILE", FILE the source the event names (the
+ * last one finished), its head cut to fit the line: so a run that stalls
+ * shows where it is. */
 static void
 show_progress(struct ui *u, const pcr_event *ev)
 {
@@ -61,8 +76,29 @@ show_progress(struct ui *u, const pcr_event *ev)
     }
     u->last_progress = t;
     double secs = t - u->start;
-    fprintf(stderr, "\r\033[K%zu/%zu files, %.0f files/s", done, total,
-            secs > 0 ? (double)done / secs : 0.0);
+    char head[96];
+    int n = snprintf(head, sizeof head, "%zu/%zu files, %.0f files/s", done,
+                     total, secs > 0 ? (double)done / secs : 0.0);
+    const char *name = pcr_event_source(ev);
+    int room = columns() - 1 - n - 2;
+    fprintf(stderr, "\r\033[K%s", head);
+    if (name == NULL || name[0] == '\0' || room < 8) {
+        return;
+    }
+    size_t len = strlen(name);
+    fputs(": ", stderr);
+    if (len > (size_t)room) {
+        name += len - (size_t)room + 3;
+        while ((*name & 0xc0) == 0x80) {
+            name++; /* not in the middle of a UTF-8 character */
+        }
+        fputs("...", stderr);
+    }
+    for (; *name; name++) {
+        /* a control character in a name must not move the cursor */
+        unsigned char c = (unsigned char)*name;
+        fputc(c < 0x20 || c == 0x7f ? '?' : c, stderr);
+    }
 }
 
 /* compileall lists a file once, before trying it. */

@@ -237,5 +237,51 @@ class TestWheelOutput(Base):
         self.assertIn(b"file/x/: cannot make the output directory", p.stderr)
 
 
+def on_a_terminal(cmd, cwd, cols=60):
+    """Run cmd with a pseudo-terminal of cols columns as its stdout and
+    stderr; return all it wrote."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    pid, fd = pty.fork()
+    if pid == 0:
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0,
+                                                        0))
+        os.chdir(cwd)
+        os.execv(cmd[0], cmd)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    return out
+
+
+class TestTerminal(Base):
+    def test_progress_line_names_a_file_and_fits_the_width(self):
+        deep = "pkg/" + "d" * 70 + "/"
+        for name in ("a", "b", "c"):
+            self.write(deep + name + ".py", "x = %r\n" % name)
+        out = on_a_terminal([BIN, "--python", PYVER, "pkg"], self.top)
+        lines = [x for x in re.findall(rb"\r\x1b\[K([^\r\n]*)", out)
+                 if b"files/s" in x]
+        self.assertTrue(lines, out)
+        self.assertRegex(lines[-1], rb"^3/3 files, \d+ files/s: \.\.\.d+/"
+                         rb"[abc]\.py$")
+        for line in lines:
+            self.assertLessEqual(len(line), 59, line)
+        # a short name whole
+        self.write("short/m.py")
+        out = on_a_terminal([BIN, "--python", PYVER, "short"], self.top)
+        self.assertIn(b"1/1 files, ", out)
+        self.assertRegex(out, rb"files/s: short/m\.py")
+
+
 if __name__ == "__main__":
     main()
