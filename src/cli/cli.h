@@ -27,7 +27,8 @@ typedef enum cli_verb {
     CLI_CANONICALIZE,
     CLI_REMOVE,
     CLI_HELP,
-    CLI_VERSION
+    CLI_VERSION,
+    CLI_CACHE /* --cache-stats or --cache-clear alone */
 } cli_verb;
 
 typedef struct cli_options {
@@ -58,6 +59,7 @@ typedef struct cli_options {
     const char *cache_dir; /* --cache-dir */
     uint64_t cache_max;    /* --cache-max-size, bytes */
     int cache_stats;       /* --cache-stats */
+    int cache_clear;       /* --cache-clear */
     char **files;          /* operands, borrowed from argv */
     int nfiles;
 } cli_options;

@@ -325,8 +325,9 @@ python_trouble(pcr *p)
     return 2;
 }
 
-static int cache_in_use;  /* a cache dir was given to the handle */
-static cli_outdir outdir; /* --wheel --output DIR/ */
+static int cache_in_use;      /* a cache dir was given to the handle */
+static const char *cache_dir; /* which */
+static cli_outdir outdir;     /* --wheel --output DIR/ */
 
 /* Every option onto the handle; 0, or the exit status. */
 static int
@@ -395,9 +396,10 @@ configure(pcr *p, const cli_options *o)
     const char *cache = o->cache_dir;
     const char *env = getenv("PYCOMPILE_REPRO_CACHE_DIR");
     if (cache == NULL && env != NULL && env[0] != '\0' &&
-        o->verb == CLI_COMPILE) {
+        (o->verb == CLI_COMPILE || o->verb == CLI_CACHE)) {
         cache = env;
     }
+    cache_dir = cache;
     if (cache != NULL) {
         cache_in_use = 1;
         bad |= pcr_set_cache(p, cache, o->cache_max) != PCR_OK;
@@ -462,6 +464,26 @@ do_version(pcr *p, const cli_options *o)
     return status;
 }
 
+/* "512 bytes", "12.3 KiB", "1.0 MiB", "2.5 GiB" */
+static const char *
+human(uint64_t bytes, char *buf, size_t size)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    if (bytes < 1024) {
+        snprintf(buf, size, "%llu byte%s", (unsigned long long)bytes,
+                 bytes == 1 ? "" : "s");
+        return buf;
+    }
+    double v = (double)bytes / 1024.0;
+    int u = 0;
+    while (v >= 1024.0 && u < 3) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, size, "%.1f %s", v, units[u]);
+    return buf;
+}
+
 static void
 print_cache_stats(pcr *p, const cli_options *o)
 {
@@ -470,14 +492,88 @@ print_cache_stats(pcr *p, const cli_options *o)
     }
     pcr_cache_stats st;
     pcr_get_cache_stats(p, &st);
+    char size[32], max[48] = "";
+    if (o->cache_max) {
+        char m[32];
+        snprintf(max, sizeof max, " of %s", human(o->cache_max, m, sizeof m));
+    }
     fflush(stdout);
+    if (o->verb == CLI_CACHE) {
+        fprintf(stderr, CLI_PROG ": cache %s: %llu entries, %s%s\n", cache_dir,
+                (unsigned long long)st.entries,
+                human(st.bytes, size, sizeof size), max);
+        return;
+    }
     fprintf(stderr,
             CLI_PROG ": cache: %llu hits, %llu misses, %llu written, %llu "
-                     "damaged, %llu trimmed; %llu entries, %llu bytes\n",
+                     "damaged, %llu trimmed; %llu entries, %s%s\n",
             (unsigned long long)st.hits, (unsigned long long)st.misses,
             (unsigned long long)st.written, (unsigned long long)st.damaged,
             (unsigned long long)st.trimmed, (unsigned long long)st.entries,
-            (unsigned long long)st.bytes);
+            human(st.bytes, size, sizeof size), max);
+}
+
+/* The cache's entries and bytes, counted by a run with no operands. */
+static pcr_status
+cache_count(pcr *p, pcr_cache_stats *st)
+{
+    if (pcr_cache_totals(p, 1) != PCR_OK ||
+        pcr_run(p, PCR_VERB_DUMP, NULL, NULL) != PCR_OK) {
+        return PCR_ENV;
+    }
+    pcr_get_cache_stats(p, st);
+    return PCR_OK;
+}
+
+/* TODO(library, issue 22 item 16): call pcr_cache_clear(p) here once the
+ * library has it (it is to remove every entry and the servers' hellos).
+ * Until then the cache is trimmed to one byte by a run with no operands,
+ * which removes every entry through the public API (the hellos stay). */
+static pcr_status
+cache_clear(pcr *p)
+{
+    if (pcr_set_cache(p, cache_dir, 1) != PCR_OK) {
+        return PCR_ENV;
+    }
+    return pcr_run(p, PCR_VERB_DUMP, NULL, NULL);
+}
+
+/* --cache-stats or --cache-clear with no files: the cache alone, as
+ * ccache -s and -C. */
+static int
+do_cache(pcr *p, const cli_options *o)
+{
+    if (cache_dir == NULL) {
+        fprintf(stderr, CLI_PROG ": no cache: give --cache-dir DIR or set "
+                                 "PYCOMPILE_REPRO_CACHE_DIR\n");
+        return 2;
+    }
+    struct stat sb;
+    if (stat(cache_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        /* nothing to count or clear; and asking makes nothing */
+        if (o->cache_stats) {
+            fprintf(stderr, CLI_PROG ": cache %s: none there yet\n",
+                    cache_dir);
+        }
+        return 0;
+    }
+    pcr_cache_stats st;
+    if (o->cache_clear) {
+        char size[32];
+        if (cache_count(p, &st) != PCR_OK || cache_clear(p) != PCR_OK) {
+            return usage_trouble(p);
+        }
+        fprintf(stderr, CLI_PROG ": cache %s: %llu entries removed, %s\n",
+                cache_dir, (unsigned long long)st.entries,
+                human(st.bytes, size, sizeof size));
+    }
+    if (o->cache_stats) {
+        if (cache_count(p, &st) != PCR_OK) {
+            return usage_trouble(p);
+        }
+        print_cache_stats(p, o);
+    }
+    return 0;
 }
 
 static int
@@ -582,7 +678,7 @@ static const struct verb {
 } verbs[] = {
     {CLI_COMPILE, do_compile},  {CLI_CHECK, do_check}, {CLI_DUMP, do_pyc},
     {CLI_CANONICALIZE, do_pyc}, {CLI_REMOVE, do_pyc},  {CLI_HELP, do_help},
-    {CLI_VERSION, do_version},
+    {CLI_VERSION, do_version},  {CLI_CACHE, do_cache},
 };
 
 int

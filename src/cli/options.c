@@ -15,6 +15,7 @@
 
 enum {
     OPT_CACHE_DIR = 256,
+    OPT_CACHE_CLEAR,
     OPT_CACHE_MAX,
     OPT_CACHE_STATS,
     OPT_CANONICALIZE,
@@ -40,6 +41,7 @@ enum {
 
 /* Kept sorted by long name. */
 static const struct option long_options[] = {
+    {"cache-clear", no_argument, NULL, OPT_CACHE_CLEAR},
     {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
     {"cache-max-size", required_argument, NULL, OPT_CACHE_MAX},
     {"cache-stats", no_argument, NULL, OPT_CACHE_STATS},
@@ -174,6 +176,8 @@ cli_usage(FILE *out)
         "  --cache-max-size SIZE    trim the least recently used entries\n"
         "                           beyond SIZE (bytes, or K, M, G)\n"
         "  --cache-stats            print hits, misses and the cache's size\n"
+        "                           (alone: the cache's size)\n"
+        "  --cache-clear            alone: empty the cache\n"
         "\n"
         "How:\n"
         "  -j, --workers N          N compile servers per Python version\n"
@@ -238,9 +242,19 @@ set_verb(cli_options *o, cli_verb verb, cli_error *err)
 /* Combinations that make no sense are usage errors, said before any
  * work is done. */
 static pcr_status
-validate(const cli_options *o, cli_error *err)
+validate(cli_options *o, cli_error *err)
 {
     int compiling = o->verb == CLI_COMPILE;
+    int operands = o->nfiles > 0 || o->list != NULL || o->npackages > 0 ||
+                   o->wheel != NULL;
+    if (o->cache_clear && (operands || !compiling)) {
+        return usage_error(err, "--cache-clear goes alone (with "
+                                "--cache-dir or PYCOMPILE_REPRO_CACHE_DIR)");
+    }
+    if (!operands && compiling && (o->cache_stats || o->cache_clear)) {
+        o->verb = CLI_CACHE; /* the cache alone, as ccache -s and -C */
+        return PCR_OK;
+    }
     if (o->verify && !compiling) {
         return usage_error(err, "--verify applies only when compiling");
     }
@@ -444,6 +458,9 @@ cli_parse(int argc, char **argv, cli_options *o, cli_error *err)
             o->cache_max = (uint64_t)(v2 * mult);
             break;
         }
+        case OPT_CACHE_CLEAR:
+            o->cache_clear = 1;
+            break;
         case OPT_CACHE_STATS:
             o->cache_stats = 1;
             break;

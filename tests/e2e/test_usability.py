@@ -47,7 +47,7 @@ class TestSmallThings(Base):
                           ("--verion", b"did you mean --version?"),
                           ("--invalidaton-mode=timestamp",
                            b"did you mean --invalidation-mode?"),
-                          ("--ca", b"--ca is ambiguous: --cache-dir"),
+                          ("--ca", b"--ca is ambiguous: --cache-clear, --cache-dir"),
                           ("--check=yes", b"option --check takes no value")):
             with self.subTest(arg=arg):
                 p = tool([arg, "x.py"], self.top)
@@ -281,6 +281,52 @@ class TestTerminal(Base):
         out = on_a_terminal([BIN, "--python", PYVER, "short"], self.top)
         self.assertIn(b"1/1 files, ", out)
         self.assertRegex(out, rb"files/s: short/m\.py")
+
+
+class TestCacheAlone(Base):
+    def test_stats_and_clear_alone_in_human_units(self):
+        cache = os.path.join(self.top, "cache")
+        for i in range(3):
+            self.write("pkg/m%d.py" % i, "X = %r\n" % ("x" * 2000 * i))
+        p = tool(["-q", "--cache-dir", cache, "--cache-stats", "pkg"],
+                 self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stderr.decode(),
+                         r"cache: 0 hits, 3 misses, 3 written, 0 damaged, "
+                         r"0 trimmed; 3 entries, \d+\.\d KiB\n")
+        p = tool(["--cache-stats", "--cache-dir", cache], self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stderr.decode(), r"^pycompile-repro: cache \S+: "
+                         r"3 entries, \d+\.\d KiB\n$")
+        # the variable names it too
+        env = dict(os.environ, PYCOMPILE_REPRO_CACHE_DIR=cache)
+        p = tool(["--cache-stats"], self.top, env=env)
+        self.assertIn(b": 3 entries, ", p.stderr)
+        p = tool(["--cache-clear"], self.top, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"3 entries removed", p.stderr)
+        entries = [f for _, _, fs in os.walk(cache) for f in fs
+                   if len(f) == 62]
+        self.assertEqual(entries, [])
+        p = tool(["--cache-stats", "--cache-dir", cache], self.top)
+        self.assertIn(b": 0 entries, 0 bytes", p.stderr)
+        # a warm start again after clearing: all misses
+        p = tool(["-q", "-f", "--cache-dir", cache, "--cache-stats", "pkg"],
+                 self.top)
+        self.assertIn(b"0 hits, 3 misses", p.stderr)
+
+    def test_usage(self):
+        env = dict(os.environ)
+        env.pop("PYCOMPILE_REPRO_CACHE_DIR", None)
+        p = tool(["--cache-stats"], self.top, env=env)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"no cache: give --cache-dir", p.stderr)
+        p = tool(["--cache-clear", "--cache-dir", "c", "x.py"], self.top)
+        self.assertEqual(p.returncode, 2)
+        p = tool(["--cache-stats", "--cache-dir", "none"], self.top)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn(b"none there yet", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.top, "none")))
 
 
 if __name__ == "__main__":
