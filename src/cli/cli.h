@@ -45,8 +45,9 @@ typedef struct cli_options {
     const char *list;    /* -i */
     int quiet, verbose;
     int workers;
-    int null_names; /* -0 */
-    int json;       /* --format json */
+    int null_names;        /* -0 */
+    int json;              /* --format json */
+    int allow_no_compiler; /* --check: no-compiler is not a failure */
     const char *tar, *base, *wheel, *output;
     int include_sources, clamp_mtime, sourceless, no_verify_record;
     const char *packages[64];
@@ -108,6 +109,7 @@ void cli_error_line(const char *file, const char *msg);
 typedef struct cli_report {
     int json;
     int quiet; /* text: 1 only the problem lines, 2 nothing */
+    int allow_no_compiler;
     pcr *p;
     FILE *out;
     size_t checked;

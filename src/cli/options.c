@@ -14,8 +14,9 @@
 #include "cli.h"
 
 enum {
-    OPT_CACHE_DIR = 256,
+    OPT_ALLOW_NO_COMPILER = 256,
     OPT_CACHE_CLEAR,
+    OPT_CACHE_DIR,
     OPT_CACHE_MAX,
     OPT_CACHE_STATS,
     OPT_CANONICALIZE,
@@ -41,6 +42,7 @@ enum {
 
 /* Kept sorted by long name. */
 static const struct option long_options[] = {
+    {"allow-no-compiler", no_argument, NULL, OPT_ALLOW_NO_COMPILER},
     {"cache-clear", no_argument, NULL, OPT_CACHE_CLEAR},
     {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
     {"cache-max-size", required_argument, NULL, OPT_CACHE_MAX},
@@ -153,6 +155,8 @@ cli_usage(FILE *out)
         "  --check                  write nothing: compare the .pyc files\n"
         "                           with what would be written; exit 1 if\n"
         "                           any is missing, stale or different\n"
+        "  --allow-no-compiler      --check: a .pyc of a Python with no\n"
+        "                           compile server here is not a failure\n"
         "  --format text|json       the --check report (default text)\n"
         "  --dump FILE.pyc...       print header and marshal tree\n"
         "  --canonicalize FILE|DIR...  rewrite existing .pyc files (from\n"
@@ -282,8 +286,9 @@ validate(cli_options *o, cli_error *err)
         return usage_error(err, "--output, --sourceless and "
                                 "--no-verify-record apply to --wheel");
     }
-    if (o->json && o->verb != CLI_CHECK) {
-        return usage_error(err, "--format applies only to --check");
+    if ((o->json || o->allow_no_compiler) && o->verb != CLI_CHECK) {
+        return usage_error(err, "--format and --allow-no-compiler apply "
+                                "only to --check");
     }
     if (o->ddir != NULL && (o->strip != NULL || o->prepend != NULL)) {
         return usage_error(err, "-d cannot be combined with -s or -p");
@@ -458,6 +463,9 @@ cli_parse(int argc, char **argv, cli_options *o, cli_error *err)
             o->cache_max = (uint64_t)(v2 * mult);
             break;
         }
+        case OPT_ALLOW_NO_COMPILER:
+            o->allow_no_compiler = 1;
+            break;
         case OPT_CACHE_CLEAR:
             o->cache_clear = 1;
             break;

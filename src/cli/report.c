@@ -93,6 +93,7 @@ cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p)
     memset(r, 0, sizeof *r);
     r->json = o->json;
     r->quiet = o->quiet;
+    r->allow_no_compiler = o->allow_no_compiler;
     r->out = out;
     /* the mode checked for, as configure() gives it to the library */
     cli_error err;
@@ -293,9 +294,19 @@ cli_report_end(cli_report *r, double seconds)
     }
     fflush(r->out);
     mode_hint(r);
+    size_t unchecked = r->by_class[PCR_CHECK_NO_COMPILER];
+    if (unchecked && !r->allow_no_compiler && r->quiet == 0) {
+        /* a check that could not look is no pass (a false green in CI) */
+        fprintf(stderr,
+                CLI_PROG ": %zu .pyc %s not checked: no compile server "
+                         "here for %s Python; that fails the check "
+                         "unless --allow-no-compiler is given\n",
+                unchecked, unchecked == 1 ? "was" : "were",
+                unchecked == 1 ? "its" : "their");
+    }
     /* diffoscope's convention: 2 for trouble, 1 for a difference */
     if (r->by_class[PCR_CHECK_UNREADABLE]) {
         return 2;
     }
-    return differ || errors ? 1 : 0;
+    return differ || errors || (unchecked && !r->allow_no_compiler) ? 1 : 0;
 }

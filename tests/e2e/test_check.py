@@ -442,7 +442,12 @@ class TestMixedVersions(Base):
         for path, data in before.items():
             self.assertEqual(readb(path), data[:16] + pycref.canonicalize(
                 data[16:], data[:4]), path)
+        # the other versions' .pyc are not checked: a failure, unless
+        # skipping them is fine
         c = tool(["--check", pkg], self.top)
+        self.assertEqual(c.returncode, 1 if others else 0,
+                         c.stdout + c.stderr)
+        c = tool(["--check", "--allow-no-compiler", pkg], self.top)
         self.assertEqual(c.returncode, 0, c.stdout + c.stderr)
         self.assertNotIn(ours, c.stdout.decode())  # only problems listed
         self.assertIn("checked 1 .pyc: 1 identical", c.stderr.decode())

@@ -372,6 +372,50 @@ class TestDebianAddon(Installed):
         self.assertFalse(os.path.exists(deb))
 
 
+class TestDebianHook(Installed):
+    """debian-hook as the maintainer scripts and runtime.d run it, with a
+    py3versions that lists a version no server serves."""
+
+    def hook(self, *args, versions):
+        d = tempfile.mkdtemp(dir=self.tmp)
+        fake = os.path.join(d, "bin")
+        os.makedirs(fake)
+        with open(os.path.join(fake, "py3versions"), "w") as f:
+            f.write('#!/bin/sh\ncase $1 in -d) echo python%s ;; '
+                    '*) echo %s ;; esac\n'
+                    % (versions[0], " ".join("python" + v for v in versions)))
+        os.chmod(os.path.join(fake, "py3versions"), 0o755)
+        reg = os.path.join(d, "packages")
+        os.makedirs(reg)
+        for pkg in ("python3-one", "python3-two"):
+            with open(os.path.join(reg, pkg), "w") as f:
+                f.write("public %s\n" % os.path.join(d, "nothing-here"))
+        env = dict(self.env, PYCOMPILE_REPRO_REGISTRY=reg,
+                   PYCOMPILE_REPRO=self.tool,
+                   PATH=fake + ":" + self.env["PATH"])
+        return subprocess.run([self.dest + "/usr/libexec/pycompile-repro/"
+                               "debian-hook"] + list(args), env=env,
+                              capture_output=True)
+
+    def test_a_version_without_a_server_is_said_once(self):
+        have = servers()[-1]
+        warning = (b"debian-hook): WARNING: Python 3.99 is installed, but "
+                   b"pycompile-repro has no compile server for it")
+        for args in (["configure", "python3-one"], ["post-rtupdate"],
+                     ["rtinstall", "python3.99"]):
+            with self.subTest(args=args):
+                p = self.hook(*args, versions=[have, "3.99"])
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(p.stderr.count(warning), 1, p.stderr)
+        # served versions only: not a word
+        for args in (["configure", "python3-one"], ["post-rtupdate"],
+                     ["rtinstall", "python" + have]):
+            with self.subTest(args=args):
+                p = self.hook(*args, versions=[have])
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(p.stderr, b"")
+
+
 def rpm_macro_path():
     try:
         out = sh(["rpm", "--showrc"]).stdout.decode()
@@ -466,10 +510,11 @@ class TestRpm(Installed):
         return p, out, rpms[0]
 
     def calls(self):
+        """How the step ran the tool to compile (not to ask --version)."""
         if not os.path.exists(self.log):
             return []
         with open(self.log) as f:
-            return f.read().splitlines()
+            return [c for c in f.read().splitlines() if c != "--version"]
 
     def test_fedora_step_alone_is_not_canonical(self):
         # the baseline: rpm's compileall step; what our step must fix
@@ -578,7 +623,8 @@ class TestRpm(Installed):
             # a version without a server fails the build, and says why
             p, _ = self.build(pyvers=have[0] + " 3.99", ok=False)
             self.assertNotEqual(p.returncode, 0)
-            self.assertIn(b"3.99", p.stderr)
+            self.assertIn(b"brp-pycompile-repro: WARNING: no compile server "
+                          b"for Python 3.99 here", p.stderr)
 
 
 if __name__ == "__main__":
