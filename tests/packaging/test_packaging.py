@@ -222,6 +222,12 @@ class TestPackagesOfTheTool(unittest.TestCase):
                   "./usr/libexec/pycompile-repro/debian-hook",
                   "./usr/share/python3/runtime.d/pycompile-repro.rtupdate"):
             self.assertIn(f, files)
+        # its postinst compiles the packages registered before it came
+        ctl = tempfile.mkdtemp(prefix="pcr-deb-")
+        sh(["dpkg-deb", "-e", tool, ctl])
+        self.assertIn("debian-hook post-rtupdate",
+                      open(os.path.join(ctl, "postinst")).read())
+        shutil.rmtree(ctl)
         self.assertRegex(files, r"\./usr/libexec/pycompile-repro/cpython-3\.")
         self.assertNotIn("perl5", files)
         self.assertNotIn("libpycompile-repro.so", files)
@@ -276,9 +282,19 @@ class TestPackagesOfTheTool(unittest.TestCase):
 
 
 class TestDebianAddon(Installed):
-    def build(self, where, broken=False, options=None):
+    def build(self, where, broken=False, options=None, relation=None):
         src = os.path.join(where, "python-reprosample-1.0")
         shutil.copytree(os.path.join(HERE, "sample-deb"), src)
+        if relation is not None:
+            # the maintainer's choice of relation to the tool (or none)
+            ctl = os.path.join(src, "debian", "control")
+            with open(ctl) as f:
+                text = f.read()
+            text = text.replace("Depends: ${misc:Depends}\n"
+                                "Recommends: ${misc:Recommends}\n",
+                                relation)
+            with open(ctl, "w") as f:
+                f.write(text)
         if broken:
             with open(os.path.join(src, "reprosample", "bad.py"), "w") as f:
                 f.write("def broken(:\n")
@@ -342,14 +358,45 @@ class TestDebianAddon(Installed):
         self.assertNotIn("UNDECLARED", postinst)
         self.assertIn("debian-hook remove python3-reprosample",
                       self.control(deb, "prerm"))
-        self.assertIn("pycompile-repro", sh(["dpkg-deb", "-f", deb,
-                                             "Depends"]).stdout.decode())
+
+    def fields(self, deb):
+        return {f: sh(["dpkg-deb", "-f", deb, f]).stdout.decode().strip()
+                for f in ("Depends", "Recommends")}
+
+    def test_the_tool_is_recommended_not_depended_on(self):
+        p, deb, _ = self.first
+        self.assertEqual(self.fields(deb), {"Depends": "",
+                                            "Recommends": "pycompile-repro"})
+        self.assertNotIn(b"unused", p.stderr)
+        self.assertNotIn(b"neither ${misc:Recommends}", p.stderr)
+
+    def test_a_maintainer_may_choose_a_hard_dependency(self):
+        where = os.path.join(self.tmp, "deb-depends")
+        os.makedirs(where)
+        p, deb, _ = self.build(where, options="nocheck", relation=(
+            "Depends: ${misc:Depends}, ${pycompile-repro:Depends}\n"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.fields(deb), {"Depends": "pycompile-repro",
+                                            "Recommends": ""})
+        self.assertNotIn(b"unused", p.stderr)
+
+    def test_no_relation_at_compat_13_is_warned_about(self):
+        where = os.path.join(self.tmp, "deb-none")
+        os.makedirs(where)
+        p, deb, _ = self.build(where, options="nocheck",
+                               relation="Depends: ${misc:Depends}\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.fields(deb), {"Depends": "", "Recommends": ""})
+        self.assertIn(b"python3-reprosample: debian/control uses neither "
+                      b"${misc:Recommends} nor ${pycompile-repro:Depends}",
+                      p.stderr)
+        # the optional substvars draw no warning from dpkg-gencontrol
+        self.assertNotIn(b"unused", p.stderr)
 
     def test_package_without_python_is_left_alone(self):
         _, _, doc = self.first
         self.assertTrue(os.path.exists(doc))
-        self.assertNotIn("pycompile-repro", sh(
-            ["dpkg-deb", "-f", doc, "Depends"]).stdout.decode())
+        self.assertEqual(self.fields(doc), {"Depends": "", "Recommends": ""})
         self.assertEqual(self.control(doc, "postinst"), "")
         self.assertNotIn(b"pycompile-repro", sh(["dpkg-deb", "-c", doc]
                                                 ).stdout)
