@@ -165,6 +165,15 @@ class TestInstall(Installed):
                           section) if False else \
                 self.assertTrue(re.search(r"(?m)^" + section + "$", page),
                                 section)
+        # no groff warning (lintian's groff-message: a line that starts
+        # with ".pyc" is a macro call)
+        for page_path in (os.path.join(TOP, "docs", "pycompile-repro.1"),
+                          os.path.join(self.dest, "usr/share/man/man1/"
+                                       "dh_pycompile_repro.1")):
+            w = sh(["man", "--warnings", "-E", "UTF-8", "-l", "-Tutf8",
+                    "-Z", page_path], env=dict(env, LC_ALL="C.UTF-8",
+                                               MANROFFSEQ=""))
+            self.assertEqual(w.stderr, b"", page_path)
         dh = re.sub(r".\x08", "", sh(["man", "-l", os.path.join(
             self.dest, "usr/share/man/man1/dh_pycompile_repro.1")],
             env=env).stdout.decode())
