@@ -4,9 +4,10 @@
 #                   (build/libpycompile-repro.{a,so}) and one compile server
 #                   per CPython found (build/libexec/pycompile-repro/
 #                   cpython-X.Y); PYTHON_VERSIONS="3.13 3.14" chooses
-#   make deps       install the missing Debian packages that building needs
-#                   (root); package-deps adds make deb/rpm's, test-deps
-#                   everything the tests need
+#   make deps       install the missing Debian packages that building (and
+#                   make example, make install) needs (root); package-deps
+#                   adds make deb's and make rpm's, test-deps everything
+#                   the tests need (make check-all installs them first)
 #   make test-quick the edit-test loop (about 2 minutes): unit, fuzz
 #                   replay, end-to-end, and parity on a sample of the trees
 #   make test       build, then run every suite in the normal build and
@@ -251,7 +252,7 @@ test-distros:
 
 # Everything: make test here, then the suites and the packaging tests in
 # Debian chroots; the last line totals both.
-check-all:
+check-all: test-deps
 	tests/check_all.sh
 
 # check-all in a fresh clone of HEAD with new, empty test caches.
@@ -281,7 +282,8 @@ format:
 BUILD_DEPS = gcc make pkg-config libpython3-dev python3 libarchive-dev \
              libssl-dev
 PACKAGE_DEPS = $(BUILD_DEPS) build-essential debhelper dh-python dpkg-dev \
-               fakeroot lintian perl man-db git rpm rpmlint
+               fakeroot lintian perl man-db git rpm rpmlint python3-all \
+               libpython3-all-dev
 TEST_DEPS = $(PACKAGE_DEPS) libcriterion-dev valgrind clang libclang-rt-dev \
             python3-installer python3-wheel mmdebstrap libpython3-all-dev \
             python3-all autopkgtest rpm2cpio cpio
@@ -299,6 +301,15 @@ define install_missing
 endef
 deps:
 	$(call install_missing,$(BUILD_DEPS),build dependencies)
+# The commands a target needs (COMMAND:PACKAGE ...): said, with the way
+# to get them, before anything is done.
+define need_commands
+	@missing=""; for c in $(1); do command -v $${c%%:*} >/dev/null 2>&1 || \
+	    missing="$$missing $${c#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "make $@ needs the Debian packages$$missing: run 'make" \
+	        "package-deps' (root) to install them" >&2; exit 1; fi
+endef
 package-deps:
 	$(call install_missing,$(PACKAGE_DEPS),packaging dependencies)
 test-deps:
@@ -393,6 +404,8 @@ dist:
 
 SRC_TREE = build/pkgsrc/pycompile-repro-$(VERSION)
 deb:
+	$(call need_commands,dpkg-buildpackage:dpkg-dev dh:debhelper \
+	    dh_python3:dh-python lintian:lintian py3versions:python3)
 	rm -rf build/pkgsrc && mkdir -p build/pkgsrc dist
 	$(MAKE) dist
 	tar -xzf $(DIST_TAR) -C build/pkgsrc
@@ -402,6 +415,7 @@ deb:
 	lintian --fail-on error dist/*_$(VERSION)_*.deb
 
 rpm:
+	$(call need_commands,rpmbuild:rpm)
 	rm -rf build/rpm && mkdir -p build/rpm/SOURCES dist
 	$(MAKE) dist
 	cp $(DIST_TAR) build/rpm/SOURCES/

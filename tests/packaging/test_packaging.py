@@ -211,6 +211,11 @@ class TestPackagesOfTheTool(unittest.TestCase):
     def test_make_deb_splits_and_is_lintian_clean(self):
         p = sh(["make", "-C", TOP, "deb"], check=False)
         self.assertEqual(p.returncode, 0, (p.stdout + p.stderr)[-3000:])
+        # no warning from the build tools (the shlibdeps probe once drew
+        # two from dpkg-shlibdeps), and none from lintian
+        out = (p.stdout + p.stderr).decode()
+        self.assertEqual(re.findall(r"(?m)^(?:dpkg-\S+: warning: .*|W: .*)$",
+                                    out), [])
         dist = os.path.join(TOP, "dist")
         arch = sh(["dpkg", "--print-architecture"]).stdout.decode().strip()
 
@@ -246,6 +251,12 @@ class TestPackagesOfTheTool(unittest.TestCase):
         self.assertIn("Sequence/pycompile_repro.pm", listing(addon))
         lib = deb("libpycompile-repro0")
         self.assertEqual(field(lib, "Multi-Arch"), "same")
+        # what the library loads with dlopen is named (the probe), and
+        # the probe itself is in no package
+        for d in (tool, lib):
+            self.assertRegex(field(d, "Depends"), r"libarchive\d")
+            self.assertRegex(field(d, "Depends"), r"libssl\d")
+            self.assertNotIn("shlibdeps-probe", listing(d))
         self.assertRegex(listing(lib), r"libpycompile-repro\.so\.0")
         dev = listing(deb("libpycompile-repro-dev"))
         for f in ("pycompile_repro.h", "libpycompile-repro.a",
