@@ -283,7 +283,7 @@ BUILD_DEPS = gcc make pkg-config libpython3-dev python3 libarchive-dev \
              libssl-dev
 PACKAGE_DEPS = $(BUILD_DEPS) build-essential debhelper dh-python dpkg-dev \
                fakeroot lintian perl man-db git rpm rpmlint python3-all \
-               libpython3-all-dev
+               libpython3-all-dev elfutils debugedit
 TEST_DEPS = $(PACKAGE_DEPS) libcriterion-dev valgrind clang libclang-rt-dev \
             python3-installer python3-wheel mmdebstrap libpython3-all-dev \
             python3-all autopkgtest rpm2cpio cpio
@@ -414,14 +414,28 @@ deb:
 	mv build/pkgsrc/*_$(VERSION)_*.deb dist/
 	lintian --fail-on error dist/*_$(VERSION)_*.deb
 
+# A -debuginfo package needs find-debuginfo (debugedit) and eu-strip
+# (elfutils): without them rpm makes an empty one and leaves the binaries
+# unstripped, so none is made.  rpmlint: one filter file serves rpmlint
+# 2.4 (bookworm) and 2.7 (trixie), with and without a -debuginfo package,
+# so a filter one of them does not need is not an error of the packages
+# (--ignore-unused-rpmlintrc).
+RPM_NODEBUG = $(if $(and $(shell command -v eu-strip 2>/dev/null),$(shell \
+    command -v find-debuginfo 2>/dev/null)),,yes)
 rpm:
 	$(call need_commands,rpmbuild:rpm)
-	rm -rf build/rpm && mkdir -p build/rpm/SOURCES dist
+	rm -rf build/rpm dist/pycompile-repro*-$(VERSION)-*.rpm
+	mkdir -p build/rpm/SOURCES dist
 	$(MAKE) dist
 	cp $(DIST_TAR) build/rpm/SOURCES/
-	rpmbuild --define "_topdir $(CURDIR)/build/rpm" --nodeps -bb contrib/rpm/pycompile-repro.spec
+	$(if $(RPM_NODEBUG),@echo "make rpm: no eu-strip (elfutils) or" \
+	    "find-debuginfo (debugedit): no -debuginfo package")
+	rpmbuild --define "_topdir $(CURDIR)/build/rpm" --nodeps \
+	    $(if $(RPM_NODEBUG),--define "debug_package %{nil}") \
+	    -bb contrib/rpm/pycompile-repro.spec
 	cp build/rpm/RPMS/*/pycompile-repro*-$(VERSION)-*.rpm dist/
-	! command -v rpmlint >/dev/null || rpmlint -r contrib/rpm/pycompile-repro.rpmlintrc dist/pycompile-repro*-$(VERSION)-*.rpm
+	! command -v rpmlint >/dev/null || rpmlint --ignore-unused-rpmlintrc \
+	    -r contrib/rpm/pycompile-repro.rpmlintrc dist/pycompile-repro*-$(VERSION)-*.rpm
 
 clean:
 	rm -rf build build-asan build-fuzz dist fixtures/example/__pycache__
