@@ -78,6 +78,10 @@ RPMCONFIGDIR ?= $(PREFIX)/lib/rpm
 RPMMACRODIR ?= $(RPMCONFIGDIR)/macros.d
 # loaded after macros.python-srpm, whose %__brp_python_bytecompile it replaces
 RPMMACROFILE = macros.zz-pycompile-repro
+# Debian's rpm reads macros.d before its platform file: this one is for
+# /etc/rpm (RPM_ETC=/etc/rpm links it there; see the file)
+RPMDEBIANFILE = macros.pycompile-repro-debian
+RPM_ETC ?=
 INSTALL ?= install
 
 ALL_CFLAGS = $(STD) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -fPIC -MMD -MP
@@ -359,9 +363,19 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	        > $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.$$f && \
 	    chmod 755 $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.$$f || exit 1; \
 	done
-	# RPM: the build-root step and the macros
+	# RPM: the build-root step and the macros; for Debian's rpm, which
+	# reads macros.d before its platform file, a file to read last
+	# (RPM_ETC=/etc/rpm installs it there)
 	$(INSTALL) -m 644 contrib/rpm/macros.pycompile-repro \
 	    $(DESTDIR)$(RPMMACRODIR)/$(RPMMACROFILE)
+	{ cat contrib/rpm/macros.pycompile-repro-debian; \
+	  sed -e '/^#/d' -e 's|%{_rpmconfigdir}/brp-pycompile-repro|$(RPMCONFIGDIR)/brp-pycompile-repro|' \
+	    contrib/rpm/macros.pycompile-repro; } \
+	    > $(DESTDIR)$(RPMCONFIGDIR)/$(RPMDEBIANFILE)
+	chmod 644 $(DESTDIR)$(RPMCONFIGDIR)/$(RPMDEBIANFILE)
+	$(if $(RPM_ETC),$(INSTALL) -d $(DESTDIR)$(RPM_ETC) && \
+	    ln -sf $(RPMCONFIGDIR)/$(RPMDEBIANFILE) \
+	        $(DESTDIR)$(RPM_ETC)/macros.pycompile-repro)
 	sed 's|@BINDIR@|$(BINDIR)|g' contrib/rpm/brp-pycompile-repro \
 	    > $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro
 	chmod 755 $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro
@@ -380,7 +394,9 @@ uninstall:
 	    $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.rtinstall \
 	    $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.rtupdate \
 	    $(DESTDIR)$(RPMMACRODIR)/$(RPMMACROFILE) \
-	    $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro
+	    $(DESTDIR)$(RPMCONFIGDIR)/$(RPMDEBIANFILE) \
+	    $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro \
+	    $(if $(RPM_ETC),$(DESTDIR)$(RPM_ETC)/macros.pycompile-repro)
 	rm -rf $(DESTDIR)$(LIBEXECDIR)/pycompile-repro
 
 # A release tarball of the committed tree (git archive), and packages

@@ -510,6 +510,77 @@ def set_hash(files):
     return h.hexdigest()[:16]
 
 
+class TestDebianRpm(Installed):
+    """The RPM step on Debian's own rpm, as it is: its platform file is read
+    after macros.d (it defines %__brp_python_bytecompile and
+    %_python_bytecompile_extra 1) and its %__os_install_post runs no
+    Python step.  macros.pycompile-repro-debian, read last (from
+    /etc/rpm/macros.*: here put at the end of the macro path), makes the
+    step run; macros.zz-pycompile-repro alone, in macros.d, does nothing
+    there (the trap the README documents)."""
+
+    def build(self, extra_macro_files, pyvers, defines=()):
+        topdir = tempfile.mkdtemp(dir=self.tmp)
+        env = dict(self.env, SOURCE_DATE_EPOCH=str(EPOCH))
+        parts = MACRO_PATH.split(":")
+        # macros.d's place: right after /usr/lib/rpm/macros.d/macros.*
+        at = next(i for i, x in enumerate(parts) if "macros.d" in x) + 1
+        path = parts[:at] + extra_macro_files.get("macros.d", []) + \
+            parts[at:] + extra_macro_files.get("etc", [])
+        cmd = ["rpmbuild", "--macros", ":".join(path),
+               "--define", "__brp_pycompile_repro " +
+               os.path.join(self.dest, "usr/lib/rpm/brp-pycompile-repro"),
+               "--define", "_topdir " + topdir,
+               "--define", "sample_src " + os.path.join(HERE, "sample-deb"),
+               "--define", "pyvers " + pyvers,
+               "--define", "noarch 1", "--define", "precompile 0",
+               "--define", "private 0"]
+        for d in defines:
+            cmd += ["--define", d]
+        cmd += ["--nodeps", "-bb", os.path.join(HERE, "sample-rpm",
+                                                 "reprosample.spec")]
+        p = subprocess.run(cmd, env=env, capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        rpms = [os.path.join(d, f) for d, _, fs in os.walk(topdir)
+                for f in fs if f.endswith(".rpm")]
+        out = os.path.join(topdir, "payload")
+        os.makedirs(out)
+        subprocess.run("rpm2cpio '%s' | cpio -idm --quiet" % rpms[0],
+                       shell=True, cwd=out, check=True)
+        return p, out
+
+    @unittest.skipUnless(MACRO_PATH and "platform" in MACRO_PATH,
+                         "needs an rpm with a platform macro file")
+    def test_read_last_the_step_runs_with_fedoras_settings(self):
+        v = servers()[-1]
+        zz = os.path.join(self.dest, "usr/lib/rpm/macros.d/"
+                          "macros.zz-pycompile-repro")
+        deb = os.path.join(self.dest, "usr/lib/rpm/"
+                           "macros.pycompile-repro-debian")
+        # installed as on Debian: macros.d (too early) and /etc/rpm (last)
+        p, out = self.build({"macros.d": [zz], "etc": [deb]}, v, defines=[
+            "clamp_mtime_to_source_date_epoch 1"])
+        got = pycs(out)
+        self.assertEqual(len(got), 6, (p.stdout + p.stderr)[-2000:])
+        for name, data in got.items():
+            self.assertTrue(canonical(data), name)
+            self.assertIn(tag(v), name)
+            self.assertEqual(int.from_bytes(data[8:12], "little"), EPOCH)
+        self.assertEqual(p.stdout.count(b"compiling .py files below"), 1)
+        # the platform's %_python_bytecompile_extra 1 is overridden: the
+        # step does not refuse
+        self.assertNotIn(b"discontinued", p.stderr)
+
+    @unittest.skipUnless(MACRO_PATH and "platform" in MACRO_PATH,
+                         "needs an rpm with a platform macro file")
+    def test_macros_d_alone_does_nothing_on_debians_rpm(self):
+        zz = os.path.join(self.dest, "usr/lib/rpm/macros.d/"
+                          "macros.zz-pycompile-repro")
+        p, out = self.build({"macros.d": [zz]}, servers()[-1])
+        self.assertEqual(pycs(out), {})
+        self.assertNotIn(b"compiling .py files below", p.stdout)
+
+
 class TestRpm(Installed):
     """The RPM step as Fedora runs it: fedora-like.macros stands in for
     redhat-rpm-config (which Debian's rpm lacks), our macros file is read
