@@ -48,6 +48,9 @@ typedef struct cli_options {
     int null_names;        /* -0 */
     int json;              /* --format json */
     int allow_no_compiler; /* --check: no-compiler is not a failure */
+    int by_value;          /* --check: not-canonical is fine */
+    int all_packages;      /* --check --all-packages */
+    int workers_set;       /* -j given */
     const char *tar, *base, *wheel, *output;
     int include_sources, clamp_mtime, sourceless, no_verify_record;
     const char *packages[64];
@@ -102,6 +105,18 @@ typedef struct cli_outdir {
 pcr_status cli_outdir_prepare(cli_outdir *d, const char *out, cli_error *err);
 void cli_outdir_finish(cli_outdir *d, int failed);
 
+/* --check --all-packages (all_packages.c): cli_ap_run checks every
+ * installed Debian package's bytecode, its events to cb, which passes
+ * each through cli_ap_keep (0: not a finding, drop it; *package: the
+ * source's package). */
+typedef struct cli_ap cli_ap;
+cli_ap *cli_ap_new(void);
+pcr_status cli_ap_run(cli_ap *a, pcr *p, const cli_options *o, pcr_callback cb,
+                      void *user, cli_error *err);
+int cli_ap_keep(cli_ap *a, const pcr_event *ev, const char **package);
+void cli_ap_summary(const cli_ap *a, int quiet);
+void cli_ap_free(cli_ap *a);
+
 /* "pycompile-repro: FILE: MSG" on stderr (output.c). */
 void cli_error_line(const char *file, const char *msg);
 
@@ -110,6 +125,7 @@ typedef struct cli_report {
     int json;
     int quiet; /* text: 1 only the problem lines, 2 nothing */
     int allow_no_compiler;
+    int by_value; /* not-canonical (same code) is fine */
     pcr *p;
     FILE *out;
     size_t checked;
@@ -123,7 +139,9 @@ typedef struct cli_report {
 } cli_report;
 
 void cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p);
-void cli_report_record(cli_report *r, const pcr_event *ev);
+/* One .pyc; package (or NULL) is named with it (--all-packages). */
+void cli_report_record(cli_report *r, const pcr_event *ev,
+                       const char *package);
 /* Ends the report; the exit status (0, 1 or 2). */
 int cli_report_end(cli_report *r, double seconds);
 /* A JSON string, with bytes that are not UTF-8 escaped losslessly. */

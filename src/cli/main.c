@@ -25,6 +25,7 @@ struct ui {
     const cli_options *o;
     pcr *p;
     cli_report report;
+    cli_ap *ap;      /* --all-packages */
     int listing;     /* print "Compiling '...'" lines */
     int show_errors; /* print per-file errors */
     int summary;     /* print the summary line */
@@ -195,7 +196,11 @@ on_event(void *user, const pcr_event *ev)
     u->seen++;
     if (o->verb == CLI_CHECK) {
         clear_progress(u);
-        cli_report_record(&u->report, ev);
+        const char *package = NULL;
+        if (u->ap != NULL && !cli_ap_keep(u->ap, ev, &package)) {
+            return; /* not a finding (--all-packages) */
+        }
+        cli_report_record(&u->report, ev, package);
         return;
     }
     if (pcr_event_status(ev) != PCR_OK) {
@@ -624,21 +629,41 @@ static int
 do_check(pcr *p, const cli_options *o)
 {
     int tree = 0;
-    int st = add_operands(p, o, &tree);
+    int st = o->all_packages ? 0 : add_operands(p, o, &tree);
     if (st != 0) {
         return st;
     }
     struct ui u = {.o = o, .p = p, .start = now()};
+    if (o->all_packages && (u.ap = cli_ap_new()) == NULL) {
+        fprintf(stderr, CLI_PROG ": out of memory\n");
+        return 2;
+    }
     /* -q: the problems only; -qq: nothing but the exit status (and what
      * makes it 2) */
     u.show_errors = o->quiet < 2;
     u.progress = o->quiet == 0 && !o->json && isatty(STDERR_FILENO);
     u.several = o->npythons > 1;
     cli_report_begin(&u.report, o, stdout, p);
-    pcr_status rc = pcr_run(p, PCR_VERB_CHECK, on_event, &u);
+    pcr_status rc;
+    cli_error err = {""};
+    if (u.ap != NULL) {
+        rc = cli_ap_run(u.ap, p, o, on_event, &u, &err);
+    } else {
+        rc = pcr_run(p, PCR_VERB_CHECK, on_event, &u);
+    }
     clear_progress(&u);
     print_cache_stats(p, o);
     int status = cli_report_end(&u.report, now() - u.start);
+    if (u.ap != NULL) {
+        if (rc != PCR_ENV) {
+            cli_ap_summary(u.ap, o->quiet);
+        }
+        cli_ap_free(u.ap);
+        if (rc == PCR_ENV && err.msg[0] != '\0') {
+            fprintf(stderr, CLI_PROG ": %s\n", err.msg);
+            return 2;
+        }
+    }
     if (rc == PCR_ENV) {
         /* said even with -qq: it is why the status is 2 */
         fflush(stdout);

@@ -14,7 +14,9 @@
 #include "cli.h"
 
 enum {
-    OPT_ALLOW_NO_COMPILER = 256,
+    OPT_ALL_PACKAGES = 256,
+    OPT_ALLOW_NO_COMPILER,
+    OPT_BY_VALUE,
     OPT_CACHE_CLEAR,
     OPT_CACHE_DIR,
     OPT_CACHE_MAX,
@@ -42,7 +44,9 @@ enum {
 
 /* Kept sorted by long name. */
 static const struct option long_options[] = {
+    {"all-packages", no_argument, NULL, OPT_ALL_PACKAGES},
     {"allow-no-compiler", no_argument, NULL, OPT_ALLOW_NO_COMPILER},
+    {"by-value", no_argument, NULL, OPT_BY_VALUE},
     {"cache-clear", no_argument, NULL, OPT_CACHE_CLEAR},
     {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
     {"cache-max-size", required_argument, NULL, OPT_CACHE_MAX},
@@ -157,6 +161,12 @@ cli_usage(FILE *out)
         "                           any is missing, stale or different\n"
         "  --allow-no-compiler      --check: a .pyc of a Python with no\n"
         "                           compile server here is not a failure\n"
+        "  --by-value               --check: a .pyc with the same code in\n"
+        "                           another layout (not-canonical) is fine\n"
+        "  --all-packages           --check every installed Debian\n"
+        "                           package's .pyc against its source (a\n"
+        "                           tamper check; with --by-value on a\n"
+        "                           system py3compile compiled)\n"
         "  --format text|json       the --check report (default text)\n"
         "  --dump FILE.pyc...       print header and marshal tree\n"
         "  --canonicalize FILE|DIR...  rewrite existing .pyc files (from\n"
@@ -273,7 +283,8 @@ validate(cli_options *o, cli_error *err)
         if (o->output == NULL && compiling) {
             return usage_error(err, "--wheel needs --output");
         }
-        if (o->nfiles > 0 || o->npackages > 0 || o->list != NULL) {
+        if (o->nfiles > 0 || o->npackages > 0 || o->list != NULL ||
+            o->all_packages) {
             return usage_error(err, "--wheel takes no other operands");
         }
         return PCR_OK;
@@ -286,9 +297,22 @@ validate(cli_options *o, cli_error *err)
         return usage_error(err, "--output, --sourceless and "
                                 "--no-verify-record apply to --wheel");
     }
-    if ((o->json || o->allow_no_compiler) && o->verb != CLI_CHECK) {
-        return usage_error(err, "--format and --allow-no-compiler apply "
-                                "only to --check");
+    if ((o->json || o->allow_no_compiler || o->by_value || o->all_packages) &&
+        o->verb != CLI_CHECK) {
+        return usage_error(err, "--format, --allow-no-compiler, --by-value "
+                                "and --all-packages apply only to --check");
+    }
+    if (o->all_packages) {
+        if (o->nfiles > 0 || o->list != NULL || o->npackages > 0 ||
+            o->tar != NULL || o->npythons > 0 || o->nlevels > 0 ||
+            o->mode >= 0 || o->regex || o->ddir || o->strip || o->prepend) {
+            return usage_error(err, "--all-packages takes no files, "
+                                    "packages, archives, --python, -o, "
+                                    "--invalidation-mode, -x, -d, -s or -p: "
+                                    "it checks what dpkg installed, as "
+                                    "Debian compiles it");
+        }
+        return PCR_OK;
     }
     if (o->ddir != NULL && (o->strip != NULL || o->prepend != NULL)) {
         return usage_error(err, "-d cannot be combined with -s or -p");
@@ -396,6 +420,7 @@ cli_parse(int argc, char **argv, cli_options *o, cli_error *err)
                 return PCR_ENV;
             }
             o->workers = (int)v;
+            o->workers_set = 1;
             break;
         case 'l':
             no_recurse = 1;
@@ -463,8 +488,14 @@ cli_parse(int argc, char **argv, cli_options *o, cli_error *err)
             o->cache_max = (uint64_t)(v2 * mult);
             break;
         }
+        case OPT_ALL_PACKAGES:
+            o->all_packages = 1;
+            break;
         case OPT_ALLOW_NO_COMPILER:
             o->allow_no_compiler = 1;
+            break;
+        case OPT_BY_VALUE:
+            o->by_value = 1;
             break;
         case OPT_CACHE_CLEAR:
             o->cache_clear = 1;

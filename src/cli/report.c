@@ -93,7 +93,8 @@ cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p)
     memset(r, 0, sizeof *r);
     r->json = o->json;
     r->quiet = o->quiet;
-    r->allow_no_compiler = o->allow_no_compiler;
+    r->allow_no_compiler = o->allow_no_compiler || o->all_packages;
+    r->by_value = o->by_value;
     r->out = out;
     /* the mode checked for, as configure() gives it to the library */
     cli_error err;
@@ -102,9 +103,9 @@ cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p)
         r->epoch_set = 1;
     }
     r->mode_asked = o->mode >= 0;
-    r->packages = o->npackages > 0;
+    r->packages = o->npackages > 0 || o->all_packages;
     r->mode = o->mode >= 0       ? (pcr_invalidation)o->mode
-              : o->npackages > 0 ? PCR_TIMESTAMP
+              : r->packages      ? PCR_TIMESTAMP
               : o->wheel != NULL ? PCR_CHECKED_HASH
               : r->epoch_set     ? PCR_CHECKED_HASH
                                  : PCR_TIMESTAMP;
@@ -114,8 +115,10 @@ cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p)
     fprintf(out, "{\n  \"format\": \"pycompile-repro-check\",\n"
                  "  \"format_version\": 2,\n  \"tool_version\": ");
     cli_json_string(out, pcr_version_string());
-    fprintf(out, ",\n  \"canonical_form\": %d,\n  \"files\": [",
-            pcr_canonical_form());
+    fprintf(out,
+            ",\n  \"canonical_form\": %d,\n  \"by_value\": %s,\n  "
+            "\"files\": [",
+            pcr_canonical_form(), r->by_value ? "true" : "false");
     r->p = p;
 }
 
@@ -187,9 +190,14 @@ mode_hint(const cli_report *r)
 }
 
 void
-cli_report_record(cli_report *r, const pcr_event *ev)
+cli_report_record(cli_report *r, const pcr_event *ev, const char *package)
 {
     pcr_check_class cls = pcr_event_class(ev);
+    /* --by-value: the same code in another layout is no problem */
+    int fine =
+        cls == PCR_CHECK_OK || (r->by_value && cls == PCR_CHECK_NOT_CANONICAL);
+    /* not checked, and that is allowed: counted, not listed */
+    int quiet_skip = cls == PCR_CHECK_NO_COMPILER && r->allow_no_compiler;
     const char *pyc = pcr_event_pyc(ev);
     const char *detail = pcr_event_message(ev);
     r->checked++;
@@ -210,12 +218,16 @@ cli_report_record(cli_report *r, const pcr_event *ev)
             fputs("null", r->out);
         }
         fprintf(r->out, ", \"level\": %d, \"status\": \"%s\", \"class\": ",
-                pcr_event_level(ev), status_of(cls));
+                pcr_event_level(ev), fine ? "ok" : status_of(cls));
         cli_json_string(r->out, pcr_check_class_name(cls));
         fprintf(r->out, ", \"detail\": ");
         cli_json_string(r->out, detail);
+        if (package != NULL) {
+            fprintf(r->out, ", \"package\": ");
+            cli_json_string(r->out, package);
+        }
         fputc('}', r->out);
-    } else if (cls != PCR_CHECK_OK && cls != PCR_CHECK_SKIPPED &&
+    } else if (!fine && cls != PCR_CHECK_SKIPPED && !quiet_skip &&
                (r->quiet < 2 || cls == PCR_CHECK_UNREADABLE)) {
         /* one line per problem: fold CPython's multi-line messages */
         fprintf(r->out, "%s: %s: ", pyc ? pyc : pcr_event_source(ev),
@@ -230,6 +242,9 @@ cli_report_record(cli_report *r, const pcr_event *ev)
                 fputc(*p, r->out);
             }
         }
+        if (package != NULL) {
+            fprintf(r->out, " [%s]", package);
+        }
         fputc('\n', r->out);
     }
 }
@@ -241,7 +256,9 @@ cli_report_end(cli_report *r, double seconds)
                     r->by_class[PCR_CHECK_UNREADABLE];
     size_t skipped =
         r->by_class[PCR_CHECK_SKIPPED] + r->by_class[PCR_CHECK_NO_COMPILER];
-    size_t differ = r->checked - r->by_class[PCR_CHECK_OK] - errors - skipped;
+    size_t same = r->by_value ? r->by_class[PCR_CHECK_NOT_CANONICAL] : 0;
+    size_t differ =
+        r->checked - r->by_class[PCR_CHECK_OK] - errors - skipped - same;
     if (r->json) {
         /* the versions this run used: the servers it started */
         fprintf(r->out, "\n  ],\n  \"pythons\": [");
@@ -259,9 +276,9 @@ cli_report_end(cli_report *r, double seconds)
         }
         fprintf(r->out,
                 "],\n  \"totals\": {\"checked\": %zu, \"identical\": "
-                "%zu, \"differ\": %zu, \"errors\": %zu, \"skipped\": %zu, "
-                "\"by_class\": {",
-                r->checked, r->by_class[PCR_CHECK_OK], differ, errors,
+                "%zu, \"same_code\": %zu, \"differ\": %zu, \"errors\": "
+                "%zu, \"skipped\": %zu, \"by_class\": {",
+                r->checked, r->by_class[PCR_CHECK_OK], same, differ, errors,
                 skipped);
         for (int c = 0; c < PCR_CHECK_CLASSES; c++) {
             fprintf(r->out, "%s\"%s\": %zu", c ? ", " : "",
@@ -273,9 +290,17 @@ cli_report_end(cli_report *r, double seconds)
          * compile summary, so that stdout holds one line per .pyc */
         FILE *out = stderr;
         fflush(r->out);
-        fprintf(out, CLI_PROG ": checked %zu .pyc: %zu identical, %zu differ",
-                r->checked - skipped, r->by_class[PCR_CHECK_OK], differ);
+        fprintf(out, CLI_PROG ": checked %zu .pyc: %zu identical, ",
+                r->checked - skipped, r->by_class[PCR_CHECK_OK]);
+        if (r->by_value) {
+            fprintf(out, "%zu the same code (not canonical: fine by value), ",
+                    same);
+        }
+        fprintf(out, "%zu differ", differ);
         for (int c = 1; c < PCR_CHECK_CLASSES; c++) {
+            if (r->by_value && c == PCR_CHECK_NOT_CANONICAL) {
+                continue;
+            }
             if (r->by_class[c] && c != PCR_CHECK_SOURCE_ERROR &&
                 c != PCR_CHECK_UNREADABLE && c != PCR_CHECK_SKIPPED &&
                 c != PCR_CHECK_NO_COMPILER) {
