@@ -4,9 +4,10 @@
 #                   (build/libpycompile-repro.{a,so}) and one compile server
 #                   per CPython found (build/libexec/pycompile-repro/
 #                   cpython-X.Y); PYTHON_VERSIONS="3.13 3.14" chooses
-#   make deps       install the missing Debian packages that building needs
-#                   (root); package-deps adds make deb/rpm's, test-deps
-#                   everything the tests need
+#   make deps       install the missing Debian packages that building (and
+#                   make example, make install) needs (root); package-deps
+#                   adds make deb's and make rpm's, test-deps everything
+#                   the tests need (make check-all installs them first)
 #   make test-quick the edit-test loop (about 2 minutes): unit, fuzz
 #                   replay, end-to-end, and parity on a sample of the trees
 #   make test       build, then run every suite in the normal build and
@@ -81,6 +82,10 @@ RPMCONFIGDIR ?= $(PREFIX)/lib/rpm
 RPMMACRODIR ?= $(RPMCONFIGDIR)/macros.d
 # loaded after macros.python-srpm, whose %__brp_python_bytecompile it replaces
 RPMMACROFILE = macros.zz-pycompile-repro
+# Debian's rpm reads macros.d before its platform file: this one is for
+# /etc/rpm (RPM_ETC=/etc/rpm links it there; see the file)
+RPMDEBIANFILE = macros.pycompile-repro-debian
+RPM_ETC ?=
 INSTALL ?= install
 
 ALL_CFLAGS = $(STD) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -fPIC -MMD -MP
@@ -256,7 +261,7 @@ test-distros:
 
 # Everything: make test here, then the suites and the packaging tests in
 # Debian chroots; the last line totals both.
-check-all:
+check-all: test-deps
 	tests/check_all.sh
 
 # check-all in a fresh clone of HEAD with new, empty test caches.
@@ -300,7 +305,8 @@ format:
 BUILD_DEPS = gcc make pkg-config libpython3-dev python3 libarchive-dev \
              libssl-dev
 PACKAGE_DEPS = $(BUILD_DEPS) build-essential debhelper dh-python dpkg-dev \
-               fakeroot lintian perl man-db git rpm rpmlint
+               fakeroot lintian perl man-db git rpm rpmlint python3-all \
+               libpython3-all-dev elfutils debugedit
 TEST_DEPS = $(PACKAGE_DEPS) libcriterion-dev valgrind clang libclang-rt-dev \
             python3-installer python3-wheel mmdebstrap libpython3-all-dev \
             python3-all autopkgtest rpm2cpio cpio
@@ -318,6 +324,15 @@ define install_missing
 endef
 deps:
 	$(call install_missing,$(BUILD_DEPS),build dependencies)
+# The commands a target needs (COMMAND:PACKAGE ...): said, with the way
+# to get them, before anything is done.
+define need_commands
+	@missing=""; for c in $(1); do command -v $${c%%:*} >/dev/null 2>&1 || \
+	    missing="$$missing $${c#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "make $@ needs the Debian packages$$missing: run 'make" \
+	        "package-deps' (root) to install them" >&2; exit 1; fi
+endef
 package-deps:
 	$(call install_missing,$(PACKAGE_DEPS),packaging dependencies)
 test-deps:
@@ -367,9 +382,19 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	        > $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.$$f && \
 	    chmod 755 $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.$$f || exit 1; \
 	done
-	# RPM: the build-root step and the macros
+	# RPM: the build-root step and the macros; for Debian's rpm, which
+	# reads macros.d before its platform file, a file to read last
+	# (RPM_ETC=/etc/rpm installs it there)
 	$(INSTALL) -m 644 contrib/rpm/macros.pycompile-repro \
 	    $(DESTDIR)$(RPMMACRODIR)/$(RPMMACROFILE)
+	{ cat contrib/rpm/macros.pycompile-repro-debian; \
+	  sed -e '/^#/d' -e 's|%{_rpmconfigdir}/brp-pycompile-repro|$(RPMCONFIGDIR)/brp-pycompile-repro|' \
+	    contrib/rpm/macros.pycompile-repro; } \
+	    > $(DESTDIR)$(RPMCONFIGDIR)/$(RPMDEBIANFILE)
+	chmod 644 $(DESTDIR)$(RPMCONFIGDIR)/$(RPMDEBIANFILE)
+	$(if $(RPM_ETC),$(INSTALL) -d $(DESTDIR)$(RPM_ETC) && \
+	    ln -sf $(RPMCONFIGDIR)/$(RPMDEBIANFILE) \
+	        $(DESTDIR)$(RPM_ETC)/macros.pycompile-repro)
 	sed 's|@BINDIR@|$(BINDIR)|g' contrib/rpm/brp-pycompile-repro \
 	    > $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro
 	chmod 755 $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro
@@ -388,7 +413,9 @@ uninstall:
 	    $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.rtinstall \
 	    $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.rtupdate \
 	    $(DESTDIR)$(RPMMACRODIR)/$(RPMMACROFILE) \
-	    $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro
+	    $(DESTDIR)$(RPMCONFIGDIR)/$(RPMDEBIANFILE) \
+	    $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro \
+	    $(if $(RPM_ETC),$(DESTDIR)$(RPM_ETC)/macros.pycompile-repro)
 	rm -rf $(DESTDIR)$(LIBEXECDIR)/pycompile-repro
 
 # A release tarball of the committed tree (git archive), and packages
@@ -412,6 +439,8 @@ dist:
 
 SRC_TREE = build/pkgsrc/pycompile-repro-$(VERSION)
 deb:
+	$(call need_commands,dpkg-buildpackage:dpkg-dev dh:debhelper \
+	    dh_python3:dh-python lintian:lintian py3versions:python3)
 	rm -rf build/pkgsrc && mkdir -p build/pkgsrc dist
 	$(MAKE) dist
 	tar -xzf $(DIST_TAR) -C build/pkgsrc
@@ -420,13 +449,28 @@ deb:
 	mv build/pkgsrc/*_$(VERSION)_*.deb dist/
 	lintian --fail-on error dist/*_$(VERSION)_*.deb
 
+# A -debuginfo package needs find-debuginfo (debugedit) and eu-strip
+# (elfutils): without them rpm makes an empty one and leaves the binaries
+# unstripped, so none is made.  rpmlint: one filter file serves rpmlint
+# 2.4 (bookworm) and 2.7 (trixie), with and without a -debuginfo package,
+# so a filter one of them does not need is not an error of the packages
+# (--ignore-unused-rpmlintrc).
+RPM_NODEBUG = $(if $(and $(shell command -v eu-strip 2>/dev/null),$(shell \
+    command -v find-debuginfo 2>/dev/null)),,yes)
 rpm:
-	rm -rf build/rpm && mkdir -p build/rpm/SOURCES dist
+	$(call need_commands,rpmbuild:rpm)
+	rm -rf build/rpm dist/pycompile-repro*-$(VERSION)-*.rpm
+	mkdir -p build/rpm/SOURCES dist
 	$(MAKE) dist
 	cp $(DIST_TAR) build/rpm/SOURCES/
-	rpmbuild --define "_topdir $(CURDIR)/build/rpm" --nodeps -bb contrib/rpm/pycompile-repro.spec
+	$(if $(RPM_NODEBUG),@echo "make rpm: no eu-strip (elfutils) or" \
+	    "find-debuginfo (debugedit): no -debuginfo package")
+	rpmbuild --define "_topdir $(CURDIR)/build/rpm" --nodeps \
+	    $(if $(RPM_NODEBUG),--define "debug_package %{nil}") \
+	    -bb contrib/rpm/pycompile-repro.spec
 	cp build/rpm/RPMS/*/pycompile-repro*-$(VERSION)-*.rpm dist/
-	! command -v rpmlint >/dev/null || rpmlint -r contrib/rpm/pycompile-repro.rpmlintrc dist/pycompile-repro*-$(VERSION)-*.rpm
+	! command -v rpmlint >/dev/null || rpmlint --ignore-unused-rpmlintrc \
+	    -r contrib/rpm/pycompile-repro.rpmlintrc dist/pycompile-repro*-$(VERSION)-*.rpm
 
 clean:
 	rm -rf build build-asan build-fuzz build-tsan dist \

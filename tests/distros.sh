@@ -5,7 +5,8 @@
 # distribution) in Debian chroots: trixie (3.13) and sid (3.14 as python3,
 # 3.13 and 3.15 beside it, so one run uses several servers); and in
 # bookworm, trixie and sid the packaging test of a real Debian package
-# (tests/packaging/deb_system.sh), in sid also the RPM tests with two
+# (tests/packaging/deb_system.sh), in trixie make rpm with rpmlint 2.x
+# and the RPM step on Debian's own rpm, in sid the RPM tests with two
 # Python versions in one build root.  Ends with "N passed, N failed".
 #
 # Each chroot is made once with mmdebstrap from the Debian archive and
@@ -41,6 +42,8 @@ chroot_format=2
 packages_of() { # distro
     local extra=""
     [ "$1" = sid ] && extra=",libpython3.13-dev,python3.13,rpm,rpm2cpio,cpio"
+    # make rpm with rpmlint 2.7, and the step on Debian's own rpm
+    [ "$1" = trixie ] && extra=",rpm,rpmlint,rpm2cpio,cpio,elfutils"
     echo "$common$extra"
 }
 
@@ -192,6 +195,17 @@ for d in $distros; do
     cp "$out" "$cache/$d.deb-system.log"
     grep -E '^(FAIL|deb-system): ' "$out" | sed "s/^/$d: /"
     total_of "$d: deb-system" "$out" "$rc"
+    # make rpm passes rpmlint 2.x; the step on Debian's rpm (macro order)
+    if [ "$d" = trixie ]; then
+        in_chroot 'cd /src/pycompile-repro && make -s all >/dev/null 2>&1 && python3 tests/packaging/test_packaging.py TestPackagesOfTheTool.test_make_rpm TestDebianRpm' \
+            >"$out" 2>&1
+        rc=$?
+        cp "$out" "$cache/$d.rpm.log"
+        grep -E '^(FAIL|ERROR)' "$out" | sed "s/^/$d: /"
+        t_counts "$out" e2e: "$rc"
+        [ "$f" != 0 ] && tail -n 40 "$out"
+        t_add "$d: rpm (rpmlint, Debian's rpm)" "$p" "$f"
+    fi
     # RPM with two Python versions in one build root (sid has 3.13, 3.14)
     if [ "$d" = sid ]; then
         in_chroot 'cd /src/pycompile-repro && make -s all >/dev/null 2>&1 && python3 tests/packaging/test_packaging.py TestRpm' \

@@ -27,7 +27,8 @@ typedef enum cli_verb {
     CLI_CANONICALIZE,
     CLI_REMOVE,
     CLI_HELP,
-    CLI_VERSION
+    CLI_VERSION,
+    CLI_CACHE /* --cache-stats or --cache-clear alone */
 } cli_verb;
 
 typedef struct cli_options {
@@ -44,8 +45,12 @@ typedef struct cli_options {
     const char *list;    /* -i */
     int quiet, verbose;
     int workers;
-    int null_names; /* -0 */
-    int json;       /* --format json */
+    int null_names;        /* -0 */
+    int json;              /* --format json */
+    int allow_no_compiler; /* --check: no-compiler is not a failure */
+    int by_value;          /* --check: not-canonical is fine */
+    int all_packages;      /* --check --all-packages */
+    int workers_set;       /* -j given */
     const char *tar, *base, *wheel, *output;
     int include_sources, clamp_mtime, sourceless, no_verify_record;
     const char *packages[64];
@@ -58,6 +63,8 @@ typedef struct cli_options {
     const char *cache_dir; /* --cache-dir */
     uint64_t cache_max;    /* --cache-max-size, bytes */
     int cache_stats;       /* --cache-stats */
+    int cache_shared;      /* --cache-shared */
+    int cache_clear;       /* --cache-clear */
     char **files;          /* operands, borrowed from argv */
     int nfiles;
 } cli_options;
@@ -65,6 +72,10 @@ typedef struct cli_options {
 /* Parse argv; on a usage error PCR_ENV with a message. */
 pcr_status cli_parse(int argc, char **argv, cli_options *o, cli_error *err);
 void cli_usage(FILE *out);
+/* The name in names closest to word (an option without its "--"), when
+ * it is near enough to be a typo; else NULL (suggest.c). */
+const char *cli_suggest(const char *word, const char *const *names,
+                        size_t count);
 
 /* Names separated by sep ('\n' or '\0') from in; empty names skipped;
  * with trim, surrounding white space removed (compileall's -i).  A
@@ -82,20 +93,56 @@ pcr_status cli_source_date_epoch(int *set, int64_t *value, cli_error *err);
 pcr_status cli_add_packages(pcr *p, const cli_options *o, int *nfiles,
                             cli_error *err);
 
+/* --output DIR/ of --wheel (outdir.c): path is the name without trailing
+ * slashes; a name ending in '/' is a directory, made when missing.
+ * cli_outdir_finish(d, failed) removes what was made if the run failed
+ * and it is still empty. */
+#define CLI_OUTDIR_MAX 32
+typedef struct cli_outdir {
+    char path[4096];
+    char *made[CLI_OUTDIR_MAX];
+    int nmade;
+} cli_outdir;
+pcr_status cli_outdir_prepare(cli_outdir *d, const char *out, cli_error *err);
+void cli_outdir_finish(cli_outdir *d, int failed);
+
+/* --check --all-packages (all_packages.c): cli_ap_run checks every
+ * installed Debian package's bytecode, its events to cb, which passes
+ * each through cli_ap_keep (0: not a finding, drop it; *package: the
+ * source's package). */
+typedef struct cli_ap cli_ap;
+cli_ap *cli_ap_new(void);
+pcr_status cli_ap_run(cli_ap *a, pcr *p, const cli_options *o, pcr_callback cb,
+                      void *user, cli_error *err);
+int cli_ap_keep(cli_ap *a, const pcr_event *ev, const char **package);
+void cli_ap_summary(const cli_ap *a, int quiet);
+void cli_ap_free(cli_ap *a);
+
 /* "pycompile-repro: FILE: MSG" on stderr (output.c). */
 void cli_error_line(const char *file, const char *msg);
 
 /* --check's report, text or JSON (report.c). */
 typedef struct cli_report {
     int json;
+    int quiet; /* text: 1 only the problem lines, 2 nothing */
+    int allow_no_compiler;
+    int by_value; /* not-canonical (same code) is fine */
     pcr *p;
     FILE *out;
     size_t checked;
     size_t by_class[PCR_CHECK_CLASSES];
+    /* other-mode: the mode checked for, why, and the modes found */
+    int mode_asked; /* --invalidation-mode given */
+    int packages;   /* --package: timestamp, as the Debian hooks write */
+    pcr_invalidation mode;
+    int epoch_set;        /* SOURCE_DATE_EPOCH set and not empty */
+    size_t found_mode[4]; /* timestamp, checked, unchecked, unknown */
 } cli_report;
 
-void cli_report_begin(cli_report *r, int json, FILE *out, pcr *p);
-void cli_report_record(cli_report *r, const pcr_event *ev);
+void cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p);
+/* One .pyc; package (or NULL) is named with it (--all-packages). */
+void cli_report_record(cli_report *r, const pcr_event *ev,
+                       const char *package);
 /* Ends the report; the exit status (0, 1 or 2). */
 int cli_report_end(cli_report *r, double seconds);
 /* A JSON string, with bytes that are not UTF-8 escaped losslessly. */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@ struct ui {
     const cli_options *o;
     pcr *p;
     cli_report report;
+    cli_ap *ap;      /* --all-packages */
     int listing;     /* print "Compiling '...'" lines */
     int show_errors; /* print per-file errors */
     int summary;     /* print the summary line */
@@ -32,6 +34,7 @@ struct ui {
     size_t compiled, current, failed, skipped, changed, seen;
     size_t last_listed;
     int listed_any;
+    int archive_refused; /* --check: an archive no reader agrees on */
     double start, last_progress;
 };
 
@@ -51,6 +54,20 @@ clear_progress(struct ui *u)
     }
 }
 
+/* The terminal's width (80 when it does not say). */
+static int
+columns(void)
+{
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) {
+        return ws.ws_col;
+    }
+    return 80;
+}
+
+/* "N/M files, R files/s: FILE", FILE the source the event names (the
+ * last one finished), its head cut to fit the line: so a run that stalls
+ * shows where it is. */
 static void
 show_progress(struct ui *u, const pcr_event *ev)
 {
@@ -61,8 +78,29 @@ show_progress(struct ui *u, const pcr_event *ev)
     }
     u->last_progress = t;
     double secs = t - u->start;
-    fprintf(stderr, "\r\033[K%zu/%zu files, %.0f files/s", done, total,
-            secs > 0 ? (double)done / secs : 0.0);
+    char head[96];
+    int n = snprintf(head, sizeof head, "%zu/%zu files, %.0f files/s", done,
+                     total, secs > 0 ? (double)done / secs : 0.0);
+    const char *name = pcr_event_source(ev);
+    int room = columns() - 1 - n - 2;
+    fprintf(stderr, "\r\033[K%s", head);
+    if (name == NULL || name[0] == '\0' || room < 8) {
+        return;
+    }
+    size_t len = strlen(name);
+    fputs(": ", stderr);
+    if (len > (size_t)room) {
+        name += len - (size_t)room + 3;
+        while ((*name & 0xc0) == 0x80) {
+            name++; /* not in the middle of a UTF-8 character */
+        }
+        fputs("...", stderr);
+    }
+    for (; *name; name++) {
+        /* a control character in a name must not move the cursor */
+        unsigned char c = (unsigned char)*name;
+        fputc(c < 0x20 || c == 0x7f ? '?' : c, stderr);
+    }
 }
 
 /* compileall lists a file once, before trying it. */
@@ -122,12 +160,17 @@ on_event(void *user, const pcr_event *ev)
 {
     struct ui *u = user;
     const cli_options *o = u->o;
+    if (pcr_event_kind(ev) == PCR_EV_ARCHIVE &&
+        pcr_event_status(ev) != PCR_OK) {
+        u->archive_refused = 1;
+    }
     switch (pcr_event_kind(ev)) {
     case PCR_EV_PROGRESS:
         show_progress(u, ev);
         return;
     case PCR_EV_WARNING:
-        if (o->quiet < 2) {
+        /* a check's notes are not problems: -q hides them */
+        if (o->quiet < (o->verb == CLI_CHECK ? 1 : 2)) {
             const char *m = pcr_event_message(ev);
             clear_progress(u);
             fflush(stdout);
@@ -158,7 +201,11 @@ on_event(void *user, const pcr_event *ev)
     u->seen++;
     if (o->verb == CLI_CHECK) {
         clear_progress(u);
-        cli_report_record(&u->report, ev);
+        const char *package = NULL;
+        if (u->ap != NULL && !cli_ap_keep(u->ap, ev, &package)) {
+            return; /* not a finding (--all-packages) */
+        }
+        cli_report_record(&u->report, ev, package);
         return;
     }
     if (pcr_event_status(ev) != PCR_OK) {
@@ -269,7 +316,28 @@ add_operands(pcr *p, const cli_options *o, int *tree)
     return 0;
 }
 
-static int cache_in_use; /* a cache dir was given to the handle */
+/* --python X.Y that has no server: the error, and the servers there
+ * are. */
+static int
+python_trouble(pcr *p)
+{
+    char msg[1100];
+    snprintf(msg, sizeof msg, "%s", pcr_error_string(p));
+    int n = pcr_python_count(p);
+    fprintf(stderr, CLI_PROG ": %s\n", msg);
+    if (n > 0) {
+        fprintf(stderr, CLI_PROG ": compile servers here:");
+        for (int i = 0; i < n; i++) {
+            fprintf(stderr, " %s", pcr_python_series(p, i));
+        }
+        fprintf(stderr, " (--python X.Y or all; --version says more)\n");
+    }
+    return 2;
+}
+
+static int cache_in_use;      /* a cache dir was given to the handle */
+static const char *cache_dir; /* which */
+static cli_outdir outdir;     /* --wheel --output DIR/ */
 
 /* Every option onto the handle; 0, or the exit status. */
 static int
@@ -286,11 +354,20 @@ configure(pcr *p, const cli_options *o)
         fprintf(stderr, CLI_PROG ": --clamp-mtime needs SOURCE_DATE_EPOCH\n");
         return 2;
     }
+    if (!set && o->verb == CLI_CHECK && o->wheel != NULL) {
+        /* a check writes no wheel, so the time of its entries does not
+         * matter: give the library the one it would take (1980, the
+         * first a zip can hold), and it says nothing about it */
+        set = 1;
+        epoch = 315532800;
+    }
     int bad = 0;
     bad |= set && pcr_set_epoch(p, epoch) != PCR_OK;
     bad |= o->server_dir && pcr_set_server_dir(p, o->server_dir) != PCR_OK;
     for (int i = 0; i < o->npythons && !bad; i++) {
-        bad |= pcr_add_python(p, o->pythons[i]) != PCR_OK;
+        if (pcr_add_python(p, o->pythons[i]) != PCR_OK) {
+            return python_trouble(p);
+        }
     }
     for (int i = 0; i < o->nlevels && !bad; i++) {
         bad |= pcr_add_level(p, o->levels[i]) != PCR_OK;
@@ -305,6 +382,8 @@ configure(pcr *p, const cli_options *o)
     bad |= pcr_set_record_names(p, o->ddir, o->strip, o->prepend) != PCR_OK;
     bad |= pcr_set_flag(p, PCR_FLAG_FORCE, o->force) != PCR_OK;
     bad |= pcr_set_flag(p, PCR_FLAG_LEGACY, o->legacy) != PCR_OK;
+    bad |= pcr_set_flag(p, PCR_FLAG_ALLOW_NO_COMPILER,
+                        o->allow_no_compiler || o->all_packages) != PCR_OK;
     bad |= pcr_set_flag(p, PCR_FLAG_HARDLINK_DUPES, o->hardlink_dupes);
     bad |= pcr_set_flag(p, PCR_FLAG_INCLUDE_SOURCES, o->include_sources);
     bad |= pcr_set_flag(p, PCR_FLAG_SOURCELESS, o->sourceless);
@@ -329,19 +408,29 @@ configure(pcr *p, const cli_options *o)
     const char *cache = o->cache_dir;
     const char *env = getenv("PYCOMPILE_REPRO_CACHE_DIR");
     if (cache == NULL && env != NULL && env[0] != '\0' &&
-        o->verb == CLI_COMPILE) {
+        (o->verb == CLI_COMPILE || o->verb == CLI_CACHE)) {
         cache = env;
     }
+    cache_dir = cache;
     if (cache != NULL) {
         cache_in_use = 1;
         bad |= pcr_set_cache(p, cache, o->cache_max) != PCR_OK;
         bad |= pcr_cache_totals(p, o->cache_stats) != PCR_OK;
+        bad |= pcr_set_cache_shared(p, o->cache_shared) != PCR_OK;
     }
     if (o->tar != NULL) {
         bad |= pcr_set_tar(p, o->tar, o->base ? o->base : ".") != PCR_OK;
     }
-    if (o->wheel != NULL) {
-        bad |= pcr_set_wheel(p, o->wheel, o->output) != PCR_OK;
+    if (o->wheel != NULL && !bad) {
+        const char *out = o->output;
+        if (out != NULL && o->verb == CLI_COMPILE) {
+            if (cli_outdir_prepare(&outdir, out, &err) != PCR_OK) {
+                fprintf(stderr, CLI_PROG ": %s\n", err.msg);
+                return 2;
+            }
+            out = outdir.path;
+        }
+        bad |= pcr_set_wheel(p, o->wheel, out) != PCR_OK;
     }
     return bad ? usage_trouble(p) : 0;
 }
@@ -388,6 +477,26 @@ do_version(pcr *p, const cli_options *o)
     return status;
 }
 
+/* "512 bytes", "12.3 KiB", "1.0 MiB", "2.5 GiB" */
+static const char *
+human(uint64_t bytes, char *buf, size_t size)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    if (bytes < 1024) {
+        snprintf(buf, size, "%llu byte%s", (unsigned long long)bytes,
+                 bytes == 1 ? "" : "s");
+        return buf;
+    }
+    double v = (double)bytes / 1024.0;
+    int u = 0;
+    while (v >= 1024.0 && u < 3) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, size, "%.1f %s", v, units[u]);
+    return buf;
+}
+
 static void
 print_cache_stats(pcr *p, const cli_options *o)
 {
@@ -396,14 +505,85 @@ print_cache_stats(pcr *p, const cli_options *o)
     }
     pcr_cache_stats st;
     pcr_get_cache_stats(p, &st);
+    char size[32], max[48] = "";
+    if (o->cache_max) {
+        char m[32];
+        snprintf(max, sizeof max, " of %s", human(o->cache_max, m, sizeof m));
+    }
     fflush(stdout);
+    if (o->verb == CLI_CACHE) {
+        fprintf(stderr, CLI_PROG ": cache %s: %llu entries, %s%s\n", cache_dir,
+                (unsigned long long)st.entries,
+                human(st.bytes, size, sizeof size), max);
+        return;
+    }
     fprintf(stderr,
             CLI_PROG ": cache: %llu hits, %llu misses, %llu written, %llu "
-                     "damaged, %llu trimmed; %llu entries, %llu bytes\n",
+                     "damaged, %llu trimmed; %llu entries, %s%s\n",
             (unsigned long long)st.hits, (unsigned long long)st.misses,
             (unsigned long long)st.written, (unsigned long long)st.damaged,
             (unsigned long long)st.trimmed, (unsigned long long)st.entries,
-            (unsigned long long)st.bytes);
+            human(st.bytes, size, sizeof size), max);
+}
+
+/* The cache's entries and bytes, counted by a run with no operands. */
+static pcr_status
+cache_count(pcr *p, pcr_cache_stats *st)
+{
+    if (pcr_cache_totals(p, 1) != PCR_OK ||
+        pcr_run(p, PCR_VERB_DUMP, NULL, NULL) != PCR_OK) {
+        return PCR_ENV;
+    }
+    pcr_get_cache_stats(p, st);
+    return PCR_OK;
+}
+
+/* Every entry removed; the directory itself stays. */
+static pcr_status
+cache_clear(pcr *p)
+{
+    if (pcr_set_cache(p, cache_dir, 0) != PCR_OK) {
+        return PCR_ENV;
+    }
+    return pcr_cache_clear(p);
+}
+
+/* --cache-stats or --cache-clear with no files: the cache alone, as
+ * ccache -s and -C. */
+static int
+do_cache(pcr *p, const cli_options *o)
+{
+    if (cache_dir == NULL) {
+        fprintf(stderr, CLI_PROG ": no cache: give --cache-dir DIR or set "
+                                 "PYCOMPILE_REPRO_CACHE_DIR\n");
+        return 2;
+    }
+    struct stat sb;
+    if (stat(cache_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        /* nothing to count or clear; and asking makes nothing */
+        if (o->cache_stats) {
+            fprintf(stderr, CLI_PROG ": cache %s: none there yet\n",
+                    cache_dir);
+        }
+        return 0;
+    }
+    pcr_cache_stats st;
+    if (o->cache_clear) {
+        char size[32];
+        if (cache_count(p, &st) != PCR_OK || cache_clear(p) != PCR_OK) {
+            return usage_trouble(p);
+        }
+        fprintf(stderr, CLI_PROG ": cache %s: %llu entries removed, %s\n",
+                cache_dir, (unsigned long long)st.entries,
+                human(st.bytes, size, sizeof size));
+    }
+    if (o->cache_stats) {
+        if (cache_count(p, &st) != PCR_OK) {
+            return usage_trouble(p);
+        }
+        print_cache_stats(p, o);
+    }
+    return 0;
 }
 
 static int
@@ -454,26 +634,49 @@ static int
 do_check(pcr *p, const cli_options *o)
 {
     int tree = 0;
-    int st = add_operands(p, o, &tree);
+    int st = o->all_packages ? 0 : add_operands(p, o, &tree);
     if (st != 0) {
         return st;
     }
     struct ui u = {.o = o, .p = p, .start = now()};
-    u.show_errors = 1;
+    if (o->all_packages && (u.ap = cli_ap_new()) == NULL) {
+        fprintf(stderr, CLI_PROG ": out of memory\n");
+        return 2;
+    }
+    /* -q: the problems only; -qq: nothing but the exit status (and what
+     * makes it 2) */
+    u.show_errors = o->quiet < 2;
     u.progress = o->quiet == 0 && !o->json && isatty(STDERR_FILENO);
     u.several = o->npythons > 1;
-    cli_report_begin(&u.report, o->json, stdout, p);
-    pcr_status rc = pcr_run(p, PCR_VERB_CHECK, on_event, &u);
+    cli_report_begin(&u.report, o, stdout, p);
+    pcr_status rc;
+    cli_error err = {""};
+    if (u.ap != NULL) {
+        rc = cli_ap_run(u.ap, p, o, on_event, &u, &err);
+    } else {
+        rc = pcr_run(p, PCR_VERB_CHECK, on_event, &u);
+    }
     clear_progress(&u);
     print_cache_stats(p, o);
     int status = cli_report_end(&u.report, now() - u.start);
+    if (u.ap != NULL) {
+        if (rc != PCR_ENV) {
+            cli_ap_summary(u.ap, o->quiet);
+        }
+        cli_ap_free(u.ap);
+        if (rc == PCR_ENV && err.msg[0] != '\0') {
+            fprintf(stderr, CLI_PROG ": %s\n", err.msg);
+            return 2;
+        }
+    }
     if (rc == PCR_ENV) {
+        /* said even with -qq: it is why the status is 2 */
         fflush(stdout);
         fprintf(stderr, CLI_PROG ": %s\n", pcr_error_string(p));
         return 2;
     }
     /* an archive refused (said in its event) checks nothing: not a pass */
-    return rc == PCR_FAIL && status == 0 ? 1 : status;
+    return u.archive_refused && status == 0 ? 1 : status;
 }
 
 static int
@@ -506,7 +709,7 @@ static const struct verb {
 } verbs[] = {
     {CLI_COMPILE, do_compile},  {CLI_CHECK, do_check}, {CLI_DUMP, do_pyc},
     {CLI_CANONICALIZE, do_pyc}, {CLI_REMOVE, do_pyc},  {CLI_HELP, do_help},
-    {CLI_VERSION, do_version},
+    {CLI_VERSION, do_version},  {CLI_CACHE, do_cache},
 };
 
 int
@@ -536,6 +739,7 @@ main(int argc, char **argv)
             break;
         }
     }
+    cli_outdir_finish(&outdir, status != 0);
     pcr_free(p);
     if (fflush(stdout) != 0 && status == 0) {
         status = 2;

@@ -14,8 +14,13 @@
 #include "cli.h"
 
 enum {
-    OPT_CACHE_DIR = 256,
+    OPT_ALL_PACKAGES = 256,
+    OPT_ALLOW_NO_COMPILER,
+    OPT_BY_VALUE,
+    OPT_CACHE_CLEAR,
+    OPT_CACHE_DIR,
     OPT_CACHE_MAX,
+    OPT_CACHE_SHARED,
     OPT_CACHE_STATS,
     OPT_CANONICALIZE,
     OPT_CHECK,
@@ -40,8 +45,13 @@ enum {
 
 /* Kept sorted by long name. */
 static const struct option long_options[] = {
+    {"all-packages", no_argument, NULL, OPT_ALL_PACKAGES},
+    {"allow-no-compiler", no_argument, NULL, OPT_ALLOW_NO_COMPILER},
+    {"by-value", no_argument, NULL, OPT_BY_VALUE},
+    {"cache-clear", no_argument, NULL, OPT_CACHE_CLEAR},
     {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
     {"cache-max-size", required_argument, NULL, OPT_CACHE_MAX},
+    {"cache-shared", no_argument, NULL, OPT_CACHE_SHARED},
     {"cache-stats", no_argument, NULL, OPT_CACHE_STATS},
     {"canonicalize", no_argument, NULL, OPT_CANONICALIZE},
     {"check", no_argument, NULL, OPT_CHECK},
@@ -56,6 +66,7 @@ static const struct option long_options[] = {
     {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
     {"no-verify-record", no_argument, NULL, OPT_NO_VERIFY_RECORD},
     {"null", no_argument, NULL, '0'},
+    {"optimise", required_argument, NULL, 'o'},
     {"optimize", required_argument, NULL, 'o'},
     {"output", required_argument, NULL, OPT_OUTPUT},
     {"package", required_argument, NULL, OPT_PACKAGE},
@@ -99,7 +110,8 @@ cli_usage(FILE *out)
         "\n"
         "What to write:\n"
         "  -o, --optimize LEVEL     optimisation level 0, 1 or 2; repeat\n"
-        "                           for one .pyc per level (default 0)\n"
+        "                           for one .pyc per level (default 0;\n"
+        "                           also spelt --optimise)\n"
         "  --invalidation-mode MODE timestamp, checked-hash or\n"
         "                           unchecked-hash (default: checked-hash\n"
         "                           if SOURCE_DATE_EPOCH is set, else\n"
@@ -113,6 +125,11 @@ cli_usage(FILE *out)
         "                           source instead of __pycache__\n"
         "  --hardlink-dupes         hard-link the .pyc of successive\n"
         "                           levels when their bytes are equal\n"
+        "  --clamp-mtime            with SOURCE_DATE_EPOCH: a source newer\n"
+        "                           than it gets its time first, so that a\n"
+        "                           timestamp .pyc is reproducible\n"
+        "                           (Fedora); with --tar: entries older\n"
+        "                           than it keep their own time\n"
         "\n"
         "Archives:\n"
         "  --tar OUT [-C DIR]       write the .pyc files into a\n"
@@ -120,8 +137,6 @@ cli_usage(FILE *out)
         "                           .tar.xz, .tar.zst), names relative\n"
         "                           to DIR (default .)\n"
         "  --include-sources        put the sources in the tar too\n"
-        "  --clamp-mtime            keep times older than\n"
-        "                           SOURCE_DATE_EPOCH (else all are it)\n"
         "  --wheel IN --output OUT  a wheel with .pyc added (OUT may be a\n"
         "                           directory); RECORD and WHEEL rewritten\n"
         "  --sourceless             .pyc in place of the sources\n"
@@ -135,9 +150,6 @@ cli_usage(FILE *out)
         "                           restrict it)\n"
         "  --remove                 delete the .pyc files of the sources:\n"
         "                           every cache tag and level (py3clean)\n"
-        "  --clamp-mtime            with SOURCE_DATE_EPOCH: sources newer\n"
-        "                           than it get its time first, so a\n"
-        "                           timestamp .pyc is reproducible (Fedora)\n"
         "\n"
         "Proving it:\n"
         "  --verify[=N]             compile each file N times (2 to 10,\n"
@@ -149,6 +161,14 @@ cli_usage(FILE *out)
         "  --check                  write nothing: compare the .pyc files\n"
         "                           with what would be written; exit 1 if\n"
         "                           any is missing, stale or different\n"
+        "  --allow-no-compiler      --check: a .pyc of a Python with no\n"
+        "                           compile server here is not a failure\n"
+        "  --by-value               --check: a .pyc with the same code in\n"
+        "                           another layout (not-canonical) is fine\n"
+        "  --all-packages           --check every installed Debian\n"
+        "                           package's .pyc against its source (a\n"
+        "                           tamper check; with --by-value on a\n"
+        "                           system py3compile compiled)\n"
         "  --format text|json       the --check report (default text)\n"
         "  --dump FILE.pyc...       print header and marshal tree\n"
         "  --canonicalize FILE|DIR...  rewrite existing .pyc files (from\n"
@@ -171,15 +191,20 @@ cli_usage(FILE *out)
         "                           reads it only with --cache-dir)\n"
         "  --cache-max-size SIZE    trim the least recently used entries\n"
         "                           beyond SIZE (bytes, or K, M, G)\n"
+        "  --cache-shared           accept a cache directory other users\n"
+        "                           can write (they can plant entries)\n"
         "  --cache-stats            print hits, misses and the cache's size\n"
+        "                           (alone: the cache's size)\n"
+        "  --cache-clear            alone: empty the cache\n"
         "\n"
         "How:\n"
         "  -j, --workers N          N compile servers per Python version\n"
-        "                           (0: one per CPU, shared among\n"
-        "                           the --verify rounds)\n"
+        "                           (default 1; 0: one per CPU, shared\n"
+        "                           among the --verify rounds)\n"
         "  -q, --quiet              with directories: -q hides the\n"
         "                           listing, -qq the errors too; with\n"
-        "                           files: -q hides the errors\n"
+        "                           files: -q hides the errors; --check:\n"
+        "                           -q only the problems, -qq nothing\n"
         "  -v, --verbose            list compiled files and print the\n"
         "                           summary for plain files too\n"
         "  -h, --help               this help\n"
@@ -235,9 +260,19 @@ set_verb(cli_options *o, cli_verb verb, cli_error *err)
 /* Combinations that make no sense are usage errors, said before any
  * work is done. */
 static pcr_status
-validate(const cli_options *o, cli_error *err)
+validate(cli_options *o, cli_error *err)
 {
     int compiling = o->verb == CLI_COMPILE;
+    int operands = o->nfiles > 0 || o->list != NULL || o->npackages > 0 ||
+                   o->wheel != NULL;
+    if (o->cache_clear && (operands || !compiling)) {
+        return usage_error(err, "--cache-clear goes alone (with "
+                                "--cache-dir or PYCOMPILE_REPRO_CACHE_DIR)");
+    }
+    if (!operands && compiling && (o->cache_stats || o->cache_clear)) {
+        o->verb = CLI_CACHE; /* the cache alone, as ccache -s and -C */
+        return PCR_OK;
+    }
     if (o->verify && !compiling) {
         return usage_error(err, "--verify applies only when compiling");
     }
@@ -252,7 +287,8 @@ validate(const cli_options *o, cli_error *err)
         if (o->output == NULL && compiling) {
             return usage_error(err, "--wheel needs --output");
         }
-        if (o->nfiles > 0 || o->npackages > 0 || o->list != NULL) {
+        if (o->nfiles > 0 || o->npackages > 0 || o->list != NULL ||
+            o->all_packages) {
             return usage_error(err, "--wheel takes no other operands");
         }
         return PCR_OK;
@@ -265,8 +301,22 @@ validate(const cli_options *o, cli_error *err)
         return usage_error(err, "--output, --sourceless and "
                                 "--no-verify-record apply to --wheel");
     }
-    if (o->json && o->verb != CLI_CHECK) {
-        return usage_error(err, "--format applies only to --check");
+    if ((o->json || o->allow_no_compiler || o->by_value || o->all_packages) &&
+        o->verb != CLI_CHECK) {
+        return usage_error(err, "--format, --allow-no-compiler, --by-value "
+                                "and --all-packages apply only to --check");
+    }
+    if (o->all_packages) {
+        if (o->nfiles > 0 || o->list != NULL || o->npackages > 0 ||
+            o->tar != NULL || o->npythons > 0 || o->nlevels > 0 ||
+            o->mode >= 0 || o->regex || o->ddir || o->strip || o->prepend) {
+            return usage_error(err, "--all-packages takes no files, "
+                                    "packages, archives, --python, -o, "
+                                    "--invalidation-mode, -x, -d, -s or -p: "
+                                    "it checks what dpkg installed, as "
+                                    "Debian compiles it");
+        }
+        return PCR_OK;
     }
     if (o->ddir != NULL && (o->strip != NULL || o->prepend != NULL)) {
         return usage_error(err, "-d cannot be combined with -s or -p");
@@ -295,6 +345,40 @@ validate(const cli_options *o, cli_error *err)
         return usage_error(err, "-0 only applies to names read from stdin");
     }
     return PCR_OK;
+}
+
+/* An unknown or ambiguous long option, with the names it could mean. */
+static pcr_status
+unknown_option(const char *arg, cli_error *err)
+{
+    enum { N = sizeof long_options / sizeof long_options[0] - 1 };
+    const char *names[N];
+    const char *word = strncmp(arg, "--", 2) == 0 ? arg + 2 : arg;
+    size_t len = strcspn(word, "="), nprefix = 0;
+    char list[512] = "";
+    for (size_t k = 0; k < N; k++) {
+        names[k] = long_options[k].name;
+        if (word != arg && word[len] == '=' && strlen(names[k]) == len &&
+            strncmp(names[k], word, len) == 0) {
+            return usage_error(err, "option --%s takes no value", names[k]);
+        }
+        if (len > 0 && strncmp(names[k], word, len) == 0) {
+            size_t used = strlen(list);
+            snprintf(list + used, sizeof list - used, "%s--%s",
+                     nprefix ? ", " : "", names[k]);
+            nprefix++;
+        }
+    }
+    if (nprefix > 1) {
+        return usage_error(err, "option --%.*s is ambiguous: %s", (int)len,
+                           word, list);
+    }
+    const char *best = word != arg ? cli_suggest(word, names, N) : NULL;
+    if (best != NULL) {
+        return usage_error(err, "unknown option --%.*s; did you mean --%s?",
+                           (int)len, word, best);
+    }
+    return usage_error(err, "unknown option %s", arg);
 }
 
 pcr_status
@@ -340,6 +424,7 @@ cli_parse(int argc, char **argv, cli_options *o, cli_error *err)
                 return PCR_ENV;
             }
             o->workers = (int)v;
+            o->workers_set = 1;
             break;
         case 'l':
             no_recurse = 1;
@@ -407,6 +492,21 @@ cli_parse(int argc, char **argv, cli_options *o, cli_error *err)
             o->cache_max = (uint64_t)(v2 * mult);
             break;
         }
+        case OPT_ALL_PACKAGES:
+            o->all_packages = 1;
+            break;
+        case OPT_ALLOW_NO_COMPILER:
+            o->allow_no_compiler = 1;
+            break;
+        case OPT_BY_VALUE:
+            o->by_value = 1;
+            break;
+        case OPT_CACHE_CLEAR:
+            o->cache_clear = 1;
+            break;
+        case OPT_CACHE_SHARED:
+            o->cache_shared = 1;
+            break;
         case OPT_CACHE_STATS:
             o->cache_stats = 1;
             break;
@@ -509,10 +609,17 @@ cli_parse(int argc, char **argv, cli_options *o, cli_error *err)
             return usage_error(err, "option %s needs a value",
                                argv[optind - 1]);
         default:
-            if (optopt != 0) {
-                return usage_error(err, "unknown option -%c", optopt);
+            if (optopt == 0) {
+                return unknown_option(argv[optind - 1], err);
             }
-            return usage_error(err, "unknown option %s", argv[optind - 1]);
+            for (const struct option *lo = long_options; lo->name; lo++) {
+                /* a known option: only a long one given a value */
+                if (lo->val == optopt && lo->has_arg == no_argument) {
+                    return usage_error(err, "option --%s takes no value",
+                                       lo->name);
+                }
+            }
+            return usage_error(err, "unknown option -%c", optopt);
         }
     }
     /* compileall: -r takes precedence over -l */

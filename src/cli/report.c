@@ -88,31 +88,124 @@ status_of(pcr_check_class c)
 }
 
 void
-cli_report_begin(cli_report *r, int json, FILE *out, pcr *p)
+cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p)
 {
     memset(r, 0, sizeof *r);
-    r->json = json;
+    r->json = o->json;
+    r->quiet = o->quiet;
+    r->allow_no_compiler = o->allow_no_compiler || o->all_packages;
+    r->by_value = o->by_value;
     r->out = out;
-    if (!json) {
+    /* the mode checked for, as configure() gives it to the library */
+    cli_error err;
+    int64_t epoch;
+    if (cli_source_date_epoch(&r->epoch_set, &epoch, &err) != PCR_OK) {
+        r->epoch_set = 1;
+    }
+    r->mode_asked = o->mode >= 0;
+    r->packages = o->npackages > 0 || o->all_packages;
+    r->mode = o->mode >= 0       ? (pcr_invalidation)o->mode
+              : r->packages      ? PCR_TIMESTAMP
+              : o->wheel != NULL ? PCR_CHECKED_HASH
+              : r->epoch_set     ? PCR_CHECKED_HASH
+                                 : PCR_TIMESTAMP;
+    if (!r->json) {
         return;
     }
     fprintf(out, "{\n  \"format\": \"pycompile-repro-check\",\n"
                  "  \"format_version\": 2,\n  \"tool_version\": ");
     cli_json_string(out, pcr_version_string());
-    fprintf(out, ",\n  \"canonical_form\": %d,\n  \"files\": [",
-            pcr_canonical_form());
+    fprintf(out,
+            ",\n  \"canonical_form\": %d,\n  \"by_value\": %s,\n  "
+            "\"files\": [",
+            pcr_canonical_form(), r->by_value ? "true" : "false");
     r->p = p;
 }
 
+/* The invalidation mode a .pyc on disk was written in: 0 timestamp, 1
+ * checked-hash, 2 unchecked-hash, 3 unknown (not a file, e.g. in an
+ * archive). */
+static int
+mode_on_disk(const char *pyc)
+{
+    unsigned char h[8];
+    FILE *f = pyc ? fopen(pyc, "rb") : NULL;
+    if (f == NULL) {
+        return 3;
+    }
+    size_t n = fread(h, 1, sizeof h, f);
+    fclose(f);
+    unsigned flags =
+        n == 8 ? h[4] | h[5] << 8 | h[6] << 16 | (unsigned)h[7] << 24 : 99;
+    return flags == 0 ? 0 : flags == 3 ? 1 : flags == 1 ? 2 : 3;
+}
+
+/* Once, after the report: how to check other-mode .pyc as they are. */
+static void
+mode_hint(const cli_report *r)
+{
+    static const char *const names[] = {"timestamp", "checked-hash",
+                                        "unchecked-hash"};
+    size_t n = r->by_class[PCR_CHECK_MODE];
+    if (n == 0 || r->quiet > 0) {
+        return;
+    }
+    int found = -1, kinds = 0;
+    for (int m = 0; m < 3; m++) {
+        if (r->found_mode[m]) {
+            found = m;
+            kinds++;
+        }
+    }
+    const char *want = pcr_invalidation_name(r->mode);
+    fprintf(stderr,
+            CLI_PROG ": %zu .pyc %s in another invalidation mode "
+                     "than %s, ",
+            n, n == 1 ? "is" : "are", want);
+    if (r->mode_asked) {
+        fprintf(stderr, "the mode asked for with --invalidation-mode");
+    } else if (r->packages) {
+        fprintf(stderr, "the mode the Debian hooks write (--package)");
+    } else if (r->mode == PCR_TIMESTAMP || r->epoch_set) {
+        fprintf(stderr, "the default here (SOURCE_DATE_EPOCH is %s)",
+                r->epoch_set ? "set" : "not set");
+    } else {
+        fprintf(stderr, "the default for this input");
+    }
+    if (kinds == 1 && found != (int)r->mode) {
+        fprintf(stderr,
+                "; they are %s .pyc: to check them as written, use "
+                "--invalidation-mode %s",
+                names[found], names[found]);
+    } else {
+        fprintf(stderr, "; to check them as written, use "
+                        "--invalidation-mode with their mode (timestamp, "
+                        "checked-hash or unchecked-hash)");
+    }
+    if (!r->mode_asked && !r->packages) {
+        fprintf(stderr, ", or set SOURCE_DATE_EPOCH as the build that "
+                        "wrote them did");
+    }
+    fputc('\n', stderr);
+}
+
 void
-cli_report_record(cli_report *r, const pcr_event *ev)
+cli_report_record(cli_report *r, const pcr_event *ev, const char *package)
 {
     pcr_check_class cls = pcr_event_class(ev);
+    /* --by-value: the same code in another layout is no problem */
+    int fine =
+        cls == PCR_CHECK_OK || (r->by_value && cls == PCR_CHECK_NOT_CANONICAL);
+    /* not checked, and that is allowed: counted, not listed */
+    int quiet_skip = cls == PCR_CHECK_NO_COMPILER && r->allow_no_compiler;
     const char *pyc = pcr_event_pyc(ev);
     const char *detail = pcr_event_message(ev);
     r->checked++;
     r->by_class[(unsigned)cls < PCR_CHECK_CLASSES ? cls
                                                   : PCR_CHECK_DIFFERENT]++;
+    if (cls == PCR_CHECK_MODE) {
+        r->found_mode[mode_on_disk(pyc)]++;
+    }
     if (r->json) {
         fprintf(r->out, "%s\n    {\"source\": ", r->checked > 1 ? "," : "");
         cli_json_string(r->out, pcr_event_source(ev));
@@ -125,12 +218,17 @@ cli_report_record(cli_report *r, const pcr_event *ev)
             fputs("null", r->out);
         }
         fprintf(r->out, ", \"level\": %d, \"status\": \"%s\", \"class\": ",
-                pcr_event_level(ev), status_of(cls));
+                pcr_event_level(ev), fine ? "ok" : status_of(cls));
         cli_json_string(r->out, pcr_check_class_name(cls));
         fprintf(r->out, ", \"detail\": ");
         cli_json_string(r->out, detail);
+        if (package != NULL) {
+            fprintf(r->out, ", \"package\": ");
+            cli_json_string(r->out, package);
+        }
         fputc('}', r->out);
-    } else if (cls != PCR_CHECK_OK && cls != PCR_CHECK_SKIPPED) {
+    } else if (!fine && cls != PCR_CHECK_SKIPPED && !quiet_skip &&
+               (r->quiet < 2 || cls == PCR_CHECK_UNREADABLE)) {
         /* one line per problem: fold CPython's multi-line messages */
         fprintf(r->out, "%s: %s: ", pyc ? pyc : pcr_event_source(ev),
                 pcr_check_class_name(cls));
@@ -144,6 +242,9 @@ cli_report_record(cli_report *r, const pcr_event *ev)
                 fputc(*p, r->out);
             }
         }
+        if (package != NULL) {
+            fprintf(r->out, " [%s]", package);
+        }
         fputc('\n', r->out);
     }
 }
@@ -155,7 +256,9 @@ cli_report_end(cli_report *r, double seconds)
                     r->by_class[PCR_CHECK_UNREADABLE];
     size_t skipped =
         r->by_class[PCR_CHECK_SKIPPED] + r->by_class[PCR_CHECK_NO_COMPILER];
-    size_t differ = r->checked - r->by_class[PCR_CHECK_OK] - errors - skipped;
+    size_t same = r->by_value ? r->by_class[PCR_CHECK_NOT_CANONICAL] : 0;
+    size_t differ =
+        r->checked - r->by_class[PCR_CHECK_OK] - errors - skipped - same;
     if (r->json) {
         /* the versions this run used: the servers it started */
         fprintf(r->out, "\n  ],\n  \"pythons\": [");
@@ -173,39 +276,62 @@ cli_report_end(cli_report *r, double seconds)
         }
         fprintf(r->out,
                 "],\n  \"totals\": {\"checked\": %zu, \"identical\": "
-                "%zu, \"differ\": %zu, \"errors\": %zu, \"skipped\": %zu, "
-                "\"by_class\": {",
-                r->checked, r->by_class[PCR_CHECK_OK], differ, errors,
+                "%zu, \"same_code\": %zu, \"differ\": %zu, \"errors\": "
+                "%zu, \"skipped\": %zu, \"by_class\": {",
+                r->checked, r->by_class[PCR_CHECK_OK], same, differ, errors,
                 skipped);
         for (int c = 0; c < PCR_CHECK_CLASSES; c++) {
             fprintf(r->out, "%s\"%s\": %zu", c ? ", " : "",
                     pcr_check_class_name((pcr_check_class)c), r->by_class[c]);
         }
         fprintf(r->out, "}}\n}\n");
-    } else {
-        fprintf(r->out,
-                CLI_PROG ": checked %zu .pyc: %zu identical, %zu differ",
-                r->checked - skipped, r->by_class[PCR_CHECK_OK], differ);
+    } else if (r->quiet == 0) {
+        /* the summary is a "pycompile-repro:" line: stderr, as the
+         * compile summary, so that stdout holds one line per .pyc */
+        FILE *out = stderr;
+        fflush(r->out);
+        fprintf(out, CLI_PROG ": checked %zu .pyc: %zu identical, ",
+                r->checked - skipped, r->by_class[PCR_CHECK_OK]);
+        if (r->by_value) {
+            fprintf(out, "%zu the same code (not canonical: fine by value), ",
+                    same);
+        }
+        fprintf(out, "%zu differ", differ);
         for (int c = 1; c < PCR_CHECK_CLASSES; c++) {
+            if (r->by_value && c == PCR_CHECK_NOT_CANONICAL) {
+                continue;
+            }
             if (r->by_class[c] && c != PCR_CHECK_SOURCE_ERROR &&
                 c != PCR_CHECK_UNREADABLE && c != PCR_CHECK_SKIPPED &&
                 c != PCR_CHECK_NO_COMPILER) {
-                fprintf(r->out, " (%s %zu)",
+                fprintf(out, " (%s %zu)",
                         pcr_check_class_name((pcr_check_class)c),
                         r->by_class[c]);
             }
         }
-        fprintf(r->out, ", %zu errors", errors);
+        fprintf(out, ", %zu error%s", errors, errors == 1 ? "" : "s");
         if (skipped) {
-            fprintf(r->out, ", %zu skipped (excluded %zu, no-compiler %zu)",
+            fprintf(out, ", %zu skipped (excluded %zu, no-compiler %zu)",
                     skipped, r->by_class[PCR_CHECK_SKIPPED],
                     r->by_class[PCR_CHECK_NO_COMPILER]);
         }
-        fprintf(r->out, " in %.2f s\n", seconds);
+        fprintf(out, " in %.2f s\n", seconds);
+    }
+    fflush(r->out);
+    mode_hint(r);
+    size_t unchecked = r->by_class[PCR_CHECK_NO_COMPILER];
+    if (unchecked && !r->allow_no_compiler && r->quiet == 0) {
+        /* a check that could not look is no pass (a false green in CI) */
+        fprintf(stderr,
+                CLI_PROG ": %zu .pyc %s not checked: no compile server "
+                         "here for %s Python; that fails the check "
+                         "unless --allow-no-compiler is given\n",
+                unchecked, unchecked == 1 ? "was" : "were",
+                unchecked == 1 ? "its" : "their");
     }
     /* diffoscope's convention: 2 for trouble, 1 for a difference */
     if (r->by_class[PCR_CHECK_UNREADABLE]) {
         return 2;
     }
-    return differ || errors ? 1 : 0;
+    return differ || errors || (unchecked && !r->allow_no_compiler) ? 1 : 0;
 }

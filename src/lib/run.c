@@ -567,7 +567,9 @@ pcr_run(pcr *p, pcr_verb verb, pcr_callback cb, void *user)
     pcr_runner r = {.cb = cb, .user = user, .py = &p->py};
     const char *refused = NULL;
     pcr_status rc = pcr_plan_make(p, verb, &plan, &r.err);
-    if (rc == PCR_OK && v->servers) {
+    /* a verb without servers opens the cache only to count it (a run
+     * with no operands and the totals asked for: --cache-stats alone) */
+    if (rc == PCR_OK && (v->servers || p->cache_want_totals)) {
         plan.cache = pcr_handle_cache(p, &refused);
     } else {
         plan.cache = NULL;

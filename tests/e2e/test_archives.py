@@ -210,7 +210,7 @@ class TestCheckArchives(Base):
         self.assertEqual(tool(["--tar", out, "pkg"], cwd=src).returncode, 0)
         p = tool(["--check", "--tar", out, "pkg"], cwd=src)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertIn(b"4 identical, 0 differ", p.stdout)
+        self.assertIn(b"4 identical, 0 differ", p.stderr)
         with open(os.path.join(src, "pkg", "b.py"), "a") as f:
             f.write("C = 3\n")
         p = tool(["--check", "--tar", out, "--format", "json", "pkg"],
@@ -369,7 +369,7 @@ class TestCheckTarAmbiguous(Base):
             with self.subTest(case=name):
                 path, p = self.check(tail, name)
                 self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-                self.assertIn(b"4 identical, 0 differ", p.stdout)
+                self.assertIn(b"4 identical, 0 differ", p.stderr)
 
     def test_ambiguous_tars_are_refused(self):
         t, z = self.target.encode(), self.zeros
@@ -646,7 +646,7 @@ class TestWheel(Base):
         p = tool(["--check", "--wheel", rebuilt], cwd=self.top)
         took_check = time.monotonic() - t
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertIn(b"5 identical", p.stdout)
+        self.assertIn(b"5 identical", p.stderr)
         self.assertLess(took, 15, "--wheel of %d entries" % n)
         self.assertLess(took_check, 15, "--check --wheel of %d entries" % n)
 

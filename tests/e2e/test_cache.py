@@ -30,11 +30,24 @@ def tool(args, cwd, env=None):
                           timeout=600)
 
 
+UNITS = {"byte": 1, "bytes": 1, "KiB": 1024, "MiB": 1024 ** 2,
+         "GiB": 1024 ** 3}
+
+
 def stats(p):
+    """The counts of the --cache-stats line; "bytes" the size (from the
+    human unit it is printed in, to its precision)."""
     line = [x for x in p.stderr.decode().splitlines() if "cache:" in x][-1]
     words = line.split("cache: ")[1].replace(";", ",").split(", ")
-    return {w.split()[1]: float(w.split()[0]) for w in words
-            if w.split()[0].replace(".", "").isdigit()}
+    out = {}
+    for w in words:
+        n, unit = w.split()[:2]
+        if n.replace(".", "").isdigit():
+            if unit in UNITS:
+                out["bytes"] = float(n) * UNITS[unit]
+            else:
+                out[unit] = float(n)
+    return out
 
 
 class Base(unittest.TestCase):

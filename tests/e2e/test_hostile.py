@@ -353,8 +353,8 @@ class TestReports(Base):
         self.assertEqual(report["totals"]["identical"], 1)
         self.assertEqual(report["totals"]["skipped"], 1)
         p = tool(["--check", "-x", "b\\.py", "pkg"], self.top)
-        self.assertIn(b"1 identical", p.stdout)
-        self.assertIn(b"1 skipped", p.stdout)
+        self.assertIn(b"1 identical", p.stderr)
+        self.assertIn(b"1 skipped", p.stderr)
 
     # 10. JSON with names that are not UTF-8
     def test_json_names_are_lossless(self):

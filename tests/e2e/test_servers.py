@@ -67,11 +67,20 @@ class TestVersions(Base):
         self.assertTrue(os.path.exists(pycref.cache_path(ok)))
         self.assertFalse(os.path.exists(os.path.join(
             os.path.dirname(other), "__pycache__")))
-        # --check: a class of its own, not a failure
+        # --check: a class of its own; a check that could not look fails
+        # (no false green in CI) unless --allow-no-compiler says skipping
+        # is fine
         p = tool(["--check", "root/usr/lib/python3.99"], self.top,
                  explicit=False)
-        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertEqual(p.returncode, 1, p.stdout)
         self.assertIn(b"no-compiler", p.stdout)
+        self.assertIn(b"--allow-no-compiler", p.stderr)
+        p = tool(["--check", "--allow-no-compiler",
+                  "root/usr/lib/python3.99"], self.top, explicit=False)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        # allowed: counted in the summary, not listed as a problem
+        self.assertEqual(p.stdout, b"")
+        self.assertIn(b"no-compiler 1", p.stderr)
 
     def test_python_all_writes_one_pyc_per_version(self):
         src = self.write("m.py", "x = 1\n")

@@ -16,6 +16,10 @@
 #  4. Two installs under different umask, TZ and cwd: identical bytes; no
 #     progress line or escape code on a terminal; purge leaves no
 #     __pycache__.
+#  5. Without the tool (the addon only recommends it): the package
+#     installs with py3compile's .pyc; the tool installed afterwards makes
+#     them canonical (the same bytes); removing it leaves them valid;
+#     purging the package (py3clean alone) leaves nothing.
 # Ends with "N passed, N failed".
 set -u
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
@@ -161,6 +165,9 @@ else
 fi
 
 sed -i 's/^Build-Depends:/Build-Depends: dh-sequence-pycompile-repro,/' idna-src/debian/control
+# as the addon's documentation asks at debhelper compat 13: the tool is
+# recommended through ${misc:Recommends}
+sed -i "/^Package: $pkg\$/a Recommends: \${misc:Recommends}" idna-src/debian/control
 if (cd idna-src && DEB_BUILD_OPTIONS=nocheck quiet dpkg-buildpackage -us -uc -b); then
     ok "python-idna builds with dh-sequence-pycompile-repro (dh_python3, pybuild)"
 else
@@ -178,8 +185,9 @@ check "the autoscript marker names dh_pycompile_repro's version" \
     grep -q "dh_pycompile_repro/[0-9]" ctrl/postinst
 check "the package registers its module directory" \
     bash -c "dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/pycompile-repro/packages/$pkg | grep -qx 'public /usr/lib/python3/dist-packages'"
-check "Depends: pycompile-repro" \
-    bash -c "dpkg-deb -f '$deb' Depends | grep -q pycompile-repro"
+check "Recommends: pycompile-repro, and no Depends on it" \
+    bash -c "dpkg-deb -f '$deb' Recommends | grep -qx pycompile-repro &&
+             ! dpkg-deb -f '$deb' Depends | grep -q pycompile-repro"
 
 canonical() { # every installed .pyc of the package canonical (pycref.py)
     find "$moddir" -name '*.pyc' -print0 | sort -z |
@@ -258,4 +266,30 @@ else
 fi
 quiet dpkg --purge "$pkg"
 check "purge leaves nothing behind (second time)" test ! -e "$moddir"
+
+# 5. without the tool (it is only recommended): the package installs and
+# keeps py3compile's .pyc; installing the tool later makes them canonical
+# (its postinst compiles every registered package); purge is clean
+quiet dpkg --purge dh-pycompile-repro libpycompile-repro-dev \
+    libpycompile-repro0 pycompile-repro
+check "without the tool: dpkg -i the rebuilt package" quiet dpkg -i "$deb"
+check "... its .pyc are py3compile's (one per module and version)" \
+    test "$(pyc_count)" = "$want"
+if canonical >/dev/null 2>&1; then
+    bad "... and not canonical (py3compile alone)"
+else
+    ok "... and not canonical (py3compile alone)"
+fi
+check "installing the tool afterwards" \
+    quiet bash -c "cd '$src' && apt-get install -y --no-install-recommends $(printf './%s ' $debs)"
+check "... makes them canonical: the same bytes as with the tool first" \
+    test "$before" = "$(hashes)"
+check "--check --package exits 0" checked
+quiet dpkg --purge dh-pycompile-repro libpycompile-repro-dev \
+    libpycompile-repro0 pycompile-repro
+check "removing the tool leaves the .pyc, still valid" \
+    test "$(pyc_count)" = "$want"
+check "then purging the package (py3clean alone) leaves nothing" \
+    quiet dpkg --purge "$pkg"
+check "... behind" test ! -e "$moddir"
 finish

@@ -165,6 +165,15 @@ class TestInstall(Installed):
                           section) if False else \
                 self.assertTrue(re.search(r"(?m)^" + section + "$", page),
                                 section)
+        # no groff warning (lintian's groff-message: a line that starts
+        # with ".pyc" is a macro call)
+        for page_path in (os.path.join(TOP, "docs", "pycompile-repro.1"),
+                          os.path.join(self.dest, "usr/share/man/man1/"
+                                       "dh_pycompile_repro.1")):
+            w = sh(["man", "--warnings", "-E", "UTF-8", "-l", "-Tutf8",
+                    "-Z", page_path], env=dict(env, LC_ALL="C.UTF-8",
+                                               MANROFFSEQ=""))
+            self.assertEqual(w.stderr, b"", page_path)
         dh = re.sub(r".\x08", "", sh(["man", "-l", os.path.join(
             self.dest, "usr/share/man/man1/dh_pycompile_repro.1")],
             env=env).stdout.decode())
@@ -202,6 +211,11 @@ class TestPackagesOfTheTool(unittest.TestCase):
     def test_make_deb_splits_and_is_lintian_clean(self):
         p = sh(["make", "-C", TOP, "deb"], check=False)
         self.assertEqual(p.returncode, 0, (p.stdout + p.stderr)[-3000:])
+        # no warning from the build tools (the shlibdeps probe once drew
+        # two from dpkg-shlibdeps), and none from lintian
+        out = (p.stdout + p.stderr).decode()
+        self.assertEqual(re.findall(r"(?m)^(?:dpkg-\S+: warning: .*|W: .*)$",
+                                    out), [])
         dist = os.path.join(TOP, "dist")
         arch = sh(["dpkg", "--print-architecture"]).stdout.decode().strip()
 
@@ -222,6 +236,12 @@ class TestPackagesOfTheTool(unittest.TestCase):
                   "./usr/libexec/pycompile-repro/debian-hook",
                   "./usr/share/python3/runtime.d/pycompile-repro.rtupdate"):
             self.assertIn(f, files)
+        # its postinst compiles the packages registered before it came
+        ctl = tempfile.mkdtemp(prefix="pcr-deb-")
+        sh(["dpkg-deb", "-e", tool, ctl])
+        self.assertIn("debian-hook post-rtupdate",
+                      open(os.path.join(ctl, "postinst")).read())
+        shutil.rmtree(ctl)
         self.assertRegex(files, r"\./usr/libexec/pycompile-repro/cpython-3\.")
         self.assertNotIn("perl5", files)
         self.assertNotIn("libpycompile-repro.so", files)
@@ -231,6 +251,12 @@ class TestPackagesOfTheTool(unittest.TestCase):
         self.assertIn("Sequence/pycompile_repro.pm", listing(addon))
         lib = deb("libpycompile-repro0")
         self.assertEqual(field(lib, "Multi-Arch"), "same")
+        # what the library loads with dlopen is named (the probe), and
+        # the probe itself is in no package
+        for d in (tool, lib):
+            self.assertRegex(field(d, "Depends"), r"libarchive\d")
+            self.assertRegex(field(d, "Depends"), r"libssl\d")
+            self.assertNotIn("shlibdeps-probe", listing(d))
         self.assertRegex(listing(lib), r"libpycompile-repro\.so\.0")
         dev = listing(deb("libpycompile-repro-dev"))
         for f in ("pycompile_repro.h", "libpycompile-repro.a",
@@ -276,9 +302,19 @@ class TestPackagesOfTheTool(unittest.TestCase):
 
 
 class TestDebianAddon(Installed):
-    def build(self, where, broken=False, options=None):
+    def build(self, where, broken=False, options=None, relation=None):
         src = os.path.join(where, "python-reprosample-1.0")
         shutil.copytree(os.path.join(HERE, "sample-deb"), src)
+        if relation is not None:
+            # the maintainer's choice of relation to the tool (or none)
+            ctl = os.path.join(src, "debian", "control")
+            with open(ctl) as f:
+                text = f.read()
+            text = text.replace("Depends: ${misc:Depends}\n"
+                                "Recommends: ${misc:Recommends}\n",
+                                relation)
+            with open(ctl, "w") as f:
+                f.write(text)
         if broken:
             with open(os.path.join(src, "reprosample", "bad.py"), "w") as f:
                 f.write("def broken(:\n")
@@ -342,14 +378,45 @@ class TestDebianAddon(Installed):
         self.assertNotIn("UNDECLARED", postinst)
         self.assertIn("debian-hook remove python3-reprosample",
                       self.control(deb, "prerm"))
-        self.assertIn("pycompile-repro", sh(["dpkg-deb", "-f", deb,
-                                             "Depends"]).stdout.decode())
+
+    def fields(self, deb):
+        return {f: sh(["dpkg-deb", "-f", deb, f]).stdout.decode().strip()
+                for f in ("Depends", "Recommends")}
+
+    def test_the_tool_is_recommended_not_depended_on(self):
+        p, deb, _ = self.first
+        self.assertEqual(self.fields(deb), {"Depends": "",
+                                            "Recommends": "pycompile-repro"})
+        self.assertNotIn(b"unused", p.stderr)
+        self.assertNotIn(b"neither ${misc:Recommends}", p.stderr)
+
+    def test_a_maintainer_may_choose_a_hard_dependency(self):
+        where = os.path.join(self.tmp, "deb-depends")
+        os.makedirs(where)
+        p, deb, _ = self.build(where, options="nocheck", relation=(
+            "Depends: ${misc:Depends}, ${pycompile-repro:Depends}\n"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.fields(deb), {"Depends": "pycompile-repro",
+                                            "Recommends": ""})
+        self.assertNotIn(b"unused", p.stderr)
+
+    def test_no_relation_at_compat_13_is_warned_about(self):
+        where = os.path.join(self.tmp, "deb-none")
+        os.makedirs(where)
+        p, deb, _ = self.build(where, options="nocheck",
+                               relation="Depends: ${misc:Depends}\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.fields(deb), {"Depends": "", "Recommends": ""})
+        self.assertIn(b"python3-reprosample: debian/control uses neither "
+                      b"${misc:Recommends} nor ${pycompile-repro:Depends}",
+                      p.stderr)
+        # the optional substvars draw no warning from dpkg-gencontrol
+        self.assertNotIn(b"unused", p.stderr)
 
     def test_package_without_python_is_left_alone(self):
         _, _, doc = self.first
         self.assertTrue(os.path.exists(doc))
-        self.assertNotIn("pycompile-repro", sh(
-            ["dpkg-deb", "-f", doc, "Depends"]).stdout.decode())
+        self.assertEqual(self.fields(doc), {"Depends": "", "Recommends": ""})
         self.assertEqual(self.control(doc, "postinst"), "")
         self.assertNotIn(b"pycompile-repro", sh(["dpkg-deb", "-c", doc]
                                                 ).stdout)
@@ -370,6 +437,50 @@ class TestDebianAddon(Installed):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(b"bad.py", p.stderr + p.stdout)
         self.assertFalse(os.path.exists(deb))
+
+
+class TestDebianHook(Installed):
+    """debian-hook as the maintainer scripts and runtime.d run it, with a
+    py3versions that lists a version no server serves."""
+
+    def hook(self, *args, versions):
+        d = tempfile.mkdtemp(dir=self.tmp)
+        fake = os.path.join(d, "bin")
+        os.makedirs(fake)
+        with open(os.path.join(fake, "py3versions"), "w") as f:
+            f.write('#!/bin/sh\ncase $1 in -d) echo python%s ;; '
+                    '*) echo %s ;; esac\n'
+                    % (versions[0], " ".join("python" + v for v in versions)))
+        os.chmod(os.path.join(fake, "py3versions"), 0o755)
+        reg = os.path.join(d, "packages")
+        os.makedirs(reg)
+        for pkg in ("python3-one", "python3-two"):
+            with open(os.path.join(reg, pkg), "w") as f:
+                f.write("public %s\n" % os.path.join(d, "nothing-here"))
+        env = dict(self.env, PYCOMPILE_REPRO_REGISTRY=reg,
+                   PYCOMPILE_REPRO=self.tool,
+                   PATH=fake + ":" + self.env["PATH"])
+        return subprocess.run([self.dest + "/usr/libexec/pycompile-repro/"
+                               "debian-hook"] + list(args), env=env,
+                              capture_output=True)
+
+    def test_a_version_without_a_server_is_said_once(self):
+        have = servers()[-1]
+        warning = (b"debian-hook): WARNING: Python 3.99 is installed, but "
+                   b"pycompile-repro has no compile server for it")
+        for args in (["configure", "python3-one"], ["post-rtupdate"],
+                     ["rtinstall", "python3.99"]):
+            with self.subTest(args=args):
+                p = self.hook(*args, versions=[have, "3.99"])
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(p.stderr.count(warning), 1, p.stderr)
+        # served versions only: not a word
+        for args in (["configure", "python3-one"], ["post-rtupdate"],
+                     ["rtinstall", "python" + have]):
+            with self.subTest(args=args):
+                p = self.hook(*args, versions=[have])
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(p.stderr, b"")
 
 
 def rpm_macro_path():
@@ -397,6 +508,77 @@ def set_hash(files):
         h.update(name.encode() + b"\0" + hashlib.sha256(files[name])
                  .hexdigest().encode() + b"\n")
     return h.hexdigest()[:16]
+
+
+class TestDebianRpm(Installed):
+    """The RPM step on Debian's own rpm, as it is: its platform file is read
+    after macros.d (it defines %__brp_python_bytecompile and
+    %_python_bytecompile_extra 1) and its %__os_install_post runs no
+    Python step.  macros.pycompile-repro-debian, read last (from
+    /etc/rpm/macros.*: here put at the end of the macro path), makes the
+    step run; macros.zz-pycompile-repro alone, in macros.d, does nothing
+    there (the trap the README documents)."""
+
+    def build(self, extra_macro_files, pyvers, defines=()):
+        topdir = tempfile.mkdtemp(dir=self.tmp)
+        env = dict(self.env, SOURCE_DATE_EPOCH=str(EPOCH))
+        parts = MACRO_PATH.split(":")
+        # macros.d's place: right after /usr/lib/rpm/macros.d/macros.*
+        at = next(i for i, x in enumerate(parts) if "macros.d" in x) + 1
+        path = parts[:at] + extra_macro_files.get("macros.d", []) + \
+            parts[at:] + extra_macro_files.get("etc", [])
+        cmd = ["rpmbuild", "--macros", ":".join(path),
+               "--define", "__brp_pycompile_repro " +
+               os.path.join(self.dest, "usr/lib/rpm/brp-pycompile-repro"),
+               "--define", "_topdir " + topdir,
+               "--define", "sample_src " + os.path.join(HERE, "sample-deb"),
+               "--define", "pyvers " + pyvers,
+               "--define", "noarch 1", "--define", "precompile 0",
+               "--define", "private 0"]
+        for d in defines:
+            cmd += ["--define", d]
+        cmd += ["--nodeps", "-bb", os.path.join(HERE, "sample-rpm",
+                                                 "reprosample.spec")]
+        p = subprocess.run(cmd, env=env, capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        rpms = [os.path.join(d, f) for d, _, fs in os.walk(topdir)
+                for f in fs if f.endswith(".rpm")]
+        out = os.path.join(topdir, "payload")
+        os.makedirs(out)
+        subprocess.run("rpm2cpio '%s' | cpio -idm --quiet" % rpms[0],
+                       shell=True, cwd=out, check=True)
+        return p, out
+
+    @unittest.skipUnless(MACRO_PATH and "platform" in MACRO_PATH,
+                         "needs an rpm with a platform macro file")
+    def test_read_last_the_step_runs_with_fedoras_settings(self):
+        v = servers()[-1]
+        zz = os.path.join(self.dest, "usr/lib/rpm/macros.d/"
+                          "macros.zz-pycompile-repro")
+        deb = os.path.join(self.dest, "usr/lib/rpm/"
+                           "macros.pycompile-repro-debian")
+        # installed as on Debian: macros.d (too early) and /etc/rpm (last)
+        p, out = self.build({"macros.d": [zz], "etc": [deb]}, v, defines=[
+            "clamp_mtime_to_source_date_epoch 1"])
+        got = pycs(out)
+        self.assertEqual(len(got), 6, (p.stdout + p.stderr)[-2000:])
+        for name, data in got.items():
+            self.assertTrue(canonical(data), name)
+            self.assertIn(tag(v), name)
+            self.assertEqual(int.from_bytes(data[8:12], "little"), EPOCH)
+        self.assertEqual(p.stdout.count(b"compiling .py files below"), 1)
+        # the platform's %_python_bytecompile_extra 1 is overridden: the
+        # step does not refuse
+        self.assertNotIn(b"discontinued", p.stderr)
+
+    @unittest.skipUnless(MACRO_PATH and "platform" in MACRO_PATH,
+                         "needs an rpm with a platform macro file")
+    def test_macros_d_alone_does_nothing_on_debians_rpm(self):
+        zz = os.path.join(self.dest, "usr/lib/rpm/macros.d/"
+                          "macros.zz-pycompile-repro")
+        p, out = self.build({"macros.d": [zz]}, servers()[-1])
+        self.assertEqual(pycs(out), {})
+        self.assertNotIn(b"compiling .py files below", p.stdout)
 
 
 class TestRpm(Installed):
@@ -466,10 +648,11 @@ class TestRpm(Installed):
         return p, out, rpms[0]
 
     def calls(self):
+        """How the step ran the tool to compile (not to ask --version)."""
         if not os.path.exists(self.log):
             return []
         with open(self.log) as f:
-            return f.read().splitlines()
+            return [c for c in f.read().splitlines() if c != "--version"]
 
     def test_fedora_step_alone_is_not_canonical(self):
         # the baseline: rpm's compileall step; what our step must fix
@@ -578,7 +761,8 @@ class TestRpm(Installed):
             # a version without a server fails the build, and says why
             p, _ = self.build(pyvers=have[0] + " 3.99", ok=False)
             self.assertNotEqual(p.returncode, 0)
-            self.assertIn(b"3.99", p.stderr)
+            self.assertIn(b"brp-pycompile-repro: WARNING: no compile server "
+                          b"for Python 3.99 here", p.stderr)
 
 
 if __name__ == "__main__":

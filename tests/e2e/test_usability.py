@@ -1,0 +1,333 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end tests of the friction a new user meets (issue 22): option
+typos, spellings, what --help states, where summaries go, what -q does to
+--check, --wheel into a new directory, the listing on a terminal, and the
+cache alone.  Runs under /usr/bin/python3.X, the interpreter of the
+server under test (PYVER)."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "parity"))
+sys.path.insert(0, HERE)
+import pycref  # noqa: E402
+from test_cli import BIN, CMD, PYVER, WRAPPER, main  # noqa: E402
+
+
+def tool(args, cwd, env=None, explicit=True):
+    env = dict(os.environ if env is None else env)
+    env.pop("SOURCE_DATE_EPOCH", None)
+    return subprocess.run((CMD if explicit else WRAPPER + [BIN]) + args,
+                          cwd=cwd, env=env, capture_output=True,
+                          timeout=600 if WRAPPER else 120)
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.top = tempfile.mkdtemp(prefix="pcr-usability-")
+        self.addCleanup(shutil.rmtree, self.top, True)
+
+    def write(self, rel, text="x = 1\n"):
+        path = os.path.join(self.top, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+
+class TestSmallThings(Base):
+    def test_a_typo_gets_a_suggestion(self):
+        for arg, want in (("--chekc", b"did you mean --check?"),
+                          ("--verion", b"did you mean --version?"),
+                          ("--invalidaton-mode=timestamp",
+                           b"did you mean --invalidation-mode?"),
+                          ("--ca", b"--ca is ambiguous: --cache-clear, --cache-dir"),
+                          ("--check=yes", b"option --check takes no value")):
+            with self.subTest(arg=arg):
+                p = tool([arg, "x.py"], self.top)
+                self.assertEqual(p.returncode, 2)
+                self.assertIn(want, p.stderr)
+        # far from every option: no guess
+        p = tool(["--no-compile", "x.py"], self.top)
+        self.assertEqual(p.returncode, 2)
+        self.assertNotIn(b"did you mean", p.stderr)
+
+    def test_optimise_is_accepted_as_the_help_spells_it(self):
+        src = self.write("m.py")
+        p = tool(["--optimise", "1", src], self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.exists(pycref.cache_path(src, 1)))
+
+    def test_python_without_a_server_lists_the_servers(self):
+        p = tool(["--python", "3.99", "x.py"], self.top, explicit=False)
+        self.assertEqual(p.returncode, 2)
+        line = [x for x in p.stderr.decode().splitlines()
+                if "compile servers here:" in x]
+        self.assertEqual(len(line), 1, p.stderr)
+        self.assertIn(" " + PYVER, line[0])
+
+    def test_help_states_the_default_workers_and_each_option_once(self):
+        usage = tool(["--help"], self.top).stdout.decode()
+        j = usage[usage.index("-j, --workers"):]
+        self.assertIn("default 1", j[:200])
+        for opt in re.findall(r"(?m)^  (?:-\w, )?(--[a-z-]+)", usage):
+            with self.subTest(opt=opt):
+                self.assertEqual(len(re.findall(
+                    r"(?m)^  (?:-\w, )?" + opt + r"\b", usage)), 1)
+
+
+class TestStreams(Base):
+    """stdout: one line per file; every "pycompile-repro:" line (errors,
+    notes, summaries) on stderr, for compiling and checking alike."""
+
+    def test_summaries_go_to_stderr_and_stdout_is_per_file(self):
+        self.write("pkg/a.py")
+        self.write("pkg/b.py")
+        p = tool(["pkg"], self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.decode().splitlines(),
+                         ["Compiling 'pkg/a.py'...",
+                          "Compiling 'pkg/b.py'..."])
+        self.assertIn(b"pycompile-repro: 2 files: 2 compiled", p.stderr)
+        os.unlink(pycref.cache_path(os.path.join(self.top, "pkg", "b.py")))
+        p = tool(["--check", "pkg"], self.top)
+        self.assertEqual(p.returncode, 1)
+        lines = p.stdout.decode().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], r"^pkg/__pycache__/b\.\S+\.pyc: missing: ")
+        self.assertRegex(p.stderr.decode(),
+                         r"pycompile-repro: checked 2 \.pyc: 1 identical, "
+                         r"1 differ \(missing 1\), 0 errors in ")
+        p = tool(["--canonicalize", "pkg"], self.top)
+        self.assertEqual(p.stdout, b"")
+        self.assertIn(b"pycompile-repro: 1 .pyc files, 0 rewritten",
+                      p.stderr)
+
+
+class TestCheckQuiet(Base):
+    """--check: -q prints the problem lines only, -qq nothing; neither
+    changes the exit status or a JSON report; exit 2 is always said."""
+
+    def setUp(self):
+        super().setUp()
+        for name in ("a", "b", "c"):
+            self.write("pkg/%s.py" % name, "x = '%s'\n" % name)
+        self.write("pkg/d.py", "y = 1\n")
+        self.assertEqual(tool(["-qq", "pkg"], self.top).returncode, 0)
+        os.unlink(pycref.cache_path(os.path.join(self.top, "pkg", "b.py")))
+        os.utime(os.path.join(self.top, "pkg", "c.py"), (0, 0))
+
+    def test_each_level(self):
+        loud = tool(["--check", "pkg"], self.top)
+        q = tool(["--check", "-q", "pkg"], self.top)
+        qq = tool(["--check", "-qq", "pkg"], self.top)
+        for p in (loud, q, qq):
+            self.assertEqual(p.returncode, 1)
+        self.assertIn(b"checked 4 .pyc", loud.stderr)
+        self.assertEqual(q.stdout, loud.stdout)
+        self.assertEqual(len(q.stdout.splitlines()), 2, q.stdout)  # b, c
+        self.assertEqual(q.stderr, b"")
+        self.assertEqual(qq.stdout + qq.stderr, b"")
+        js = [tool(["--check", "--format", "json"] + q + ["pkg"], self.top)
+              for q in ([], ["-q"], ["-qq"])]
+        for p in js:
+            self.assertEqual(p.returncode, 1)
+        self.assertEqual(js[0].stdout, js[2].stdout)
+        self.assertEqual(js[2].stderr, b"")
+        # exit 2 is said however quiet
+        path = pycref.cache_path(os.path.join(self.top, "pkg", "a.py"))
+        os.unlink(path)
+        os.mkdir(path)
+        p = tool(["--check", "-qq", "pkg"], self.top)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"unreadable", p.stdout)
+
+
+def make_wheel(where, name="demo"):
+    """A small pure wheel with a correct RECORD (zipfile only)."""
+    import base64
+    import hashlib
+    path = os.path.join(where, "%s-1.0-py3-none-any.whl" % name)
+    files = {"%s/__init__.py" % name: b"VALUE = 1\n",
+             "%s/mod.py" % name: b"def f():\n    return 2\n",
+             "%s-1.0.dist-info/METADATA" % name:
+                 b"Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n"
+                 % name.encode(),
+             "%s-1.0.dist-info/WHEEL" % name:
+                 b"Wheel-Version: 1.0\nGenerator: test\n"
+                 b"Root-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = ""
+    for n, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest())
+        record += "%s,sha256=%s,%d\n" % (n, digest.rstrip(b"=").decode(),
+                                          len(data))
+    record += "%s-1.0.dist-info/RECORD,,\n" % name
+    files["%s-1.0.dist-info/RECORD" % name] = record.encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for n, data in files.items():
+            z.writestr(n, data)
+    return path
+
+
+class TestCheckHints(Base):
+    def test_other_mode_says_how_to_check_as_written(self):
+        self.write("pkg/a.py")
+        self.write("pkg/b.py")
+        self.assertEqual(tool(["-q", "--invalidation-mode", "checked-hash",
+                               "pkg"], self.top).returncode, 0)
+        p = tool(["--check", "pkg"], self.top)  # no SOURCE_DATE_EPOCH
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stdout.count(b": other-mode: "), 2)
+        self.assertIn(b"2 .pyc are in another invalidation mode than "
+                      b"timestamp", p.stderr)
+        self.assertIn(b"use --invalidation-mode checked-hash", p.stderr)
+        self.assertIn(b"SOURCE_DATE_EPOCH is not set", p.stderr)
+        p = tool(["--check", "--invalidation-mode", "checked-hash", "pkg"],
+                 self.top)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertNotIn(b"invalidation mode", p.stderr)
+
+    def test_check_wheel_says_nothing_of_the_times_it_does_not_write(self):
+        whl = make_wheel(self.top)
+        out = os.path.join(self.top, "out")
+        os.mkdir(out)
+        p = tool(["--wheel", whl, "--output", out], self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # writing one: the note stays
+        self.assertIn(b"SOURCE_DATE_EPOCH is not set", p.stderr)
+        built = os.path.join(out, os.listdir(out)[0])
+        p = tool(["--check", "--wheel", built], self.top)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertNotIn(b"SOURCE_DATE_EPOCH", p.stderr)
+
+
+class TestWheelOutput(Base):
+    def test_output_dir_with_a_slash_is_made(self):
+        whl = make_wheel(self.top)
+        p = tool(["--wheel", whl, "--output", "newdir/"], self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, b"newdir/demo-1.0-cp%s-none-any.whl\n"
+                         % PYVER.replace(".", "").encode())
+        self.assertEqual(os.listdir(os.path.join(self.top, "newdir")),
+                         ["demo-1.0-cp%s-none-any.whl"
+                          % PYVER.replace(".", "")])
+        # an existing directory, written with slashes: no "//"
+        os.mkdir(os.path.join(self.top, "out"))
+        p = tool(["--wheel", whl, "--output", "out//"], self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn(b"//", p.stdout)
+        self.assertTrue(p.stdout.startswith(b"out/demo-1.0-"), p.stdout)
+
+    def test_a_failed_run_leaves_no_new_directory(self):
+        p = tool(["--wheel", os.path.join(self.top, "none-1.0-py3-none-"
+                                          "any.whl"),
+                  "--output", "a/b/c/"], self.top)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertFalse(os.path.exists(os.path.join(self.top, "a")))
+        self.write("file")
+        p = tool(["--wheel", make_wheel(self.top), "--output", "file/x/"],
+                 self.top)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"file/x/: cannot make the output directory", p.stderr)
+
+
+def on_a_terminal(cmd, cwd, cols=60):
+    """Run cmd with a pseudo-terminal of cols columns as its stdout and
+    stderr; return all it wrote."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    pid, fd = pty.fork()
+    if pid == 0:
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0,
+                                                        0))
+        os.chdir(cwd)
+        os.execv(cmd[0], cmd)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    return out
+
+
+class TestTerminal(Base):
+    def test_progress_line_names_a_file_and_fits_the_width(self):
+        deep = "pkg/" + "d" * 70 + "/"
+        for name in ("a", "b", "c"):
+            self.write(deep + name + ".py", "x = %r\n" % name)
+        out = on_a_terminal([BIN, "--python", PYVER, "pkg"], self.top)
+        lines = [x for x in re.findall(rb"\r\x1b\[K([^\r\n]*)", out)
+                 if b"files/s" in x]
+        self.assertTrue(lines, out)
+        self.assertRegex(lines[-1], rb"^3/3 files, \d+ files/s: \.\.\.d+/"
+                         rb"[abc]\.py$")
+        for line in lines:
+            self.assertLessEqual(len(line), 59, line)
+        # a short name whole
+        self.write("short/m.py")
+        out = on_a_terminal([BIN, "--python", PYVER, "short"], self.top)
+        self.assertIn(b"1/1 files, ", out)
+        self.assertRegex(out, rb"files/s: short/m\.py")
+
+
+class TestCacheAlone(Base):
+    def test_stats_and_clear_alone_in_human_units(self):
+        cache = os.path.join(self.top, "cache")
+        for i in range(3):
+            self.write("pkg/m%d.py" % i, "X = %r\n" % ("x" * 2000 * i))
+        p = tool(["-q", "--cache-dir", cache, "--cache-stats", "pkg"],
+                 self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stderr.decode(),
+                         r"cache: 0 hits, 3 misses, 3 written, 0 damaged, "
+                         r"0 trimmed; 3 entries, \d+\.\d KiB\n")
+        p = tool(["--cache-stats", "--cache-dir", cache], self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stderr.decode(), r"^pycompile-repro: cache \S+: "
+                         r"3 entries, \d+\.\d KiB\n$")
+        # the variable names it too
+        env = dict(os.environ, PYCOMPILE_REPRO_CACHE_DIR=cache)
+        p = tool(["--cache-stats"], self.top, env=env)
+        self.assertIn(b": 3 entries, ", p.stderr)
+        p = tool(["--cache-clear"], self.top, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"3 entries removed", p.stderr)
+        entries = [f for _, _, fs in os.walk(cache) for f in fs
+                   if len(f) == 62]
+        self.assertEqual(entries, [])
+        p = tool(["--cache-stats", "--cache-dir", cache], self.top)
+        self.assertIn(b": 0 entries, 0 bytes", p.stderr)
+        # a warm start again after clearing: all misses
+        p = tool(["-q", "-f", "--cache-dir", cache, "--cache-stats", "pkg"],
+                 self.top)
+        self.assertIn(b"0 hits, 3 misses", p.stderr)
+
+    def test_usage(self):
+        env = dict(os.environ)
+        env.pop("PYCOMPILE_REPRO_CACHE_DIR", None)
+        p = tool(["--cache-stats"], self.top, env=env)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"no cache: give --cache-dir", p.stderr)
+        p = tool(["--cache-clear", "--cache-dir", "c", "x.py"], self.top)
+        self.assertEqual(p.returncode, 2)
+        p = tool(["--cache-stats", "--cache-dir", "none"], self.top)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn(b"none there yet", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.top, "none")))
+
+
+if __name__ == "__main__":
+    main()
