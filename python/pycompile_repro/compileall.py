@@ -151,10 +151,13 @@ def _failure(fullname, dfile, optimize, legacy, message):
         except FileExistsError as e:
             return e
     for o, cfile in zip(optimize, cfiles):
-        err = py_compile._diagnose(fullname, cfile, dfile, o, message)
-        if not isinstance(err, OSError) or str(err) != message:
+        err = py_compile._diagnose(fullname, cfile, dfile, o)
+        if err is not None:
             return err
-    return OSError(message)
+    err = py_compile._unexplained(message)
+    if isinstance(err, MemoryError):
+        err = py_compile.PyCompileError(MemoryError, err, dfile or fullname)
+    return err
 
 
 def _compile_sources(sources, optimize, force, quiet, legacy, mode,
@@ -176,6 +179,14 @@ def _compile_sources(sources, optimize, force, quiet, legacy, mode,
     # each level is a run of its own with the paths given
     own_paths = legacy or sys.pycache_prefix is None
     runs = [levels] if own_paths else [[level] for level in levels]
+    if not own_paths:
+        # the library makes the last directory only, as importlib does
+        for fullname, _dfile in sources:
+            for level in levels:
+                parent = os.path.dirname(os.path.dirname(
+                    _cfile(fullname, level, legacy)))
+                if parent:
+                    os.makedirs(parent, exist_ok=True)
     failed = {}
     compiled = set()
     for run_levels in runs:

@@ -75,12 +75,13 @@ def _level(optimize):
     return sys.flags.optimize if optimize < 0 else optimize
 
 
-def _diagnose(file, cfile, dfile, optimize, message):
+def _diagnose(file, cfile, dfile, optimize):
     """The library could not make the .pyc: find out why the way
     py_compile would have met it, and return the exception: the OSError
     of reading the source, PyCompileError from compiling it (compiled
     here, only to get CPython's exception object; nothing is imported),
-    or the OSError of writing the .pyc."""
+    or the OSError of writing the .pyc (its directory is made here, as
+    py_compile makes it).  None when none of them fails now."""
     try:
         with open(file, 'rb') as f:  # as importlib's get_data
             source = f.read()
@@ -91,7 +92,6 @@ def _diagnose(file, cfile, dfile, optimize, message):
                          dont_inherit=True, optimize=optimize)
     except Exception as err:
         return PyCompileError(err.__class__, err, dfile or file)
-    # It compiles here: the writing failed, or the server met a limit.
     if cfile is not None:
         dirname = os.path.dirname(cfile)
         try:
@@ -103,9 +103,14 @@ def _diagnose(file, cfile, dfile, optimize, message):
             os.unlink(probe)
         except OSError as e:
             return e
+    return None
+
+
+def _unexplained(message):
+    """The library's own reason, when nothing here explains a failure
+    (a server's memory limit, a file changed meanwhile)."""
     if 'memory' in message:
-        return PyCompileError(MemoryError, MemoryError(message),
-                              dfile or file, 'Sorry: MemoryError: ' + message)
+        return MemoryError(message)
     return OSError(message)
 
 
@@ -170,10 +175,19 @@ def compile(file, cfile=None, dfile=None, doraise=False, optimize=-1,
         ev = _compile_one(file, cfile, dfile, level, mode)
         if ev.outcome in (_lib.COMPILED, _lib.UP_TO_DATE):
             return cfile
-        message = ev.message
+        err = _diagnose(file, cfile, dfile, optimize)
+        if err is None:
+            # a directory was missing above the one the library makes
+            ev = _compile_one(file, cfile, dfile, level, mode)
+            if ev.outcome in (_lib.COMPILED, _lib.UP_TO_DATE):
+                return cfile
+            err = _diagnose(file, cfile, dfile, optimize) or \
+                _unexplained(ev.message)
     else:
-        message = 'optimize must be -1, 0, 1 or 2, not %r' % (optimize,)
-    err = _diagnose(file, cfile, dfile, optimize, message)
+        err = _diagnose(file, cfile, dfile, optimize) or \
+            _unexplained('optimize must be -1, 0, 1 or 2')
+    if isinstance(err, MemoryError):
+        err = PyCompileError(MemoryError, err, dfile or file)
     if not isinstance(err, PyCompileError):
         raise err
     if quiet < 2:

@@ -23,6 +23,7 @@ stay as short as it can be).  Ends with one line:
 """
 import argparse
 import fnmatch
+import io
 import os
 import sys
 import unittest
@@ -79,6 +80,8 @@ def main():
                     help="run only the tests whose id matches one")
     args = ap.parse_args()
 
+    # the tests' own subprocesses import modules and expect .pyc written
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     pkgdir = os.path.abspath(args.package)
     sys.path.insert(0, pkgdir)
     from pycompile_repro import compileall as our_compileall
@@ -111,8 +114,8 @@ def main():
 
     passed = failed = excepted = skipped = 0
     used = set()
-    runner = unittest.TextTestRunner(verbosity=2 if args.verbose else 0,
-                                     stream=sys.stderr)
+    stream = io.StringIO()
+    runner = unittest.TextTestRunner(verbosity=0, stream=stream)
     for t in tests_of(suite):
         tid = t.id()[len("test."):] if t.id().startswith("test.") \
             else t.id()
@@ -125,6 +128,8 @@ def main():
                 reason = why
                 used.add(pattern)
                 break
+        stream.seek(0)
+        stream.truncate()
         r = runner.run(t)
         bad = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
         if r.skipped and not bad:
@@ -145,8 +150,7 @@ def main():
         if bad:
             failed += 1
             print("FAIL %s" % tid)
-            for _, tb in r.failures + r.errors:
-                print(tb)
+            print(stream.getvalue())
         else:
             passed += 1
     if not args.patterns:
