@@ -6,10 +6,11 @@ place of the stdlib's.
     /usr/bin/python3.X tests/pypkg/cpython_tests.py [--testdir DIR]
         [--exceptions FILE] [--package DIR] [-v]
 
-The test files come from Debian's libpython3.X-testsuite (installed:
-/usr/lib/python3.X/test; or an unpacked copy given with --testdir, put
-first on test.__path__: the test package itself comes from
-libpython3.X-stdlib).  Our modules are put in sys.modules under the
+The test files come from Debian's libpython3.X-testsuite, unpacked by
+tests/pypkg/testsuite.sh and given with --testdir (put first on
+test.__path__: the test package itself comes from libpython3.X-stdlib);
+without --testdir, from an installed libpython3.X-testsuite.  The tests'
+own subprocesses must write bytecode: PYTHONDONTWRITEBYTECODE is unset.  Our modules are put in sys.modules under the
 stdlib's names before the tests import them, so `import py_compile`,
 `import compileall` and mock.patch('compileall.compile_file') all reach
 ours; sys.executable becomes tests/pypkg/python-shim, so the tests'
@@ -102,11 +103,11 @@ def main():
     suite = unittest.TestSuite()
     for name in MODULES:
         mod = __import__("test." + name, fromlist=["*"])
-        if os.path.dirname(mod.__file__) == os.path.dirname(
-                os.path.abspath(__file__)):
-            raise SystemExit("not CPython's test file: " + mod.__file__)
-        if mod.compileall is not our_compileall if hasattr(
-                mod, "compileall") else False:
+        if args.testdir and not os.path.samefile(
+                os.path.dirname(mod.__file__), args.testdir):
+            raise SystemExit("%s is not from %s" % (mod.__file__,
+                                                     args.testdir))
+        if getattr(mod, "compileall", our_compileall) is not our_compileall:
             raise SystemExit("%s uses the stdlib's compileall" % name)
         if mod.py_compile is not our_py_compile:
             raise SystemExit("%s uses the stdlib's py_compile" % name)
