@@ -78,6 +78,14 @@ RPMMACRODIR ?= $(RPMCONFIGDIR)/macros.d
 # loaded after macros.python-srpm, whose %__brp_python_bytecompile it replaces
 RPMMACROFILE = macros.zz-pycompile-repro
 INSTALL ?= install
+# The Python package (python/pycompile_repro): into the system's module
+# directory (Debian's; Fedora: /usr/lib/python3.X/site-packages).  Its
+# _config.py, written at install, names the library it loads with ctypes
+# (a bare soname is found by the dynamic linker: packages use that) and
+# the compile servers' directory.
+PYTHON_SITEDIR ?= $(PREFIX)/lib/python3/dist-packages
+PYTHON_LIBRARY ?= $(LIBDIR)/$(SONAME)
+PY_PKG_SRC := $(sort $(wildcard python/pycompile_repro/*.py))
 
 ALL_CFLAGS = $(STD) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -fPIC -MMD -MP
 ALL_CPPFLAGS = -Iinclude $(AR_CFLAGS) $(CPPFLAGS)
@@ -332,6 +340,14 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	$(INSTALL) -m 644 include/pycompile_repro.h $(DESTDIR)$(INCLUDEDIR)/
 	$(INSTALL) -m 644 $(BUILD)/pycompile-repro.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	$(INSTALL) -m 644 docs/pycompile-repro.1 $(DESTDIR)$(MANDIR)/man1/
+	# the Python package, told where the library and servers are
+	$(INSTALL) -d $(DESTDIR)$(PYTHON_SITEDIR)/pycompile_repro
+	$(INSTALL) -m 644 $(PY_PKG_SRC) $(DESTDIR)$(PYTHON_SITEDIR)/pycompile_repro/
+	printf '%s\n' '# SPDX-License-Identifier: MIT' \
+	    '"""Where make install put the library and the compile servers."""' \
+	    'LIBRARY = "$(PYTHON_LIBRARY)"' \
+	    'SERVER_DIR = "$(LIBEXECDIR)/pycompile-repro"' \
+	    > $(DESTDIR)$(PYTHON_SITEDIR)/pycompile_repro/_config.py
 	# Debian: the addon, its snippets, the hook they call, runtime.d hooks
 	$(INSTALL) -m 755 contrib/debian/dh_pycompile_repro $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 644 $(BUILD)/dh_pycompile_repro.1 $(DESTDIR)$(MANDIR)/man1/
@@ -371,6 +387,7 @@ uninstall:
 	    $(DESTDIR)$(RPMMACRODIR)/$(RPMMACROFILE) \
 	    $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro
 	rm -rf $(DESTDIR)$(LIBEXECDIR)/pycompile-repro
+	rm -rf $(DESTDIR)$(PYTHON_SITEDIR)/pycompile_repro
 
 # A release tarball of the committed tree (git archive), and packages
 # built from such a tarball: deb and rpm need no .git.
