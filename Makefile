@@ -423,8 +423,8 @@ rpm:
 	$(MAKE) dist
 	cp $(DIST_TAR) build/rpm/SOURCES/
 	rpmbuild --define "_topdir $(CURDIR)/build/rpm" --nodeps -bb contrib/rpm/pycompile-repro.spec
-	cp build/rpm/RPMS/*/pycompile-repro*-$(VERSION)-*.rpm dist/
-	! command -v rpmlint >/dev/null || rpmlint -r contrib/rpm/pycompile-repro.rpmlintrc dist/pycompile-repro*-$(VERSION)-*.rpm
+	cp build/rpm/RPMS/*/*pycompile-repro*-$(VERSION)-*.rpm dist/
+	! command -v rpmlint >/dev/null || rpmlint -r contrib/rpm/pycompile-repro.rpmlintrc dist/*pycompile-repro*-$(VERSION)-*.rpm
 
 clean:
 	rm -rf build build-asan build-fuzz dist fixtures/example/__pycache__
