@@ -300,6 +300,16 @@ def handle():
     return _Locked()
 
 
+def _after_fork_in_child():
+    # a lock another thread held at fork() would stay held in the child
+    global _shared_lock
+    _shared_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def mode_of(invalidation_mode):
     """PycInvalidationMode (ours or the stdlib's: matched by name) or None
     (py_compile's default: CHECKED_HASH when SOURCE_DATE_EPOCH is set and

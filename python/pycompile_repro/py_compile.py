@@ -136,9 +136,16 @@ def _compile_one(file, cfile, dfile, level, mode, force=True):
 
     with _lib.handle() as h:
         rc, events = h.run(_lib.VERB_COMPILE, setup)
-        if rc == _lib.ENV and not any(e.kind == _lib.EV_SOURCE
-                                      for e in events):
-            raise _lib.Error(h.error())
+        trouble = rc == _lib.ENV and not any(e.kind == _lib.EV_SOURCE
+                                             for e in events)
+        message = h.error()
+    if trouble:
+        # the run stopped before the file (a directory, say): the error
+        # of reading it, if any, is the one py_compile raises
+        err = _diagnose(file, None, dfile, level)
+        if isinstance(err, OSError):
+            raise err
+        raise _lib.Error(message)
     _warn(events)
     for e in events:
         if e.kind == _lib.EV_SOURCE:

@@ -242,6 +242,11 @@ class TestErrors(Base):
         with self.assertRaises(FileNotFoundError):
             py_compile.compile(os.path.join(self.dir, "nope.py"))
 
+    def test_directory_as_source_raises_as_py_compile(self):
+        for mod in (py_compile, std_py_compile):
+            with self.assertRaises(IsADirectoryError):
+                mod.compile(self.dir, cfile=os.path.join(self.dir, "x.pyc"))
+
     def test_doraise_false_writes_to_stderr(self):
         bad = os.path.join(self.dir, "bad.py")
         with open(bad, "w") as f:
