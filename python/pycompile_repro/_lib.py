@@ -269,16 +269,28 @@ _shared_lock = threading.Lock()
 _local = threading.local()
 
 
+class _ThreadHandle:
+    """A thread's own handle, freed (its servers stopped) when the
+    thread ends and its local storage goes."""
+
+    def __init__(self):
+        self.h = Handle()
+
+    def __del__(self):
+        self.h.close()
+
+
 class _Locked:
-    """`with handle() as h:` - the process's handle, held alone."""
+    """`with handle() as h:` - the process's handle, held alone (or,
+    with HANDLE_PER_THREAD, this thread's own)."""
 
     def __enter__(self):
         global _shared
         if HANDLE_PER_THREAD:
-            h = getattr(_local, "h", None)
-            if h is None or h.pid != os.getpid():
-                h = _local.h = Handle()
-            return h
+            t = getattr(_local, "t", None)
+            if t is None or t.h.pid != os.getpid():
+                t = _local.t = _ThreadHandle()
+            return t.h
         _shared_lock.acquire()
         try:
             # after fork, the parent's servers are not ours: a new handle
