@@ -407,7 +407,8 @@ def main():
                         help='output only error messages; -qq will suppress '
                              'the error messages as well.')
     parser.add_argument('-b', action='store_true', dest='legacy',
-                        help='use legacy (pre-PEP3147) compiled file locations')
+                        help=('use legacy (pre-PEP3147) compiled file '
+                              'locations'))
     parser.add_argument('-d', metavar='DESTDIR', dest='ddir', default=None,
                         help=('directory to prepend to file paths for use in '
                               'compile-time tracebacks and in runtime '
@@ -451,8 +452,9 @@ def main():
                               '"timestamp" otherwise.'))
     parser.add_argument('-o', action='append', type=int, dest='opt_levels',
                         help=('Optimization levels to run compilation with. '
-                              'Default is -1 which uses the optimization level '
-                              'of the Python interpreter itself (see -O).'))
+                              'Default is -1 which uses the optimization '
+                              'level of the Python interpreter itself '
+                              '(see -O).'))
     parser.add_argument('-e', metavar='DIR', dest='limit_sl_dest',
                         help='Ignore symlinks pointing outsite of the DIR')
     parser.add_argument('--hardlink-dupes', action='store_true',
