@@ -13,8 +13,9 @@ without --testdir, from an installed libpython3.X-testsuite.  The tests'
 own subprocesses must write bytecode: PYTHONDONTWRITEBYTECODE is unset.
 Our modules are put in sys.modules under the stdlib's names before the
 tests import them, so `import py_compile`, `import compileall` and
-mock.patch('compileall.compile_file') all reach ours; sys.executable becomes tests/pypkg/python-shim, so the tests'
-`python -m py_compile` and `-m compileall` run ours too.
+mock.patch('compileall.compile_file') all reach ours; sys.executable
+becomes tests/pypkg/python-shim, so the tests' `python -m py_compile`
+and `-m compileall` run ours too.
 
 Every test must pass, or be listed in the exceptions file (default
 tests/pypkg/exceptions.txt) with the reason it cannot apply.  A listed
