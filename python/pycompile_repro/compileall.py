@@ -34,20 +34,20 @@ from . import py_compile
 __all__ = ["compile_dir", "compile_file", "compile_path"]
 
 
-def _walk_dir(dir, maxlevels, quiet=0):
+def _walk_dir(dir, maxlevels, quiet=0, out=print):
     """compileall._walk_dir (the same listing, order and limits), with
     scandir's file types instead of a stat per name.  Yields (fullname,
-    is a regular file)."""
+    is a regular file); its lines go to out()."""
     if quiet < 2 and isinstance(dir, os.PathLike):
         dir = os.fspath(dir)
     if not quiet:
-        print('Listing {!r}...'.format(dir))
+        out('Listing {!r}...'.format(dir))
     try:
         with os.scandir(dir) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError:
         if quiet < 2:
-            print("Can't list {!r}".format(dir))
+            out("Can't list {!r}".format(dir))
         entries = []
     for entry in entries:
         name = entry.name
@@ -67,12 +67,18 @@ def _walk_dir(dir, maxlevels, quiet=0):
         elif (maxlevels > 0 and name != os.curdir and name != os.pardir and
               not entry.is_symlink()):
             yield from _walk_dir(fullname, maxlevels=maxlevels - 1,
-                                 quiet=quiet)
+                                 quiet=quiet, out=out)
 
 
-def _dfile(fullname, ddir, stripdir, prependdir):
+# CPython 3.13 strips only a real prefix of the path, and says so when
+# stripdir is none; before, it removed every part equal to the part of
+# stripdir at the same place.
+STRIP_PREFIX_ONLY = sys.version_info >= (3, 13)
+
+
+def _dfile(fullname, ddir, stripdir, prependdir, quiet=0, out=print):
     """The name recorded in the code objects, as compileall.compile_file
-    computes it."""
+    of this Python computes it."""
     name = os.path.basename(fullname)
     dfile = None
     if ddir is not None:
@@ -80,11 +86,21 @@ def _dfile(fullname, ddir, stripdir, prependdir):
     if stripdir is not None:
         fullname_parts = fullname.split(os.path.sep)
         stripdir_parts = stripdir.split(os.path.sep)
-        ddir_parts = list(fullname_parts)
-        for spart, opart in zip(stripdir_parts, fullname_parts):
-            if spart == opart:
-                ddir_parts.remove(spart)
-        dfile = os.path.join(*ddir_parts)
+        if STRIP_PREFIX_ONLY:
+            if stripdir_parts != fullname_parts[:len(stripdir_parts)]:
+                if quiet < 2:
+                    out("The stripdir path {!r} is not a valid prefix for "
+                        "source path {!r}; ignoring".format(stripdir,
+                                                            fullname))
+            else:
+                dfile = os.path.join(
+                    *fullname_parts[len(stripdir_parts):])
+        else:
+            ddir_parts = list(fullname_parts)
+            for spart, opart in zip(stripdir_parts, fullname_parts):
+                if spart == opart:
+                    ddir_parts.remove(spart)
+            dfile = os.path.join(*ddir_parts)
     if prependdir is not None:
         if dfile is None:
             dfile = os.path.join(prependdir, fullname)
@@ -161,16 +177,37 @@ def _failure(fullname, dfile, optimize, legacy, message):
 
 
 def _compile_sources(sources, optimize, force, quiet, legacy, mode,
-                     workers, hardlink_dupes):
+                     workers, hardlink_dupes, pending=None):
     """Compile [(fullname, dfile)] in one library run per level set, with
-    compile_file's output; True if every source succeeded."""
+    compile_file's output; True if every source succeeded.  pending:
+    (lines, marks), the walk's output lines and, per source, how many of
+    them come before it: printed in that order as the sources finish."""
+    lines, marks = pending or ([], [])
+    shown = [0]
+
+    def show(upto):
+        while shown[0] < upto:
+            print(lines[shown[0]])
+            shown[0] += 1
+
+    try:
+        return _compile_listed(sources, optimize, force, quiet, legacy,
+                               mode, workers, hardlink_dupes,
+                               lambda i: show(marks[i]) if marks else None)
+    finally:
+        show(len(lines))
+
+
+def _compile_listed(sources, optimize, force, quiet, legacy, mode, workers,
+                    hardlink_dupes, before):
     if not sources:
         return True
     levels = sorted({py_compile._level(o) for o in optimize})
     if any(level not in (0, 1, 2) for level in levels):
         # compile() itself refuses the level: as compileall, per file
         ok = True
-        for fullname, dfile in sources:
+        for i, (fullname, dfile) in enumerate(sources):
+            before(i)
             _report(fullname, _failure(fullname, dfile, optimize, legacy,
                                        'bad optimization level'), quiet)
             ok = False
@@ -192,14 +229,19 @@ def _compile_sources(sources, optimize, force, quiet, legacy, mode,
     for run_levels in runs:
         _run(sources, run_levels, force, mode, workers,
              hardlink_dupes and own_paths, legacy, own_paths, compiled,
-             failed, optimize, quiet)
+             failed, optimize, quiet, before)
+        before = _nothing
     if hardlink_dupes and not own_paths:
         _link_dupes(sources, levels, legacy, compiled, failed)
     return not failed
 
 
+def _nothing(_i):
+    pass
+
+
 def _run(sources, levels, force, mode, workers, hardlink, legacy, own_paths,
-         compiled, failed, optimize, quiet):
+         compiled, failed, optimize, quiet, before):
     def setup(h):
         h.python()
         for level in levels:
@@ -223,6 +265,7 @@ def _run(sources, levels, force, mode, workers, hardlink, legacy, own_paths,
             return
         i = e.index
         fullname, dfile = sources[i]
+        before(i)
         if e.outcome == _lib.COMPILED:
             compiled.add(i)
         if e.outcome not in (_lib.COMPILED, _lib.FAILED):
@@ -299,16 +342,23 @@ def compile_dir(dir, maxlevels=None, ddir=None, force=False,
     stripdir = os.fspath(stripdir) if stripdir is not None else None
     sources = []
     levels = None
+    # the walk's lines, printed in order between the sources' own as
+    # they finish (compileall prints them as its generator goes)
+    lines, marks = [], []
     for fullname, is_file in _walk_dir(dir, quiet=quiet,
-                                       maxlevels=maxlevels):
-        if levels is None:  # compile_file's check, met at the first file
+                                       maxlevels=maxlevels,
+                                       out=lines.append):
+        # compile_file's first steps, met at every name walked
+        dfile = _dfile(fullname, None, stripdir, prependdir, quiet,
+                       lines.append)
+        if levels is None:
             levels = _levels(optimize, hardlink_dupes)
         if (is_file and fullname.endswith('.py') and
                 not _skipped(fullname, rx, limit_sl_dest)):
-            sources.append((fullname, _dfile(fullname, None, stripdir,
-                                             prependdir)))
+            sources.append((fullname, dfile))
+            marks.append(len(lines))
     return _compile_sources(sources, levels or [], force, quiet, legacy,
-                            mode, workers, hardlink_dupes)
+                            mode, workers, hardlink_dupes, (lines, marks))
 
 
 def compile_file(fullname, ddir=None, force=False, rx=None, quiet=0,
@@ -342,7 +392,7 @@ def compile_file(fullname, ddir=None, force=False, rx=None, quiet=0,
                           "in combination with stripdir or prependdir"))
     fullname = os.fspath(fullname)
     stripdir = os.fspath(stripdir) if stripdir is not None else None
-    dfile = _dfile(fullname, ddir, stripdir, prependdir)
+    dfile = _dfile(fullname, ddir, stripdir, prependdir, quiet)
     optimize = _levels(optimize, hardlink_dupes)
     mode = _lib.mode_of(invalidation_mode)
     if _skipped(fullname, rx, limit_sl_dest):

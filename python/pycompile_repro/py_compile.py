@@ -14,8 +14,10 @@ import builtins
 import enum
 import importlib.util
 import os
+import re
 import sys
 import traceback
+import warnings
 
 from . import _lib
 
@@ -114,13 +116,28 @@ def _unexplained(message):
     return OSError(message)
 
 
+_WARNING_LINE = re.compile(r'^(.*?):(\d+): (\w+): (.*)$')
+
+
 def _warn(events):
-    """CPython's own warnings from the compile (SyntaxWarning, ...), as
-    they would have reached sys.stderr."""
+    """CPython's own warnings from the compile (SyntaxWarning,
+    DeprecationWarning, ...), as the server's warnings module printed
+    them, issued again here so that this process's filters decide, as
+    they do for py_compile: each "FILE:LINE: CATEGORY: MESSAGE" line,
+    followed by the source line, becomes warnings.warn_explicit; text
+    that is not such a line goes to stderr as it is."""
     for e in events:
-        if e.kind == _lib.EV_WARNING and e.message:
-            sys.stderr.write(e.message if e.message.endswith('\n')
-                             else e.message + '\n')
+        if e.kind != _lib.EV_WARNING or not e.message:
+            continue
+        for line in e.message.splitlines():
+            m = _WARNING_LINE.match(line)
+            category = m and getattr(builtins, m.group(3), None)
+            if (m and isinstance(category, type) and
+                    issubclass(category, Warning)):
+                warnings.warn_explicit(m.group(4), category, m.group(1),
+                                       int(m.group(2)))
+            elif m or not line.startswith('  '):
+                sys.stderr.write(line + '\n')
 
 
 def _compile_one(file, cfile, dfile, level, mode, force=True):

@@ -300,6 +300,29 @@ class TestErrors(Base):
         self.assertFalse(os.path.exists(os.path.join(self.dir, "elsewhere")))
 
 
+class TestOutput(Base):
+    def test_compile_dir_prints_what_compileall_prints(self):
+        import compileall as std_compileall
+        import contextlib
+        files = dict(SOURCES)
+        files["pkg/bad.py"] = "x = (\n"
+        files["pkg/data.txt"] = "not python\n"
+        files["pkg/sub/zz.py"] = "if 1:\n\tx = '\\d'\n"
+        outs = []
+        for mod, name in ((compileall, "ours"), (std_compileall, "std")):
+            root = os.path.join(self.dir, "t")  # the same names
+            shutil.rmtree(root, True)
+            write_tree(root, files)
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                ok = mod.compile_dir(root, stripdir=os.path.join(root, "pkg"),
+                                     prependdir="/x")
+            outs.append((ok, buf.getvalue()))
+        self.assertEqual(outs[0], outs[1])
+        self.assertIn("Listing", outs[0][1])
+        self.assertIn("SyntaxError", outs[0][1])
+
+
 class TestProcess(Base):
     def test_two_threads_at_once(self):
         a = self.tree("a")
