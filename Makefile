@@ -87,6 +87,14 @@ RPMMACROFILE = macros.zz-pycompile-repro
 RPMDEBIANFILE = macros.pycompile-repro-debian
 RPM_ETC ?=
 INSTALL ?= install
+# The Python package (python/pycompile_repro): into the system's module
+# directory (Debian's; Fedora: /usr/lib/python3.X/site-packages).  Its
+# _config.py, written at install, names the library it loads with ctypes
+# (a bare soname is found by the dynamic linker: packages use that) and
+# the compile servers' directory.
+PYTHON_SITEDIR ?= $(PREFIX)/lib/python3/dist-packages
+PYTHON_LIBRARY ?= $(LIBDIR)/$(SONAME)
+PY_PKG_SRC := $(sort $(wildcard python/pycompile_repro/*.py))
 
 ALL_CFLAGS = $(STD) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -fPIC -MMD -MP
 ALL_CPPFLAGS = -Iinclude $(AR_CFLAGS) $(CPPFLAGS)
@@ -366,6 +374,14 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	$(INSTALL) -m 644 include/pycompile_repro.h $(DESTDIR)$(INCLUDEDIR)/
 	$(INSTALL) -m 644 $(BUILD)/pycompile-repro.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	$(INSTALL) -m 644 docs/pycompile-repro.1 $(DESTDIR)$(MANDIR)/man1/
+	# the Python package, told where the library and servers are
+	$(INSTALL) -d $(DESTDIR)$(PYTHON_SITEDIR)/pycompile_repro
+	$(INSTALL) -m 644 $(PY_PKG_SRC) $(DESTDIR)$(PYTHON_SITEDIR)/pycompile_repro/
+	printf '%s\n' '# SPDX-License-Identifier: MIT' \
+	    '"""Where make install put the library and the compile servers."""' \
+	    'LIBRARY = "$(PYTHON_LIBRARY)"' \
+	    'SERVER_DIR = "$(LIBEXECDIR)/pycompile-repro"' \
+	    > $(DESTDIR)$(PYTHON_SITEDIR)/pycompile_repro/_config.py
 	# Debian: the addon, its snippets, the hook they call, runtime.d hooks
 	$(INSTALL) -m 755 contrib/debian/dh_pycompile_repro $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 644 $(BUILD)/dh_pycompile_repro.1 $(DESTDIR)$(MANDIR)/man1/
@@ -417,6 +433,7 @@ uninstall:
 	    $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro \
 	    $(if $(RPM_ETC),$(DESTDIR)$(RPM_ETC)/macros.pycompile-repro)
 	rm -rf $(DESTDIR)$(LIBEXECDIR)/pycompile-repro
+	rm -rf $(DESTDIR)$(PYTHON_SITEDIR)/pycompile_repro
 
 # A release tarball of the committed tree (git archive), and packages
 # built from such a tarball: deb and rpm need no .git.
@@ -468,9 +485,9 @@ rpm:
 	rpmbuild --define "_topdir $(CURDIR)/build/rpm" --nodeps \
 	    $(if $(RPM_NODEBUG),--define "debug_package %{nil}") \
 	    -bb contrib/rpm/pycompile-repro.spec
-	cp build/rpm/RPMS/*/pycompile-repro*-$(VERSION)-*.rpm dist/
+	cp build/rpm/RPMS/*/*pycompile-repro*-$(VERSION)-*.rpm dist/
 	! command -v rpmlint >/dev/null || rpmlint --ignore-unused-rpmlintrc \
-	    -r contrib/rpm/pycompile-repro.rpmlintrc dist/pycompile-repro*-$(VERSION)-*.rpm
+	    -r contrib/rpm/pycompile-repro.rpmlintrc dist/*pycompile-repro*-$(VERSION)-*.rpm
 
 clean:
 	rm -rf build build-asan build-fuzz build-tsan dist \

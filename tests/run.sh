@@ -13,7 +13,9 @@
 # tarfile, zipfile, installer) and parity (copies of /usr/lib/pythonX.Y,
 # /usr/lib/python3/dist-packages and fixtures/tricky compiled and compared
 # byte for byte with CPython's own output) and, when PCR_CORPORA names
-# corpus directories, process-state (tests/parity/process_state.py); then,
+# corpus directories, process-state (tests/parity/process_state.py); with
+# the first build, the Python package (tests/pypkg: its own tests, and
+# CPython's test_py_compile and test_compileall run against it); then,
 # if asked, the packaging
 # tests, libFuzzer for SECONDS (build-fuzz/) and the e2e suites under
 # valgrind (first build).
@@ -155,6 +157,36 @@ for build in "$@"; do
             grep -E '^process-state: [^0-9]' "$out"
             [ "$f" != 0 ] && tail -n 40 "$out"
             t_add "$build: $v process-state" "$p" "$f"
+        fi
+        # the Python package (python/pycompile_repro) over this build's
+        # library, loaded into python$v with ctypes (not the sanitizer
+        # build: its library needs the sanitizer runtime preloaded):
+        # our tests, then CPython's own test_py_compile and
+        # test_compileall (libpython$v-testsuite) with its exceptions
+        if [ "$build" = "$1" ] && [ "$build" != build-asan ]; then
+            so=$(ls "$PWD/$build"/libpycompile-repro.so.*.*.* 2>/dev/null | head -n 1)
+            out=$log/$build-$v-pypkg
+            PYCOMPILE_REPRO_LIBRARY=$so \
+                PYCOMPILE_REPRO_SERVER_DIR=$PWD/$build/libexec/pycompile-repro \
+                run_suite "$out" "$py" tests/pypkg/test_pypkg.py
+            counts "$out" pypkg:
+            [ "$f" != 0 ] && tail -n 60 "$out"
+            t_add "$build: $v pypkg" "$p" "$f"
+            out=$log/$build-$v-cpython-tests
+            if testdir=$(tests/pypkg/testsuite.sh "$v"); then
+                # from a neutral directory: the tests make files in cwd
+                (cd "$log" && PYCOMPILE_REPRO_LIBRARY=$so \
+                    PYCOMPILE_REPRO_SERVER_DIR=$OLDPWD/$build/libexec/pycompile-repro \
+                    run_suite "$out" "$py" "$OLDPWD/tests/pypkg/cpython_tests.py" \
+                    --testdir "$testdir")
+                counts "$out" cpython-tests:
+                grep -E '^cpython-tests: ' "$out"
+                [ "$f" != 0 ] && tail -n 60 "$out"
+            else
+                echo "no CPython $v test files (libpython$v-testsuite)" >&2
+                p=0 f=1
+            fi
+            t_add "$build: $v cpython tests" "$p" "$f"
         fi
     done
 done

@@ -8,6 +8,7 @@ payloads compared byte for byte and checked canonical by the independent
 reference (tests/parity/pycref.py).  The tool is installed into a temporary
 DESTDIR, never onto the machine; installing packages is the business of
 tests/packaging/deb_system.sh, in chroots."""
+import importlib.util
 import os
 import re
 import shutil
@@ -100,7 +101,9 @@ class TestInstall(Installed):
                     "pycompile_repro.pm",
                     "usr/share/debhelper/autoscripts/postinst-pycompile-repro",
                     "usr/lib/rpm/macros.d/macros.zz-pycompile-repro",
-                    "usr/lib/rpm/brp-pycompile-repro"):
+                    "usr/lib/rpm/brp-pycompile-repro",
+                    "usr/lib/python3/dist-packages/pycompile_repro/"
+                    "compileall.py"):
             with self.subTest(path=rel):
                 self.assertTrue(os.path.lexists(os.path.join(self.dest, rel)))
         for v in servers():
@@ -141,6 +144,17 @@ class TestInstall(Installed):
         out = sh([exe], env=dict(env, LD_LIBRARY_PATH=os.path.join(
             prefix, "lib"))).stdout
         self.assertEqual(out.strip(), VERSION.encode())
+        # the Python package finds that library and its servers by itself
+        src = os.path.join(self.tmp, "mod.py")
+        with open(src, "w") as f:
+            f.write("x = 1\n")
+        penv = {k: v for k, v in os.environ.items()
+                if not k.startswith("PYCOMPILE_REPRO_")}
+        penv["PYTHONPATH"] = os.path.join(prefix, "lib/python3/dist-packages")
+        sh([sys.executable, "-m", "pycompile_repro.py_compile", src],
+           env=penv)
+        pyc = importlib.util.cache_from_source(src)
+        self.assertEqual(readb(pyc)[:4], importlib.util.MAGIC_NUMBER)
         sh(["make", "-s", "-C", TOP, "uninstall", "PREFIX=" + prefix])
         left = [os.path.join(d, f) for d, _, fs in os.walk(prefix)
                 for f in fs]
@@ -258,6 +272,9 @@ class TestPackagesOfTheTool(unittest.TestCase):
             self.assertRegex(field(d, "Depends"), r"libssl\d")
             self.assertNotIn("shlibdeps-probe", listing(d))
         self.assertRegex(listing(lib), r"libpycompile-repro\.so\.0")
+        py = deb("python3-pycompile-repro", "all")
+        self.assertIn("libpycompile-repro0", field(py, "Depends"))
+        self.assertIn("pycompile_repro/compileall.py", listing(py))
         dev = listing(deb("libpycompile-repro-dev"))
         for f in ("pycompile_repro.h", "libpycompile-repro.a",
                   "pycompile-repro.pc"):
@@ -270,7 +287,7 @@ class TestPackagesOfTheTool(unittest.TestCase):
         self.assertIn("Permission is hereby granted", copyright_)
         shutil.rmtree(os.path.dirname(ctl))
         lint = sh(["lintian", deb("pycompile-repro"), addon, lib,
-                   deb("libpycompile-repro-dev")], check=False)
+                   deb("libpycompile-repro-dev"), py], check=False)
         self.assertNotRegex(lint.stdout.decode(), r"(?m)^E: ")
 
     def test_make_rpm(self):
@@ -291,6 +308,9 @@ class TestPackagesOfTheTool(unittest.TestCase):
         self.assertIn("/usr/lib/rpm/brp-pycompile-repro", macros)
         self.assertIn("/usr/lib/rpm/macros.d/macros.zz-pycompile-repro",
                       macros)
+        py = files("python3-pycompile-repro-%s-1.noarch.rpm" % VERSION)
+        self.assertTrue(any(f.endswith("pycompile_repro/compileall.py")
+                            for f in py), py)
         devel = files("pycompile-repro-devel-%s-1.x86_64.rpm" % VERSION)
         self.assertTrue(any(f.endswith("pycompile_repro.h") for f in devel))
         info = sh(["rpm", "-qip", os.path.join(
