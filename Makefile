@@ -101,12 +101,14 @@ LIB_LIBS = -lpthread -ldl $(LDLIBS)
 CORE_SRC := $(sort $(wildcard src/common/*.c src/marshal/*.c))
 LIB_SRC := $(sort $(wildcard src/lib/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
+BAZEL_SRC := $(sort $(wildcard src/bazel/*.c))
 SERVER_SRC := $(sort $(wildcard src/server/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+BAZEL_OBJ := $(BAZEL_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 LIB_A := $(BUILD)/libpycompile-repro.a
@@ -114,6 +116,8 @@ VERSION := $(shell sed -n 's/^\#define PCR_VERSION "\(.*\)"/\1/p' include/pycomp
 SONAME := libpycompile-repro.so.0
 LIB_SO := $(BUILD)/libpycompile-repro.so.$(VERSION)
 BIN := $(BUILD)/pycompile-repro
+# rules_python's precompiler and a Bazel persistent worker (src/bazel)
+BAZEL_BIN := $(BUILD)/pycompile-repro-bazel
 SERVER_DIR := $(BUILD)/libexec/pycompile-repro
 SERVERS := $(PYTHON_VERSIONS:%=$(SERVER_DIR)/cpython-%)
 UNIT_BIN := $(BUILD)/unit-tests
@@ -124,7 +128,7 @@ REPLAY_BIN := $(BUILD)/fuzz-replay
         example format clean bench fuzz fuzz-build install uninstall dist \
         deb rpm servers
 
-all: $(BIN) $(LIB_A) $(LIB_SO) $(SERVERS)
+all: $(BIN) $(BAZEL_BIN) $(LIB_A) $(LIB_SO) $(SERVERS)
 servers: $(SERVERS)
 
 # The library exports only PCR_API symbols (tests/unit checks the list).
@@ -161,6 +165,9 @@ $(LIB_A): $(CORE_OBJ) $(LIB_OBJ)
 
 $(BIN): $(CLI_OBJ) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(LIB_LIBS)
+
+$(BAZEL_BIN): $(BAZEL_OBJ) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BAZEL_OBJ) $(LIB_A) $(LIB_LIBS)
 
 # One compile server per CPython version: the server's own files built
 # against that version's headers, linked with its libpython and the
@@ -271,7 +278,7 @@ example: all
 	cd fixtures/example && $(PYTHON) -c 'import greet; greet.main()'
 
 format:
-	clang-format -i $(CORE_SRC) $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) $(UNIT_SRC) \
+	clang-format -i $(CORE_SRC) $(LIB_SRC) $(CLI_SRC) $(BAZEL_SRC) $(SERVER_SRC) $(UNIT_SRC) \
 	    $(wildcard src/*/*.h include/*.h tests/fuzz/*.c)
 
 # Debian packages, installed only when missing (root): what building
@@ -324,6 +331,7 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	    $(DESTDIR)$(AUTOSCRIPTDIR) $(DESTDIR)$(RPMMACRODIR) \
 	    $(DESTDIR)$(PY3RUNTIMEDIR)
 	$(INSTALL) -m 755 $(BIN) $(DESTDIR)$(BINDIR)/pycompile-repro
+	$(INSTALL) -m 755 $(BAZEL_BIN) $(DESTDIR)$(BINDIR)/pycompile-repro-bazel
 	$(INSTALL) -m 755 $(SERVERS) $(DESTDIR)$(LIBEXECDIR)/pycompile-repro/
 	$(INSTALL) -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libpycompile-repro.a
 	$(INSTALL) -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
@@ -331,7 +339,8 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpycompile-repro.so
 	$(INSTALL) -m 644 include/pycompile_repro.h $(DESTDIR)$(INCLUDEDIR)/
 	$(INSTALL) -m 644 $(BUILD)/pycompile-repro.pc $(DESTDIR)$(PKGCONFIGDIR)/
-	$(INSTALL) -m 644 docs/pycompile-repro.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 644 docs/pycompile-repro.1 docs/pycompile-repro-bazel.1 \
+	    $(DESTDIR)$(MANDIR)/man1/
 	# Debian: the addon, its snippets, the hook they call, runtime.d hooks
 	$(INSTALL) -m 755 contrib/debian/dh_pycompile_repro $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 644 $(BUILD)/dh_pycompile_repro.1 $(DESTDIR)$(MANDIR)/man1/
@@ -357,6 +366,8 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pycompile-repro $(DESTDIR)$(BINDIR)/dh_pycompile_repro \
+	    $(DESTDIR)$(BINDIR)/pycompile-repro-bazel \
+	    $(DESTDIR)$(MANDIR)/man1/pycompile-repro-bazel.1 \
 	    $(DESTDIR)$(LIBDIR)/libpycompile-repro.a \
 	    $(DESTDIR)$(LIBDIR)/libpycompile-repro.so* \
 	    $(DESTDIR)$(INCLUDEDIR)/pycompile_repro.h \
@@ -412,7 +423,8 @@ rpm:
 clean:
 	rm -rf build build-asan build-fuzz dist fixtures/example/__pycache__
 
--include $(CORE_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
+-include $(CORE_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BAZEL_OBJ:.o=.d) \
+    $(UNIT_OBJ:.o=.d) \
     $(wildcard $(BUILD)/tests/fuzz/*.d)
 
 # Speed against compileall and the floor on real corpora (see

@@ -40,7 +40,7 @@ chroot_format=2
 
 packages_of() { # distro
     local extra=""
-    [ "$1" = sid ] && extra=",libpython3.13-dev,python3.13,rpm,rpm2cpio,cpio"
+    [ "$1" = sid ] && extra=",libpython3.13-dev,python3.13,rpm,rpm2cpio,cpio,bazel-bootstrap,nginx"
     echo "$common$extra"
 }
 
