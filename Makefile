@@ -73,6 +73,8 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 PERL5DIR ?= $(PREFIX)/share/perl5
 AUTOSCRIPTDIR ?= $(PREFIX)/share/debhelper/autoscripts
 PY3RUNTIMEDIR ?= $(PREFIX)/share/python3/runtime.d
+# the Bazel module (contrib/bazel), for local_path_override
+BAZELMODDIR ?= $(PREFIX)/share/pycompile-repro/bazel
 RPMCONFIGDIR ?= $(PREFIX)/lib/rpm
 RPMMACRODIR ?= $(RPMCONFIGDIR)/macros.d
 # loaded after macros.python-srpm, whose %__brp_python_bytecompile it replaces
@@ -329,7 +331,7 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	    $(DESTDIR)$(PKGCONFIGDIR) \
 	    $(DESTDIR)$(PERL5DIR)/Debian/Debhelper/Sequence \
 	    $(DESTDIR)$(AUTOSCRIPTDIR) $(DESTDIR)$(RPMMACRODIR) \
-	    $(DESTDIR)$(PY3RUNTIMEDIR)
+	    $(DESTDIR)$(PY3RUNTIMEDIR) $(DESTDIR)$(BAZELMODDIR)
 	$(INSTALL) -m 755 $(BIN) $(DESTDIR)$(BINDIR)/pycompile-repro
 	$(INSTALL) -m 755 $(BAZEL_BIN) $(DESTDIR)$(BINDIR)/pycompile-repro-bazel
 	$(INSTALL) -m 755 $(SERVERS) $(DESTDIR)$(LIBEXECDIR)/pycompile-repro/
@@ -357,6 +359,12 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	        > $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.$$f && \
 	    chmod 755 $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.$$f || exit 1; \
 	done
+	# Bazel: the module whose precompiler runs the installed program
+	$(INSTALL) -m 644 contrib/bazel/MODULE.bazel contrib/bazel/BUILD.bazel \
+	    $(DESTDIR)$(BAZELMODDIR)/
+	sed 's|^DEFAULT_PATH = .*|DEFAULT_PATH = "$(BINDIR)/pycompile-repro-bazel"|' \
+	    contrib/bazel/defs.bzl > $(DESTDIR)$(BAZELMODDIR)/defs.bzl
+	chmod 644 $(DESTDIR)$(BAZELMODDIR)/defs.bzl
 	# RPM: the build-root step and the macros
 	$(INSTALL) -m 644 contrib/rpm/macros.pycompile-repro \
 	    $(DESTDIR)$(RPMMACRODIR)/$(RPMMACROFILE)
@@ -381,7 +389,8 @@ uninstall:
 	    $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.rtupdate \
 	    $(DESTDIR)$(RPMMACRODIR)/$(RPMMACROFILE) \
 	    $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro
-	rm -rf $(DESTDIR)$(LIBEXECDIR)/pycompile-repro
+	rm -rf $(DESTDIR)$(LIBEXECDIR)/pycompile-repro $(DESTDIR)$(BAZELMODDIR)
+	rmdir $(DESTDIR)$(PREFIX)/share/pycompile-repro 2>/dev/null || true
 
 # A release tarball of the committed tree (git archive), and packages
 # built from such a tarball: deb and rpm need no .git.

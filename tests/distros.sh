@@ -6,7 +6,9 @@
 # 3.13 and 3.15 beside it, so one run uses several servers); and in
 # bookworm, trixie and sid the packaging test of a real Debian package
 # (tests/packaging/deb_system.sh), in sid also the RPM tests with two
-# Python versions in one build root.  Ends with "N passed, N failed".
+# Python versions in one build root and the Bazel test (tests/bazel:
+# sid's bazel-bootstrap running pycompile-repro-bazel as rules_python's
+# precompiler).  Ends with "N passed, N failed".
 #
 # Each chroot is made once with mmdebstrap from the Debian archive and
 # kept, pristine, in $(t_cache_dir)/chroots (tests/lib.sh:
@@ -192,6 +194,17 @@ for d in $distros; do
     cp "$out" "$cache/$d.deb-system.log"
     grep -E '^(FAIL|deb-system): ' "$out" | sed "s/^/$d: /"
     total_of "$d: deb-system" "$out" "$rc"
+    # a real Bazel (sid's bazel-bootstrap, offline) running
+    # pycompile-repro-bazel as rules_python runs its precompiler
+    if [ "$d" = sid ]; then
+        in_chroot 'cd /src/pycompile-repro && bash tests/bazel/bazel_test.sh' \
+            >"$out" 2>&1
+        rc=$?
+        cp "$out" "$cache/$d.bazel.log"
+        grep -E '^bazel: [^:]* \([0-9.]+s\) |^bazel: [0-9.]+ s in all' "$out" |
+            sed -E "s/^/$d: /; s/ +[0-9]+ passed, [0-9]+ failed$//"
+        total_of "$d: bazel" "$out" "$rc"
+    fi
     # RPM with two Python versions in one build root (sid has 3.13, 3.14)
     if [ "$d" = sid ]; then
         in_chroot 'cd /src/pycompile-repro && make -s all >/dev/null 2>&1 && python3 tests/packaging/test_packaging.py TestRpm' \

@@ -185,9 +185,9 @@ finish(request *r)
     }
     if (r->verbosity > 0) {
         fprintf(stderr,
-                BZL_PROG ": request %d: %zu file(s), exit %d%s, "
-                         "%.3f ms\n",
-                r->id, r->job.args.n, r->job.status,
+                BZL_PROG ": request %d: %zu file(s)%s%s, exit %d%s, %.3f ms\n",
+                r->id, r->job.args.n, r->sandbox ? " in sandbox " : "",
+                r->sandbox ? r->sandbox : "", r->job.status,
                 cancelled ? " (cancelled)" : "", (now() - r->start) * 1e3);
     }
     request_free(r);
@@ -576,8 +576,17 @@ bzl_worker(char *const *startup, size_t nstartup)
             }
             jobs[njobs++] = &batch[i]->job;
         }
+        int verbose = 0;
+        for (size_t i = 0; i < njobs; i++) {
+            verbose |= ((request *)jobs[i]->owner)->verbosity > 0;
+        }
+        double t0 = now();
         if (njobs > 0) {
             bzl_compile(p, jobs, njobs, max_workers, on_done, NULL);
+        }
+        if (verbose) {
+            fprintf(stderr, BZL_PROG ": batch of %zu request(s): %.3f ms\n",
+                    njobs, (now() - t0) * 1e3);
         }
         free(jobs);
         free(batch);
