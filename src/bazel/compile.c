@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bzl.h"
 
@@ -156,21 +157,65 @@ configure(pcr *p, const group *g, int workers, char *msg, size_t size)
             return PCR_ENV;
         }
     }
-    if (pcr_add_python(p, pyver) != PCR_OK) {
-        /* which servers there are, for the message */
-        char have[256] = "";
-        size_t len = 0;
-        int count = pcr_python_count(p);
-        for (int i = 0; i < count && len < sizeof have - 16; i++) {
+    /* which servers there are, for a clear message */
+    char have[256] = "";
+    size_t len = 0;
+    int count = pcr_python_count(p), found = 0;
+    for (int i = 0; i < count; i++) {
+        const char *series = pcr_python_series(p, i);
+        found |= strcmp(series, pyver) == 0;
+        if (len < sizeof have - 16) {
             int w = snprintf(have + len, sizeof have - len, "%s%s",
-                             i ? ", " : "", pcr_python_series(p, i));
+                             i ? ", " : "", series);
             len += w > 0 ? (size_t)w : 0;
         }
-        snprintf(msg, size, "--python_version %s: %s (installed: %s)", pyver,
-                 pcr_error_string(p), count > 0 ? have : "none");
+    }
+    if (!found) {
+        if (strspn(pyver, "0123456789.") != strlen(pyver) ||
+            strchr(pyver, '.') == NULL) {
+            snprintf(msg, size, "--python_version takes X.Y, not '%s'", pyver);
+        } else {
+            snprintf(msg, size,
+                     "--python_version %s: no compile server for CPython %s "
+                     "is installed (installed: %s)",
+                     pyver, pyver, count > 0 ? have : "none");
+        }
+        return PCR_ENV;
+    }
+    if (pcr_add_python(p, pyver) != PCR_OK) {
+        snprintf(msg, size, "--python_version %s: %s", pyver,
+                 pcr_error_string(p));
         return PCR_ENV;
     }
     return PCR_OK;
+}
+
+/* The directories above a .pyc, as py_compile makes them (Bazel makes
+ * them before an action; a command line may not).  A failure is left to
+ * the write, which says what went wrong. */
+static void
+make_parents(const char *pyc)
+{
+    char *path = strdup(pyc);
+    if (path == NULL) {
+        return;
+    }
+    char *slash = strrchr(path, '/');
+    if (slash != NULL && slash != path) {
+        *slash = '\0';
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            for (char *q = path + 1; *q; q++) {
+                if (*q == '/') {
+                    *q = '\0';
+                    mkdir(path, 0777);
+                    *q = '/';
+                }
+            }
+            mkdir(path, 0777);
+        }
+    }
+    free(path);
 }
 
 static void
@@ -193,6 +238,7 @@ run_group(pcr *p, run_ctx *c, bzl_job **jobs, size_t n, const group *g,
         size_t first = c->nslots;
         for (size_t t = 0; t < job->args.n; t++) {
             const bzl_triple *tr = &job->args.t[t];
+            make_parents(tr->pyc);
             if (pcr_add_file(p, tr->src, tr->name, tr->pyc) != PCR_OK) {
                 job_error(job, 2, tr->src, pcr_error_string(p));
                 /* its files already added still run: the job is done

@@ -169,7 +169,8 @@ unlink_request(request *r)
     r->prev = r->next = NULL;
 }
 
-/* The answer to a request the main thread took, and its end. */
+/* The answer to a request the main thread took.  The request itself is
+ * freed with its batch: the compile step still holds its job. */
 static void
 finish(request *r)
 {
@@ -190,7 +191,6 @@ finish(request *r)
                 r->sandbox ? r->sandbox : "", r->job.status,
                 cancelled ? " (cancelled)" : "", (now() - r->start) * 1e3);
     }
-    request_free(r);
 }
 
 static void
@@ -589,6 +589,9 @@ bzl_worker(char *const *startup, size_t nstartup)
                     njobs, (now() - t0) * 1e3);
         }
         free(jobs);
+        for (size_t i = 0; i < n; i++) {
+            request_free(batch[i]);
+        }
         free(batch);
         if (W.out_broken) {
             break;
