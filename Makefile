@@ -360,11 +360,13 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	    chmod 755 $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.$$f || exit 1; \
 	done
 	# Bazel: the module whose precompiler runs the installed program
-	$(INSTALL) -m 644 contrib/bazel/MODULE.bazel contrib/bazel/BUILD.bazel \
-	    $(DESTDIR)$(BAZELMODDIR)/
-	sed 's|^DEFAULT_PATH = .*|DEFAULT_PATH = "$(BINDIR)/pycompile-repro-bazel"|' \
+	$(INSTALL) -m 644 contrib/bazel/BUILD.bazel $(DESTDIR)$(BAZELMODDIR)/
+	sed 's|^    version = .*|    version = "$(VERSION)",|' contrib/bazel/MODULE.bazel \
+	    > $(DESTDIR)$(BAZELMODDIR)/MODULE.bazel
+	sed -e 's|^DEFAULT_PATH = .*|DEFAULT_PATH = "$(BINDIR)/pycompile-repro-bazel"|' \
+	    -e 's|^DEFAULT_STAMP = .*|DEFAULT_STAMP = "pycompile-repro $(VERSION)"|' \
 	    contrib/bazel/defs.bzl > $(DESTDIR)$(BAZELMODDIR)/defs.bzl
-	chmod 644 $(DESTDIR)$(BAZELMODDIR)/defs.bzl
+	chmod 644 $(DESTDIR)$(BAZELMODDIR)/defs.bzl $(DESTDIR)$(BAZELMODDIR)/MODULE.bazel
 	# RPM: the build-root step and the macros
 	$(INSTALL) -m 644 contrib/rpm/macros.pycompile-repro \
 	    $(DESTDIR)$(RPMMACRODIR)/$(RPMMACROFILE)
