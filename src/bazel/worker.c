@@ -21,9 +21,9 @@
  * exitCode and the worker goes on; input that is not a WorkRequest
  * stream (malformed JSON, a request with no usable requestId) ends the
  * worker with a message on stderr and exit status 2; the end of stdin
- * ends it with status 0.  Either way a batch already running finishes
- * first: .pyc files are written whole (temporary file and rename) or not
- * at all.
+ * ends it with status 0.  Either way the requests received before are
+ * compiled and answered first: .pyc files are written whole (temporary
+ * file and rename) or not at all.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -498,7 +498,9 @@ take_batch(size_t *n)
     }
     request **batch = NULL;
     *n = 0;
-    if (W.nqueued > 0 && !W.fatal && !W.eof) {
+    /* after the end of stdin (or a malformed request) too: the requests
+     * received before it are whole, and answered */
+    if (W.nqueued > 0) {
         batch = calloc(W.nqueued, sizeof *batch);
         for (request *r = W.head; batch != NULL && r != NULL; r = r->next) {
             if (r->state == QUEUED) {
@@ -508,6 +510,9 @@ take_batch(size_t *n)
         }
         if (batch != NULL) {
             W.nqueued = 0;
+        } else {
+            W.fatal = 1;
+            bzl_fail(&W.why, "out of memory");
         }
     }
     pthread_mutex_unlock(&W.lock);
@@ -608,10 +613,8 @@ bzl_worker(char *const *startup, size_t nstartup)
         fprintf(stderr, BZL_PROG ": %s; the worker stops\n", W.why.msg);
         status = 2;
     } else {
-        fprintf(stderr,
-                BZL_PROG ": standard input closed; the worker stops"
-                         "%s\n",
-                W.nqueued ? " (requests still queued are not answered)" : "");
+        fprintf(stderr, BZL_PROG ": standard input closed; the worker "
+                        "stops\n");
     }
     int reader_done = W.fatal || W.eof;
     pthread_mutex_unlock(&W.lock);

@@ -623,6 +623,34 @@ class TestWorkerEnds(Base):
         self.assertIn("standard input closed", err)
         self.assertEqual(w.raw, [])
 
+    def test_requests_before_the_end_are_answered(self):
+        w = self.worker()
+        names = [self.src("e%d.py" % i, module(i)) for i in range(3)]
+        w.send_raw(b"".join(
+            json.dumps({"requestId": i + 1,
+                        "arguments": self.args(n, n, n + "c")}).encode()
+            for i, n in enumerate(names)))
+        rc, err = w.close()
+        self.assertEqual(rc, 0, err)
+        got = sorted(json.loads(line)["requestId"] for line in w.raw)
+        self.assertEqual(got, [1, 2, 3])
+        for i, n in enumerate(names):
+            self.assertEqual(self.pyc(n + "c"), cli_bytes(module(i), n))
+
+    def test_requests_before_malformed_input_are_answered(self):
+        w = self.worker()
+        s = self.src("a.py", module(1))
+        w.send_raw(json.dumps({"requestId": 1, "arguments":
+                               self.args(s, s, "a.pyc")}).encode()
+                   + b'{"requestId": 2, oops}')
+        rc = w.proc.wait(timeout=TIMEOUT)
+        _, err = w.close()
+        self.assertEqual(rc, 2, err)
+        self.assertIn("malformed JSON", err)
+        self.assertEqual([json.loads(line) for line in w.raw],
+                         [{"requestId": 1, "exitCode": 0}])
+        self.assertEqual(self.pyc("a.pyc"), cli_bytes(module(1), s))
+
     def test_closed_stdin_during_a_compile_writes_the_pyc_whole(self):
         w = self.worker()
         slow = self.src("slow.py", slow_source())
