@@ -78,6 +78,8 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 PERL5DIR ?= $(PREFIX)/share/perl5
 AUTOSCRIPTDIR ?= $(PREFIX)/share/debhelper/autoscripts
 PY3RUNTIMEDIR ?= $(PREFIX)/share/python3/runtime.d
+# the Bazel module (contrib/bazel), for local_path_override
+BAZELMODDIR ?= $(PREFIX)/share/pycompile-repro/bazel
 RPMCONFIGDIR ?= $(PREFIX)/lib/rpm
 RPMMACRODIR ?= $(RPMCONFIGDIR)/macros.d
 # loaded after macros.python-srpm, whose %__brp_python_bytecompile it replaces
@@ -118,12 +120,14 @@ LIB_LIBS = -lpthread -ldl $(LDLIBS)
 CORE_SRC := $(sort $(wildcard src/common/*.c src/marshal/*.c))
 LIB_SRC := $(sort $(wildcard src/lib/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
+BAZEL_SRC := $(sort $(wildcard src/bazel/*.c))
 SERVER_SRC := $(sort $(wildcard src/server/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+BAZEL_OBJ := $(BAZEL_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 LIB_A := $(BUILD)/libpycompile-repro.a
@@ -131,6 +135,8 @@ VERSION := $(shell sed -n 's/^\#define PCR_VERSION "\(.*\)"/\1/p' include/pycomp
 SONAME := libpycompile-repro.so.0
 LIB_SO := $(BUILD)/libpycompile-repro.so.$(VERSION)
 BIN := $(BUILD)/pycompile-repro
+# rules_python's precompiler and a Bazel persistent worker (src/bazel)
+BAZEL_BIN := $(BUILD)/pycompile-repro-bazel
 SERVER_DIR := $(BUILD)/libexec/pycompile-repro
 SERVERS := $(PYTHON_VERSIONS:%=$(SERVER_DIR)/cpython-%)
 UNIT_BIN := $(BUILD)/unit-tests
@@ -142,7 +148,7 @@ REPLAY_BIN := $(BUILD)/fuzz-replay
         tsan tsan-build \
         deb rpm servers
 
-all: $(BIN) $(LIB_A) $(LIB_SO) $(SERVERS)
+all: $(BIN) $(BAZEL_BIN) $(LIB_A) $(LIB_SO) $(SERVERS)
 servers: $(SERVERS)
 
 # The library exports only PCR_API symbols (tests/unit checks the list).
@@ -179,6 +185,9 @@ $(LIB_A): $(CORE_OBJ) $(LIB_OBJ)
 
 $(BIN): $(CLI_OBJ) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(LIB_LIBS)
+
+$(BAZEL_BIN): $(BAZEL_OBJ) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BAZEL_OBJ) $(LIB_A) $(LIB_LIBS)
 
 # One compile server per CPython version: the server's own files built
 # against that version's headers, linked with its libpython and the
@@ -303,7 +312,7 @@ example: all
 	cd fixtures/example && $(PYTHON) -c 'import greet; greet.main()'
 
 format:
-	clang-format -i $(CORE_SRC) $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) $(UNIT_SRC) \
+	clang-format -i $(CORE_SRC) $(LIB_SRC) $(CLI_SRC) $(BAZEL_SRC) $(SERVER_SRC) $(UNIT_SRC) \
 	    $(wildcard src/*/*.h include/*.h tests/fuzz/*.c)
 
 # Debian packages, installed only when missing (root): what building
@@ -364,8 +373,9 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	    $(DESTDIR)$(PKGCONFIGDIR) \
 	    $(DESTDIR)$(PERL5DIR)/Debian/Debhelper/Sequence \
 	    $(DESTDIR)$(AUTOSCRIPTDIR) $(DESTDIR)$(RPMMACRODIR) \
-	    $(DESTDIR)$(PY3RUNTIMEDIR)
+	    $(DESTDIR)$(PY3RUNTIMEDIR) $(DESTDIR)$(BAZELMODDIR)
 	$(INSTALL) -m 755 $(BIN) $(DESTDIR)$(BINDIR)/pycompile-repro
+	$(INSTALL) -m 755 $(BAZEL_BIN) $(DESTDIR)$(BINDIR)/pycompile-repro-bazel
 	$(INSTALL) -m 755 $(SERVERS) $(DESTDIR)$(LIBEXECDIR)/pycompile-repro/
 	$(INSTALL) -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libpycompile-repro.a
 	$(INSTALL) -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
@@ -373,7 +383,8 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpycompile-repro.so
 	$(INSTALL) -m 644 include/pycompile_repro.h $(DESTDIR)$(INCLUDEDIR)/
 	$(INSTALL) -m 644 $(BUILD)/pycompile-repro.pc $(DESTDIR)$(PKGCONFIGDIR)/
-	$(INSTALL) -m 644 docs/pycompile-repro.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 644 docs/pycompile-repro.1 docs/pycompile-repro-bazel.1 \
+	    $(DESTDIR)$(MANDIR)/man1/
 	# the Python package, told where the library and servers are
 	$(INSTALL) -d $(DESTDIR)$(PYTHON_SITEDIR)/pycompile_repro
 	$(INSTALL) -m 644 $(PY_PKG_SRC) $(DESTDIR)$(PYTHON_SITEDIR)/pycompile_repro/
@@ -398,6 +409,14 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 	        > $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.$$f && \
 	    chmod 755 $(DESTDIR)$(PY3RUNTIMEDIR)/pycompile-repro.$$f || exit 1; \
 	done
+	# Bazel: the module whose precompiler runs the installed program
+	$(INSTALL) -m 644 contrib/bazel/BUILD.bazel $(DESTDIR)$(BAZELMODDIR)/
+	sed 's|^    version = .*|    version = "$(VERSION)",|' contrib/bazel/MODULE.bazel \
+	    > $(DESTDIR)$(BAZELMODDIR)/MODULE.bazel
+	sed -e 's|^DEFAULT_PATH = .*|DEFAULT_PATH = "$(BINDIR)/pycompile-repro-bazel"|' \
+	    -e 's|^DEFAULT_STAMP = .*|DEFAULT_STAMP = "pycompile-repro $(VERSION)"|' \
+	    contrib/bazel/defs.bzl > $(DESTDIR)$(BAZELMODDIR)/defs.bzl
+	chmod 644 $(DESTDIR)$(BAZELMODDIR)/defs.bzl $(DESTDIR)$(BAZELMODDIR)/MODULE.bazel
 	# RPM: the build-root step and the macros; for Debian's rpm, which
 	# reads macros.d before its platform file, a file to read last
 	# (RPM_ETC=/etc/rpm installs it there)
@@ -417,6 +436,8 @@ install: all $(BUILD)/pycompile-repro.pc $(BUILD)/dh_pycompile_repro.1
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pycompile-repro $(DESTDIR)$(BINDIR)/dh_pycompile_repro \
+	    $(DESTDIR)$(BINDIR)/pycompile-repro-bazel \
+	    $(DESTDIR)$(MANDIR)/man1/pycompile-repro-bazel.1 \
 	    $(DESTDIR)$(LIBDIR)/libpycompile-repro.a \
 	    $(DESTDIR)$(LIBDIR)/libpycompile-repro.so* \
 	    $(DESTDIR)$(INCLUDEDIR)/pycompile_repro.h \
@@ -432,7 +453,8 @@ uninstall:
 	    $(DESTDIR)$(RPMCONFIGDIR)/$(RPMDEBIANFILE) \
 	    $(DESTDIR)$(RPMCONFIGDIR)/brp-pycompile-repro \
 	    $(if $(RPM_ETC),$(DESTDIR)$(RPM_ETC)/macros.pycompile-repro)
-	rm -rf $(DESTDIR)$(LIBEXECDIR)/pycompile-repro
+	rm -rf $(DESTDIR)$(LIBEXECDIR)/pycompile-repro $(DESTDIR)$(BAZELMODDIR)
+	rmdir $(DESTDIR)$(PREFIX)/share/pycompile-repro 2>/dev/null || true
 	rm -rf $(DESTDIR)$(PYTHON_SITEDIR)/pycompile_repro
 
 # A release tarball of the committed tree (git archive), and packages
@@ -493,7 +515,8 @@ clean:
 	rm -rf build build-asan build-fuzz build-tsan dist \
 	    fixtures/example/__pycache__
 
--include $(CORE_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
+-include $(CORE_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BAZEL_OBJ:.o=.d) \
+    $(UNIT_OBJ:.o=.d) \
     $(wildcard $(BUILD)/tests/fuzz/*.d)
 
 # Speed against compileall and the floor on real corpora (see

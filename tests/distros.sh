@@ -7,7 +7,9 @@
 # bookworm, trixie and sid the packaging test of a real Debian package
 # (tests/packaging/deb_system.sh), in trixie make rpm with rpmlint 2.x
 # and the RPM step on Debian's own rpm, in sid the RPM tests with two
-# Python versions in one build root.  Ends with "N passed, N failed".
+# Python versions in one build root and the Bazel test (tests/bazel:
+# sid's bazel-bootstrap running pycompile-repro-bazel as rules_python's
+# precompiler).  Ends with "N passed, N failed".
 #
 # Each chroot is made once with mmdebstrap from the Debian archive and
 # kept, pristine, in $(t_cache_dir)/chroots (tests/lib.sh:
@@ -48,7 +50,7 @@ testsuite_hook="$top/tests/pypkg/fetch-testsuites.sh \"\$1\""
 
 packages_of() { # distro
     local extra=""
-    [ "$1" = sid ] && extra=",libpython3.13-dev,python3.13,rpm,rpm2cpio,cpio"
+    [ "$1" = sid ] && extra=",libpython3.13-dev,python3.13,rpm,rpm2cpio,cpio,bazel-bootstrap,nginx"
     # make rpm with rpmlint 2.7, and the step on Debian's own rpm
     [ "$1" = trixie ] && extra=",rpm,rpmlint,rpm2cpio,cpio,elfutils"
     echo "$common$extra"
@@ -213,6 +215,17 @@ for d in $distros; do
         t_counts "$out" e2e: "$rc"
         [ "$f" != 0 ] && tail -n 40 "$out"
         t_add "$d: rpm (rpmlint, Debian's rpm)" "$p" "$f"
+    fi
+    # a real Bazel (sid's bazel-bootstrap, offline) running
+    # pycompile-repro-bazel as rules_python runs its precompiler
+    if [ "$d" = sid ]; then
+        in_chroot 'cd /src/pycompile-repro && bash tests/bazel/bazel_test.sh' \
+            >"$out" 2>&1
+        rc=$?
+        cp "$out" "$cache/$d.bazel.log"
+        grep -E '^bazel: [^:]* \([0-9.]+s\) |^bazel: [0-9.]+ s in all' "$out" |
+            sed -E "s/^/$d: /; s/ +[0-9]+ passed, [0-9]+ failed$//"
+        total_of "$d: bazel" "$out" "$rc"
     fi
     # RPM with two Python versions in one build root (sid has 3.13, 3.14)
     if [ "$d" = sid ]; then

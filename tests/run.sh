@@ -250,7 +250,7 @@ if [ "$valgrind" = 1 ]; then
     vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --suppressions=$PWD/tests/valgrind.supp"
     py=/usr/bin/python$default_py
     # (the whole-tree tests are left to the other builds: valgrind is slow)
-    for suite in "tests/e2e/test_cli.py" "tests/e2e/test_servers.py TestServerTrouble TestVersions" "tests/e2e/test_check.py TestDump TestCheck.test_each_kind_of_damage_gets_its_class TestCanonicalize.test_keeps_mode_and_refuses_garbage"; do
+    for suite in "tests/e2e/test_cli.py" "tests/e2e/test_servers.py TestServerTrouble TestVersions" "tests/e2e/test_check.py TestDump TestCheck.test_each_kind_of_damage_gets_its_class TestCanonicalize.test_keeps_mode_and_refuses_garbage" "tests/e2e/test_bazel.py TestWorker.test_bad_requests_are_answered_and_the_worker_goes_on TestWorker.test_overlapping_requests_all_answered_once TestCancel.test_a_queued_request_is_cancelled_and_never_written"; do
         name=$(basename "${suite%% *}" .py)
         out=$log/valgrind-$name
         # shellcheck disable=SC2086
