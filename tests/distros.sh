@@ -198,6 +198,14 @@ for d in $distros; do
             grep -v '^[0-9]* passed' | sed "s/^/$d: /"
         total_of "$d: all suites" "$out" "$rc"
     fi
+    # --check --all-packages on the system as the archive's packages left
+    # it (before deb_system.sh installs anything of ours), then tampered
+    in_chroot 'bash /src/pycompile-repro/tests/packaging/tamper_check.sh /src/pycompile-repro' \
+        >"$out" 2>&1
+    rc=$?
+    cp "$out" "$cache/$d.tamper.log"
+    grep -E '^(FAIL|tamper-check): ' "$out" | sed "s/^/$d: /"
+    total_of "$d: tamper check" "$out" "$rc"
     # a real Debian package with the addon, installed
     in_chroot 'bash /src/pycompile-repro/tests/packaging/deb_system.sh /src/pycompile-repro' \
         >"$out" 2>&1

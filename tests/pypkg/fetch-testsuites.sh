@@ -9,7 +9,9 @@ set -e
 root=$1
 mkdir -p "$root/opt/pcr-testsuite"
 chroot "$root" sh -c 'cd /opt/pcr-testsuite &&
-    for s in $(dpkg-query -W -f="\${Package}\n" "libpython3.*-stdlib"); do
+    # installed ones only: dpkg also knows packages it merely heard of
+    for s in $(dpkg-query -W -f="\${db:Status-Abbrev} \${Package}\n" \
+                   "libpython3.*-stdlib" | sed -n "s/^ii  *//p"); do
         p=${s%-stdlib}-testsuite
         apt-get download -q "$p=$(dpkg-query -W -f="\${Version}" "$s")" || exit 1
     done'
