@@ -518,6 +518,10 @@ PCR_API pcr_status
 pcr_set_server_dir(pcr *p, const char *dir)
 {
     NEED_HANDLE(p);
+    if (p->discovered && dir != NULL && p->server_dir != NULL &&
+        strcmp(dir, p->server_dir) == 0) {
+        return PCR_OK; /* the same: its servers stay warm */
+    }
     pcr_status rc = set_str(p, &p->server_dir, dir);
     if (rc == PCR_OK) {
         p->discovered = 0; /* found again, replacing the list, when needed */

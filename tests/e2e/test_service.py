@@ -1,0 +1,352 @@
+# SPDX-License-Identifier: MIT
+"""The library as a long-lived service (issue 19): one handle, many runs,
+servers kept warm between them and checked before they are used; what a
+server that stalls, lies in its hello or sends a body that is not marshal
+data gets; the cache's trust rules.  The library is loaded with ctypes
+(build/libpycompile-repro.so); misbehaving servers are fake_servers.py
+proxies.  Runs under /usr/bin/python3.X of the server under test."""
+import ctypes
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import common  # noqa: E402
+import fake_servers  # noqa: E402
+import pycref  # noqa: E402  (common puts tests/parity on the path)
+from common import BIN, LIBRARY, PYVER, TAG, readb  # noqa: E402
+from test_cli import main  # noqa: E402
+
+PCR_OK, PCR_FAIL, PCR_ENV = 0, 1, 2
+VERB_COMPILE = 0
+RESET_OPERANDS = 1
+HASH = ["--invalidation-mode", "checked-hash"]
+
+
+def load():
+    so = sorted(glob.glob(LIBRARY + ".*.*.*"))
+    lib = ctypes.CDLL(so[-1] if so else LIBRARY)
+    lib.pcr_new.restype = ctypes.c_void_p
+    lib.pcr_free.argtypes = [ctypes.c_void_p]
+    lib.pcr_error_string.restype = ctypes.c_char_p
+    lib.pcr_error_string.argtypes = [ctypes.c_void_p]
+    for name, args in (("pcr_set_server_dir", [ctypes.c_char_p]),
+                       ("pcr_add_python", [ctypes.c_char_p]),
+                       ("pcr_add_operand", [ctypes.c_char_p]),
+                       ("pcr_add_file", [ctypes.c_char_p] * 3),
+                       ("pcr_set_invalidation", [ctypes.c_int]),
+                       ("pcr_reset", [ctypes.c_uint]),
+                       ("pcr_run", [ctypes.c_int, ctypes.c_void_p,
+                                    ctypes.c_void_p])):
+        f = getattr(lib, name)
+        f.argtypes = [ctypes.c_void_p] + args
+        f.restype = ctypes.c_int
+    return lib
+
+
+def tool(args, cwd, **kw):
+    return common.tool(args, cwd=cwd, **kw)
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.top = tempfile.mkdtemp(prefix="pcr-service-")
+        self.addCleanup(shutil.rmtree, self.top, True)
+
+    def write(self, rel, text):
+        path = os.path.join(self.top, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def fake(self, mode, name=None):
+        return fake_servers.make(os.path.join(self.top, name or "srv"),
+                                 fake_servers.real_server(BIN, PYVER), mode)
+
+    def starts(self, log):
+        if not os.path.exists(log):
+            return 0
+        with open(log) as f:
+            return len(f.read().splitlines())
+
+    def cli_pyc(self, source_text, rel="m.py"):
+        """The .pyc the command line writes for this source (hash mode),
+        given as rel."""
+        d = tempfile.mkdtemp(dir=self.top)
+        path = os.path.join(d, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(source_text)
+        p = tool(HASH + [rel], d)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return readb(pycref.cache_path(path))
+
+
+class TestWarmHandle(Base):
+    """One handle, many runs: the servers started by the first stay."""
+
+    def setUp(self):
+        super().setUp()
+        # a sanitizer build's library needs its runtime loaded first (and
+        # aborts this process when it is not)
+        so = sorted(glob.glob(LIBRARY + ".*.*.*"))
+        if so and (b"libasan" in readb(so[-1]) or b"libtsan" in readb(so[-1])):
+            self.skipTest("a sanitizer build's library")
+        self.lib = load()
+        self.p = self.lib.pcr_new()
+        self.assertTrue(self.p)
+        self.addCleanup(self.lib.pcr_free, self.p)
+        self.log = os.path.join(self.top, "starts.log")
+        self.srv = self.fake("log-starts:" + self.log)
+        self.old = os.getcwd()
+        self.addCleanup(os.chdir, self.old)
+
+    def ok(self, rc):
+        self.assertEqual(rc, PCR_OK, self.lib.pcr_error_string(self.p))
+
+    def run_file(self, source, pyc):
+        """source compiled to pyc, recorded as m.py (as cli_pyc)"""
+        self.ok(self.lib.pcr_add_file(self.p, source.encode(), b"m.py",
+                                      pyc.encode()))
+        self.ok(self.lib.pcr_run(self.p, VERB_COMPILE, None, None))
+        self.ok(self.lib.pcr_reset(self.p, RESET_OPERANDS))
+
+    def test_five_runs_start_one_server(self):
+        self.ok(self.lib.pcr_set_server_dir(self.p, self.srv.encode()))
+        self.ok(self.lib.pcr_set_invalidation(self.p, 1))  # checked-hash
+        for i in range(5):
+            text = "x = %d\n" % (1000 + i)
+            src = self.write("s%d.py" % i, text)
+            pyc = src + "c"
+            self.run_file(src, pyc)
+            self.assertEqual(readb(pyc), self.cli_pyc(text), i)
+        self.assertEqual(self.starts(self.log), 1)
+
+    def test_the_same_server_dir_again_keeps_them_another_restarts(self):
+        self.ok(self.lib.pcr_set_server_dir(self.p, self.srv.encode()))
+        src = self.write("a.py", "x = 1\n")
+        self.run_file(src, src + "c")
+        self.ok(self.lib.pcr_set_server_dir(self.p, self.srv.encode()))
+        self.run_file(src, src + "c")
+        self.assertEqual(self.starts(self.log), 1)
+        other = self.fake("log-starts:" + self.log, "srv2")
+        self.ok(self.lib.pcr_set_server_dir(self.p, other.encode()))
+        self.run_file(src, src + "c")
+        self.assertEqual(self.starts(self.log), 2)
+
+    def test_relative_names_follow_the_working_directory_of_each_run(self):
+        self.ok(self.lib.pcr_set_server_dir(self.p, self.srv.encode()))
+        self.ok(self.lib.pcr_set_invalidation(self.p, 1))
+        texts = {"one": "x = 'one'\n", "two": "x = 'two'\n"}
+        for d, text in texts.items():
+            self.write(os.path.join(d, "m.py"), text)
+        for d, text in texts.items():
+            os.chdir(os.path.join(self.top, d))
+            self.ok(self.lib.pcr_add_operand(self.p, b"m.py"))
+            self.ok(self.lib.pcr_run(self.p, VERB_COMPILE, None, None))
+            self.ok(self.lib.pcr_reset(self.p, RESET_OPERANDS))
+            got = readb(pycref.cache_path(os.path.join(self.top, d, "m.py")))
+            self.assertEqual(got, self.cli_pyc(text), d)
+        self.assertEqual(self.starts(self.log), 1)
+
+    def test_null_arguments_are_errors_not_crashes(self):
+        lib = self.lib
+        self.assertEqual(lib.pcr_add_file(self.p, None, None, None), PCR_ENV)
+        self.assertEqual(lib.pcr_add_operand(self.p, None), PCR_ENV)
+        self.assertEqual(lib.pcr_set_server_dir(None, b"/x"), PCR_ENV)
+        self.assertEqual(lib.pcr_run(None, VERB_COMPILE, None, None),
+                         PCR_ENV)
+        self.assertTrue(lib.pcr_error_string(None))
+        lib.pcr_free(None)
+        # the handle still works after them
+        self.ok(lib.pcr_set_server_dir(self.p, self.srv.encode()))
+        src = self.write("a.py", "x = 1\n")
+        self.run_file(src, src + "c")
+
+
+class TestServersChecked(Base):
+    """What a server sends is checked before it is used."""
+
+    def test_a_server_that_keeps_dying_fails_its_pool(self):
+        log = os.path.join(self.top, "starts.log")
+        srv = self.fake("die-on+log-starts:" + log)
+        names = ["d%d.py" % i for i in range(5)]
+        for n in names:
+            self.write(n, "DIE = 1\n")
+        p = tool(["--server-dir", srv] + names, self.top)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(b"keeps dying (3 times in a row", p.stderr)
+        # the first server and two restarts; none after the third death
+        self.assertEqual(self.starts(log), 3)
+
+    def test_a_server_that_stops_answering_is_killed(self):
+        srv = self.fake("stall-on")
+        self.write("a.py", "x = 1\n")
+        self.write("stuck.py", "STALL = 1\n")
+        t = time.monotonic()
+        p = tool(["--server-dir", srv, "a.py", "stuck.py"], self.top,
+                 extra_env={"PYCOMPILE_REPRO_STALL_SECONDS": "1"})
+        took = time.monotonic() - t
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"stuck.py: the compile server ", p.stderr)
+        self.assertIn(b"stopped answering", p.stderr)
+        self.assertLess(took, 30)
+        self.assertTrue(os.path.exists(pycref.cache_path(
+            os.path.join(self.top, "a.py"))))
+        self.assertFalse(os.path.exists(pycref.cache_path(
+            os.path.join(self.top, "stuck.py"))))
+
+    def test_a_server_that_never_says_hello_is_trouble(self):
+        self.write("a.py", "x = 1\n")
+        p = tool(["--server-dir", self.fake("stall-hello"), "a.py"],
+                 self.top, extra_env={"PYCOMPILE_REPRO_STALL_SECONDS": "1"})
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(b"stopped answering", p.stderr)
+
+    def test_a_hello_with_another_series_magic_is_refused(self):
+        self.write("a.py", "x = 1\n")
+        p = tool(["--server-dir", self.fake("bad-magic"), "a.py"], self.top)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(b"magic", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.top,
+                                                     "__pycache__")))
+
+    def test_a_body_that_is_not_marshal_data_is_never_written(self):
+        self.write("a.py", "x = 1\n")
+        self.write("bad.py", "BAD = 1\n")
+        p = tool(["--server-dir", self.fake("bad-body"), "a.py", "bad.py"],
+                 self.top)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"bad.py: the compile server", p.stderr)
+        self.assertTrue(os.path.exists(pycref.cache_path(
+            os.path.join(self.top, "a.py"))))
+        self.assertFalse(os.path.exists(pycref.cache_path(
+            os.path.join(self.top, "bad.py"))))
+
+    def test_only_exact_server_names_count(self):
+        real = fake_servers.real_server(BIN, PYVER)
+        d = os.path.join(self.top, "names")
+        os.mkdir(d)
+        for name in ("cpython-3.011", "cpython-3.11x", "cpython-3",
+                     "cpython-03.11", "cpython-3.11.1", "cpython-.11"):
+            os.symlink(real, os.path.join(d, name))
+        p = tool(["--server-dir", d, "--version"], self.top, explicit=False)
+        self.assertNotIn(b"3.011", p.stdout + p.stderr)
+        self.write("a.py", "x = 1\n")
+        p = tool(["--server-dir", d, "a.py"], self.top, explicit=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+
+
+class TestCacheTrust(Base):
+    """A cache directory is trusted as git trusts a repository."""
+
+    def setUp(self):
+        super().setUp()
+        self.src = self.write("pkg/m.py", "x = 'cached'\n")
+        self.cache = os.path.join(self.top, "cache")
+
+    def compile(self, *extra):
+        shutil.rmtree(os.path.join(self.top, "pkg", "__pycache__"), True)
+        return tool(HASH + ["--cache-dir", self.cache, "--cache-stats"]
+                    + list(extra) + ["pkg"], self.top)
+
+    def entries(self):
+        out = []
+        for d, _, files in os.walk(self.cache):
+            out += [os.path.join(d, f) for f in files
+                    if not f.endswith(".tmp")]
+        return sorted(out)
+
+    def test_an_entry_under_another_key_is_damaged(self):
+        self.write("pkg/n.py", "x = 'other'\n")
+        self.assertEqual(self.compile().returncode, 0)
+        a, b = self.entries()
+        da, db = readb(a), readb(b)
+        with open(a, "wb") as f:
+            f.write(db)
+        with open(b, "wb") as f:
+            f.write(da)
+        p = self.compile()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"2 damaged", p.stderr)
+        self.assertEqual(readb(pycref.cache_path(self.src)),
+                         self.cli_pyc("x = 'cached'\n", "pkg/m.py"))
+
+    def test_a_forged_entry_is_damaged(self):
+        self.assertEqual(self.compile().returncode, 0)
+        (e,) = self.entries()
+        data = bytearray(readb(e))
+        i = data.find(b"cached")
+        self.assertGreater(i, 0)
+        data[i:i + 6] = b"forged"
+        with open(e, "wb") as f:
+            f.write(data)
+        p = self.compile()
+        self.assertIn(b"1 damaged", p.stderr)
+        self.assertNotIn(b"forged", readb(pycref.cache_path(self.src)))
+
+    def test_a_directory_others_can_write_is_refused(self):
+        os.makedirs(self.cache)
+        for how in ("group-writable", "foreign-owner"):
+            with self.subTest(how=how):
+                if how == "group-writable":
+                    os.chmod(self.cache, 0o775)
+                else:
+                    os.chmod(self.cache, 0o755)
+                    if os.geteuid() != 0:
+                        self.skipTest("needs root to give it away")
+                    os.chown(self.cache, 65534, 65534)
+                p = self.compile()
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn(b"cache", p.stderr)
+                self.assertIn(b"no cache used in this run", p.stderr)
+                self.assertEqual(self.entries(), [])
+                p = self.compile("--cache-shared")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertNotIn(b"no cache used in this run", p.stderr)
+                self.assertEqual(len(self.entries()), 1)
+                shutil.rmtree(os.path.join(self.cache, "v2"))
+
+    def test_old_temporary_files_are_removed(self):
+        self.assertEqual(self.compile().returncode, 0)
+        (e,) = self.entries()
+        old = os.path.join(os.path.dirname(e), "killed-writer.tmp")
+        new = os.path.join(os.path.dirname(e), "busy-writer.tmp")
+        for path in (old, new):
+            with open(path, "wb") as f:
+                f.write(b"half")
+        t = time.time() - 2 * 3600
+        os.utime(old, (t, t))
+        p = self.compile("--cache-max-size", "1G")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(os.path.exists(old))
+        self.assertTrue(os.path.exists(new))
+
+    def test_a_read_only_cache_is_read_and_said(self):
+        os.makedirs(self.cache)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "pcr",
+                           self.cache], capture_output=True).returncode:
+            self.skipTest("cannot mount a tmpfs here (not root?)")
+        self.addCleanup(subprocess.run, ["umount", "-l", self.cache])
+        os.chmod(self.cache, 0o755)
+        self.assertEqual(self.compile().returncode, 0)
+        self.assertEqual(len(self.entries()), 1)
+        self.write("pkg/n.py", "x = 'new'\n")
+        subprocess.run(["mount", "-o", "remount,ro", self.cache], check=True)
+        p = self.compile()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"read-only", p.stderr)
+        self.assertIn(b"1 hits", p.stderr)
+        self.assertTrue(os.path.exists(pycref.cache_path(
+            os.path.join(self.top, "pkg", "n.py"))))
+
+
+if __name__ == "__main__":
+    main()
