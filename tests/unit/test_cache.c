@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests: the cache layer (cache.c) over a backend kept in memory, as
+ * a second backend would plug in: a stored entry comes back; an entry
+ * under another key, with a changed byte, or for other source bytes is
+ * damaged, dropped, and a miss; counters. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "lazy_libs.h"
+#include "source_hash.h"
+#include "unit.h"
+
+#define SLOTS 4
+
+struct mem {
+    pcr_cache_key key[SLOTS];
+    pcr_buf blob[SLOTS];
+    int used[SLOTS];
+    int drops;
+};
+
+static int
+find(struct mem *m, const pcr_cache_key *k)
+{
+    for (int i = 0; i < SLOTS; i++) {
+        if (m->used[i] && memcmp(m->key[i].sha, k->sha, 32) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int
+mem_get(void *self, const pcr_cache_key *key, pcr_buf *blob)
+{
+    struct mem *m = self;
+    int i = find(m, key);
+    if (i < 0) {
+        return 0;
+    }
+    blob->len = m->blob[i].len;
+    blob->data = malloc(blob->len);
+    memcpy(blob->data, m->blob[i].data, blob->len);
+    return 1;
+}
+
+static pcr_status
+mem_put(void *self, const pcr_cache_key *key, const unsigned char *blob,
+        size_t len, pcr_error *err)
+{
+    (void)err;
+    struct mem *m = self;
+    int i = find(m, key);
+    for (int k = 0; i < 0 && k < SLOTS; k++) {
+        i = m->used[k] ? -1 : k;
+    }
+    cr_assert_geq(i, 0, "the test's backend is full");
+    free(m->blob[i].data);
+    m->key[i] = *key;
+    m->blob[i].data = malloc(len);
+    memcpy(m->blob[i].data, blob, len);
+    m->blob[i].len = len;
+    m->used[i] = 1;
+    return PCR_OK;
+}
+
+static void
+mem_drop(void *self, const pcr_cache_key *key)
+{
+    struct mem *m = self;
+    int i = find(m, key);
+    if (i >= 0) {
+        m->used[i] = 0;
+        m->drops++;
+    }
+}
+
+static pcr_status
+mem_trim(void *self, uint64_t max, uint64_t *entries, uint64_t *bytes,
+         uint64_t *trimmed, pcr_error *err)
+{
+    (void)max, (void)trimmed, (void)err;
+    struct mem *m = self;
+    *entries = *bytes = 0;
+    for (int i = 0; i < SLOTS; i++) {
+        if (m->used[i]) {
+            ++*entries;
+            *bytes += m->blob[i].len;
+        }
+    }
+    return PCR_OK;
+}
+
+static pcr_status
+mem_clear(void *self, uint64_t *removed, pcr_error *err)
+{
+    (void)err;
+    struct mem *m = self;
+    *removed = 0;
+    for (int i = 0; i < SLOTS; i++) {
+        *removed += m->used[i];
+        m->used[i] = 0;
+    }
+    return PCR_OK;
+}
+
+static void
+mem_close(void *self)
+{
+    struct mem *m = self;
+    for (int i = 0; i < SLOTS; i++) {
+        free(m->blob[i].data);
+    }
+}
+
+static const pcr_cache_backend MEM = {"memory", mem_get,  mem_put,  mem_drop,
+                                      mem_trim, mem_clear, mem_close};
+
+static const unsigned char SRC[] = "x = 1\n";
+static const unsigned char BODY[] = "\xe3 a canonical body";
+
+static pcr_python
+py311(void)
+{
+    pcr_error err;
+    cr_assert_eq(pcr_lazy_crypto(&err), PCR_OK, "libcrypto: %s", err.msg);
+    pcr_python py;
+    memset(&py, 0, sizeof py);
+    strcpy(py.series, "3.11");
+    strcpy(py.tag, "cpython-311");
+    py.magic = MAGIC_311;
+    py.build = (char *)"3.11.2 (main, unit test)";
+    return py;
+}
+
+static void
+store(pcr_cache *c, const pcr_python *py, const char *name,
+      pcr_cache_key *key)
+{
+    unsigned char hash[8] = {0};
+    cr_assert(pcr_source_hash(py->magic, SRC, sizeof SRC - 1, hash));
+    pcr_cache_make_key(py, name, 0, SRC, sizeof SRC - 1, key);
+    pcr_buf body = {(unsigned char *)BODY, sizeof BODY - 1};
+    pcr_cache_put(c, key, &body, hash);
+}
+
+static int
+lookup(pcr_cache *c, const pcr_python *py, const pcr_cache_key *key,
+       const unsigned char *src, size_t len)
+{
+    pcr_buf body = {0};
+    unsigned char hash[8];
+    int hit = pcr_cache_get(c, key, py, src, len, &body, hash);
+    if (hit) {
+        cr_assert_eq(body.len, sizeof BODY - 1);
+        cr_assert_arr_eq(body.data, BODY, body.len);
+    }
+    free(body.data);
+    return hit;
+}
+
+Test(cache, stored_entry_comes_back)
+{
+    struct mem m = {0};
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = py311();
+    pcr_cache_key k;
+    pcr_cache_begin_run(c);
+    store(c, &py, "m.py", &k);
+    cr_assert(lookup(c, &py, &k, SRC, sizeof SRC - 1));
+    cr_assert_eq(pcr_cache_counter_get(c, PCR_CACHE_WRITTEN), 1);
+    cr_assert_eq(pcr_cache_counter_get(c, PCR_CACHE_HITS), 1);
+    pcr_cache_finish(c, 1);
+    cr_assert_eq(pcr_cache_counter_get(c, PCR_CACHE_ENTRIES), 1);
+    pcr_cache_free(c);
+}
+
+Test(cache, key_holds_name_and_build)
+{
+    struct mem m = {0};
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = py311(), other = py311();
+    other.build = (char *)"3.11.2 (another build)";
+    pcr_cache_key a, b, d;
+    pcr_cache_make_key(&py, "m.py", 0, SRC, sizeof SRC - 1, &a);
+    pcr_cache_make_key(&py, "n.py", 0, SRC, sizeof SRC - 1, &b);
+    pcr_cache_make_key(&other, "m.py", 0, SRC, sizeof SRC - 1, &d);
+    cr_assert_neq(memcmp(a.sha, b.sha, 32), 0, "the recorded name");
+    cr_assert_neq(memcmp(a.sha, d.sha, 32), 0, "the exact build");
+    pcr_cache_make_key(&py, "m.py", 1, SRC, sizeof SRC - 1, &b);
+    cr_assert_neq(memcmp(a.sha, b.sha, 32), 0, "the level");
+    pcr_cache_free(c);
+}
+
+Test(cache, entry_under_another_key_is_damaged)
+{
+    struct mem m = {0};
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = py311();
+    pcr_cache_key k, other;
+    store(c, &py, "m.py", &k);
+    pcr_cache_make_key(&py, "n.py", 0, SRC, sizeof SRC - 1, &other);
+    m.key[0] = other; /* the same blob, filed under n.py's key */
+    cr_assert_not(lookup(c, &py, &other, SRC, sizeof SRC - 1));
+    cr_assert_eq(pcr_cache_counter_get(c, PCR_CACHE_DAMAGED), 1);
+    cr_assert_eq(m.drops, 1);
+    pcr_cache_free(c);
+}
+
+Test(cache, every_changed_byte_is_damage)
+{
+    struct mem m = {0};
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = py311();
+    pcr_cache_key k;
+    store(c, &py, "m.py", &k);
+    pcr_buf good = {malloc(m.blob[0].len), m.blob[0].len};
+    memcpy(good.data, m.blob[0].data, good.len);
+    for (size_t i = 0; i < good.len; i++) {
+        memcpy(m.blob[0].data, good.data, good.len);
+        m.blob[0].data[i] ^= 0x20;
+        m.used[0] = 1;
+        cr_assert_not(lookup(c, &py, &k, SRC, sizeof SRC - 1),
+                      "byte %zu changed, still a hit", i);
+    }
+    /* and a cut one */
+    memcpy(m.blob[0].data, good.data, good.len);
+    m.blob[0].len = good.len - 1;
+    m.used[0] = 1;
+    cr_assert_not(lookup(c, &py, &k, SRC, sizeof SRC - 1));
+    free(good.data);
+    pcr_cache_free(c);
+}
+
+Test(cache, other_source_bytes_are_a_miss)
+{
+    struct mem m = {0};
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = py311();
+    pcr_cache_key k;
+    store(c, &py, "m.py", &k);
+    /* the key is trusted to hold the source; the entry's source hash is
+     * checked too (a backend that mixed up keys) */
+    cr_assert_not(lookup(c, &py, &k, (const unsigned char *)"x = 2\n", 6));
+    cr_assert_eq(pcr_cache_counter_get(c, PCR_CACHE_DAMAGED), 1);
+    pcr_cache_free(c);
+}
+
+Test(cache, clear_removes_every_entry)
+{
+    struct mem m = {0};
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = py311();
+    pcr_cache_key k;
+    store(c, &py, "m.py", &k);
+    store(c, &py, "n.py", &k);
+    pcr_error err;
+    cr_assert_eq(pcr_cache_remove_all(c, &err), PCR_OK);
+    cr_assert_eq(pcr_cache_counter_get(c, PCR_CACHE_TRIMMED), 2);
+    cr_assert_not(lookup(c, &py, &k, SRC, sizeof SRC - 1));
+    pcr_cache_free(c);
+}
