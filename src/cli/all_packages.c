@@ -161,7 +161,11 @@ static pcr_status
 read_list(cli_ap *a, const char *dir, const char *name, cli_error *err)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
+        snprintf(err->msg, sizeof err->msg, "%.200s/%.200s...: name too long",
+                 dir, name);
+        return PCR_ENV;
+    }
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         return PCR_OK; /* gone meanwhile */
@@ -293,7 +297,7 @@ find_levels(cli_ap *a)
         const char *slash = strrchr(s->path, '/');
         size_t dlen = (size_t)(slash - s->path);
         if (dlen >= sizeof cur - 16) {
-            continue;
+            continue; /* longer than PATH_MAX: no system call reaches it */
         }
         if (strlen(cur) != dlen || strncmp(cur, s->path, dlen) != 0) {
             cli_free_names(names);

@@ -35,7 +35,7 @@ typedef struct cli_options {
     cli_verb verb;
     int verify; /* --verify[=N] */
     int mode;   /* --invalidation-mode, -1: default */
-    int levels[3];
+    int levels[3]; /* -o 0, 1, 2: each at most once */
     int nlevels;
     const char *ddir, *strip, *prepend;
     int force, legacy, hardlink_dupes;

@@ -120,15 +120,19 @@ list_once(struct ui *u, const pcr_event *ev)
 static void
 error_for(struct ui *u, const pcr_event *ev, const char *what)
 {
-    char name[4200];
+    char *name = NULL;
     const char *py = pcr_event_python(ev);
     if (u->several && py != NULL) {
-        snprintf(name, sizeof name, "%s (CPython %s)", what, py);
-        what = name;
+        size_t n = strlen(what) + strlen(py) + 16;
+        if ((name = malloc(n)) != NULL) {
+            snprintf(name, n, "%s (CPython %s)", what, py);
+            what = name;
+        }
     }
     clear_progress(u);
     fflush(stdout);
     cli_error_line(what, pcr_event_message(ev));
+    free(name);
 }
 
 static void

@@ -156,6 +156,12 @@ class TestWarmHandle(Base):
             self.assertEqual(got, self.cli_pyc(text), d)
         self.assertEqual(self.starts(self.log), 1)
 
+    def test_setting_the_server_dir_twice_lists_each_server_once(self):
+        self.lib.pcr_python_count.argtypes = [ctypes.c_void_p]
+        for d in (self.srv, self.srv, self.fake("", "srv2")):
+            self.ok(self.lib.pcr_set_server_dir(self.p, d.encode()))
+            self.assertEqual(self.lib.pcr_python_count(self.p), 1, d)
+
     def test_null_arguments_are_errors_not_crashes(self):
         lib = self.lib
         self.assertEqual(lib.pcr_add_file(self.p, None, None, None), PCR_ENV)
@@ -242,6 +248,34 @@ class TestServersChecked(Base):
         self.write("a.py", "x = 1\n")
         p = tool(["--server-dir", d, "a.py"], self.top, explicit=False)
         self.assertEqual(p.returncode, 2, p.stderr)
+
+
+class TestCacheTrimming(Base):
+    def test_no_memory_while_trimming_loses_nothing(self):
+        """The trim's list of entries cannot grow past 1024 (realloc of
+        2048 entries of 24 bytes fails): the run goes on, the heap intact.
+        (0.2 doubled its capacity before the realloc and wrote past the
+        block: glibc aborted, "corrupted size vs. prev_size".)"""
+        shim = os.path.join(self.top, "failrealloc.so")
+        if subprocess.run(["cc", "-shared", "-fPIC", "-o", shim,
+                           os.path.join(HERE, "failrealloc.c"), "-ldl"],
+                          capture_output=True).returncode != 0:
+            self.skipTest("no C compiler")
+        cache = os.path.join(self.top, "cache")
+        for i in range(1500):  # in six buckets, in both layouts
+            for layout in ("v1", "v2"):
+                d = os.path.join(cache, layout, "%02x" % (i % 6))
+                os.makedirs(d, exist_ok=True)
+                with open(os.path.join(d, "%062x" % i), "wb") as f:
+                    f.write(b"junk")
+        self.write("a.py", "x = 1\n")
+        p = tool(["--cache-dir", cache, "--cache-max-size", "1G",
+                  "--cache-stats", "a.py"], self.top,
+                 extra_env={"LD_PRELOAD": shim,
+                            "PCR_FAIL_REALLOC_AT": str(2048 * 24)})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.exists(pycref.cache_path(
+            os.path.join(self.top, "a.py"))))
 
 
 class TestCacheTrust(Base):
