@@ -614,7 +614,7 @@ bzl_worker(char *const *startup, size_t nstartup)
         status = 2;
     } else {
         fprintf(stderr, BZL_PROG ": standard input closed; the worker "
-                        "stops\n");
+                                 "stops\n");
     }
     int reader_done = W.fatal || W.eof;
     pthread_mutex_unlock(&W.lock);

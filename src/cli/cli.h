@@ -33,8 +33,8 @@ typedef enum cli_verb {
 
 typedef struct cli_options {
     cli_verb verb;
-    int verify; /* --verify[=N] */
-    int mode;   /* --invalidation-mode, -1: default */
+    int verify;    /* --verify[=N] */
+    int mode;      /* --invalidation-mode, -1: default */
     int levels[3]; /* -o 0, 1, 2: each at most once */
     int nlevels;
     const char *ddir, *strip, *prepend;

@@ -233,6 +233,28 @@ push(pcr_walker *w, int parent_fd, const char *name, char *dir, int levels,
     return rc;
 }
 
+/* Push directory path (taking it) for the walk; a directory that cannot
+ * be listed becomes an error job.  1: job filled, 0: nothing, -1: err. */
+static int
+enter_dir(pcr_walker *w, int at, const char *rel, char *path, int levels,
+          pcr_job *job, pcr_error *err)
+{
+    int errnum = 0;
+    char *keep = strdup(path);
+    if (keep == NULL) {
+        free(path);
+        pcr_set_error(err, PCR_ENV, "out of memory");
+        return -1;
+    }
+    int rc = push(w, at, rel, path, levels, &errnum, err);
+    if (rc == 0) {
+        rc = error_job(job, keep, errnum, "cannot list directory", err);
+    } else if (rc == 1) {
+        rc = 0;
+    }
+    free(keep);
+    return rc;
+}
 /* The next entry of the top frame: 1 with a job, 0 when it was not a
  * source (a directory may have been pushed), -1 on trouble. */
 static int
@@ -268,21 +290,7 @@ visit(pcr_walker *w, pcr_job *job, pcr_error *err)
             free(path);
             return 0;
         }
-        int errnum = 0;
-        char *keep = strdup(path);
-        if (keep == NULL) {
-            free(path);
-            pcr_set_error(err, PCR_ENV, "out of memory");
-            return -1;
-        }
-        int rc = push(w, at, rel, path, f->levels - 1, &errnum, err);
-        if (rc == 0) {
-            rc = error_job(job, keep, errnum, "cannot list directory", err);
-        } else if (rc == 1) {
-            rc = 0;
-        }
-        free(keep);
-        return rc;
+        return enter_dir(w, at, rel, path, f->levels - 1, job, err);
     }
     memset(job, 0, sizeof *job);
     job->path = path;
@@ -316,21 +324,7 @@ start_operand(pcr_walker *w, const pcr_operand *op, pcr_job *job,
         }
         size_t len = strlen(path);
         w->rel_off = len + (path[len - 1] != '/');
-        int errnum = 0;
-        char *keep = strdup(path);
-        if (keep == NULL) {
-            free(path);
-            pcr_set_error(err, PCR_ENV, "out of memory");
-            return -1;
-        }
-        int rc = push(w, AT_FDCWD, path, path, w->wo->maxlevels, &errnum, err);
-        if (rc == 0) {
-            rc = error_job(job, keep, errnum, "cannot list directory", err);
-        } else if (rc == 1) {
-            rc = 0;
-        }
-        free(keep);
-        return rc;
+        return enter_dir(w, AT_FDCWD, path, path, w->wo->maxlevels, job, err);
     }
     /* A file operand: compiled whatever its name (py_compile); what it is
      * is checked when it is read, so errors name the file. */

@@ -451,8 +451,8 @@ pcr_wheel_open(const char *path, int must_match, pcr_wheel *w, pcr_error *err)
     if (rc == PCR_OK) {
         snprintf(w->record_name, n, "%s/RECORD", w->distinfo);
     }
-    char *wheel_name = rc == PCR_OK ? pcr_path_join(w->distinfo, "WHEEL")
-                                    : NULL;
+    char *wheel_name =
+        rc == PCR_OK ? pcr_path_join(w->distinfo, "WHEEL") : NULL;
     if (rc == PCR_OK && wheel_name == NULL) {
         rc = pcr_set_error(err, PCR_ENV, "out of memory");
     }

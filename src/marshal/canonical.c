@@ -413,8 +413,8 @@ static int
 interned_at(const struct canon *c, enum ctx ctx, const unsigned char *s,
             size_t n)
 {
-    int since_312 = c->layout != NULL &&
-                    (c->layout->flags & PCR_LAYOUT_CO_NAME_INTERNED);
+    int since_312 =
+        c->layout != NULL && (c->layout->flags & PCR_LAYOUT_CO_NAME_INTERNED);
     switch (ctx) {
     case CTX_NAME:
         return 1;

@@ -64,12 +64,12 @@ typedef enum pcr_mkind {
 
 typedef struct pcr_mtype {
     unsigned char code;
-    const char *name;        /* for people: "short ascii (interned)" */
+    const char *name; /* for people: "short ascii (interned)" */
     pcr_mkind kind;
-    int8_t since_version;    /* the marshal version that brought it */
-    unsigned mergeable : 1;  /* immutable: equal values may be one object */
-    unsigned reserves : 1;   /* CPython's reader reserves its reference
-                                before reading its contents */
+    int8_t since_version;   /* the marshal version that brought it */
+    unsigned mergeable : 1; /* immutable: equal values may be one object */
+    unsigned reserves : 1;  /* CPython's reader reserves its reference
+                               before reading its contents */
 } pcr_mtype;
 
 /* The row of a type code (FLAG_REF cleared), or NULL if none. */
@@ -93,8 +93,9 @@ typedef struct pcr_layout {
 
 /* What differs between series besides the code object's fields. */
 #define PCR_LAYOUT_CO_NAME_INTERNED 1u /* every co_name interned (3.12+) */
-#define PCR_LAYOUT_SIPHASH13 2u /* source hash SipHash-1-3 (3.11+; before:
-                                   SipHash-2-4, asked of the server) */
+#define PCR_LAYOUT_SIPHASH13                                                  \
+    2u /* source hash SipHash-1-3 (3.11+; before:                             \
+          SipHash-2-4, asked of the server) */
 
 /* The layout for a magic number (full 32-bit .pyc value), or NULL. */
 const pcr_layout *pcr_layout_for_magic(uint32_t magic);

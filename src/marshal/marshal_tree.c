@@ -287,8 +287,8 @@ read_body(struct reader *r, uint32_t node, int type, int flagged,
     }
     if (r->layout != NULL && mt->since_version > r->layout->marshal_version) {
         char what[128];
-        snprintf(what, sizeof what, "a %s before marshal version %d",
-                 mt->name, mt->since_version);
+        snprintf(what, sizeof what, "a %s before marshal version %d", mt->name,
+                 mt->since_version);
         return bad(r, at, what);
     }
     int open = mt->reserves;

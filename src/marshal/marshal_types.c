@@ -37,8 +37,7 @@ static const pcr_mtype types[] = {
     {TYPE_ASCII, "ascii", PCR_MK_STR, 4, 1, 0},
     {TYPE_ASCII_INTERNED, "ascii (interned)", PCR_MK_STR, 4, 1, 0},
     {TYPE_SHORT_ASCII, "short ascii", PCR_MK_STR, 4, 1, 0},
-    {TYPE_SHORT_ASCII_INTERNED, "short ascii (interned)", PCR_MK_STR, 4, 1,
-     0},
+    {TYPE_SHORT_ASCII_INTERNED, "short ascii (interned)", PCR_MK_STR, 4, 1, 0},
     {TYPE_SLICE, "slice", PCR_MK_SLICE, 5, 1, 1},
     {TYPE_CODE, "code", PCR_MK_CODE, 0, 0, 1},
 };

@@ -114,7 +114,7 @@ mem_close(void *self)
     }
 }
 
-static const pcr_cache_backend MEM = {"memory", mem_get,  mem_put,  mem_drop,
+static const pcr_cache_backend MEM = {"memory", mem_get,   mem_put,  mem_drop,
                                       mem_trim, mem_clear, mem_close};
 
 static const unsigned char SRC[] = "x = 1\n";
@@ -135,8 +135,7 @@ py311(void)
 }
 
 static void
-store(pcr_cache *c, const pcr_python *py, const char *name,
-      pcr_cache_key *key)
+store(pcr_cache *c, const pcr_python *py, const char *name, pcr_cache_key *key)
 {
     unsigned char hash[8] = {0};
     cr_assert(pcr_source_hash(py->magic, SRC, sizeof SRC - 1, hash));

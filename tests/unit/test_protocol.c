@@ -29,29 +29,31 @@ bytes_are(pcr_bytes b, const char *s)
 }
 
 /* decode(prefix) must fail for every cut, and with one byte added */
-#define EVERY_CUT_REFUSED(p, n, call)                                          \
-    do {                                                                       \
-        for (size_t cut = 0; cut < (n); cut++) {                               \
-            unsigned char *q = malloc(cut ? cut : 1);                          \
-            memcpy(q, (p), cut);                                               \
-            const unsigned char *pp = q;                                       \
-            size_t nn = cut;                                                   \
-            cr_assert_eq(call, -1, "cut at %zu of %zu accepted", cut,          \
-                         (size_t)(n));                                         \
-            free(q);                                                           \
-        }                                                                      \
-        unsigned char *q = malloc((n) + 1);                                    \
-        memcpy(q, (p), (n));                                                   \
-        q[(n)] = 0;                                                            \
-        const unsigned char *pp = q;                                           \
-        size_t nn = (n) + 1;                                                   \
-        cr_assert_eq(call, -1, "a byte too many accepted");                    \
-        free(q);                                                               \
+#define EVERY_CUT_REFUSED(p, n, call)                                         \
+    do {                                                                      \
+        for (size_t cut = 0; cut < (n); cut++) {                              \
+            unsigned char *q = malloc(cut ? cut : 1);                         \
+            memcpy(q, (p), cut);                                              \
+            const unsigned char *pp = q;                                      \
+            size_t nn = cut;                                                  \
+            cr_assert_eq(call, -1, "cut at %zu of %zu accepted", cut,         \
+                         (size_t)(n));                                        \
+            free(q);                                                          \
+        }                                                                     \
+        unsigned char *q = malloc((n) + 1);                                   \
+        memcpy(q, (p), (n));                                                  \
+        q[(n)] = 0;                                                           \
+        const unsigned char *pp = q;                                          \
+        size_t nn = (n) + 1;                                                  \
+        cr_assert_eq(call, -1, "a byte too many accepted");                   \
+        free(q);                                                              \
     } while (0)
 
 Test(protocol, hello_roundtrip_and_cuts)
 {
-    pcr_msg_hello h = {PCR_PROTO_VERSION, MAGIC_311, 2,
+    pcr_msg_hello h = {PCR_PROTO_VERSION,
+                       MAGIC_311,
+                       2,
                        {(const unsigned char *)"3.11.2", 6},
                        {(const unsigned char *)"3.11.2 (main)", 13},
                        {(const unsigned char *)"cpython-311", 11}};
