@@ -17,12 +17,18 @@
  * says why.  The library never prints (except --dump's output, to the
  * stream given) and never exits.  A handle can run again (pcr_reset):
  * the compile servers it started stay running, idle, between runs, so
- * that the next run starts none; pcr_free() stops them.
+ * that the next run starts none; pcr_free() stops them (one that does not
+ * exit when told is killed after 2 s).  A server that went away while
+ * idle (a Ctrl-C to the process group, the OOM killer) is replaced at the
+ * next run, and no file is failed for it.  Servers inherit no descriptor
+ * of the caller's but stderr.
  *
  * Threads: a handle is used by one thread at a time (one handle per
  * thread); independent handles may run at once in independent threads.
- * The callback runs in the thread that called pcr_run.  A handle must not
- * be used in a child process after fork().
+ * The callback runs in the thread that called pcr_run; from it, the
+ * handle's setters and pcr_run refuse (PCR_ENV): a run's settings do not
+ * change under it.  A handle must not be used in a child process after
+ * fork().
  *
  * Process-wide effects: the library starts child processes (the compile
  * servers; they belong to the handle until pcr_free) and waits for them
@@ -173,8 +179,11 @@ PCR_API void pcr_get_cache_stats(const pcr *p, pcr_cache_stats *out);
 /* ------------------------------------------------------ Python versions */
 
 /* Where the compile servers are (default: PYCOMPILE_REPRO_SERVER_DIR,
- * else next to the program, else the built-in LIBEXECDIR).  Setting it
- * again replaces the list of servers (those started are stopped). */
+ * else next to the program, else the built-in LIBEXECDIR); a relative
+ * directory is taken against the working directory of this call.
+ * Setting another directory replaces the list of servers (those started
+ * are stopped); setting the same one again keeps them warm, unless none
+ * was found there last time (then it is looked at again). */
 PCR_API pcr_status pcr_set_server_dir(pcr *p, const char *dir);
 /* Compile for "X.Y" (repeatable) or "all" (every server found).  With
  * none, a path under .../lib/pythonX.Y/ is compiled for X.Y and anything

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -36,6 +37,11 @@ pcr_child_spawn(const char *path, char *const argv[], pid_t *pid, int *fd,
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
     posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+    /* the caller's descriptors without FD_CLOEXEC stay with the caller: a
+     * server kept warm for hours must not hold a pipe's end or a lock */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
     posix_spawnattr_init(&at);
     sigset_t none, def;
     sigemptyset(&none);
@@ -75,6 +81,33 @@ pcr_child_reap(pid_t pid, int *status)
     if (status != NULL) {
         *status = st;
     }
+}
+
+int
+pcr_child_exited(pid_t pid, int *status)
+{
+    int st = 0;
+    pid_t r;
+    while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR) {
+    }
+    if (r == pid && status != NULL) {
+        *status = st;
+    }
+    return r == pid;
+}
+
+void
+pcr_child_reap_within(pid_t pid, double grace, int *status)
+{
+    struct timespec tick = {0, 2000000}; /* 2 ms */
+    for (double waited = 0; waited < grace; waited += 0.002) {
+        if (pcr_child_exited(pid, status)) {
+            return;
+        }
+        nanosleep(&tick, NULL);
+    }
+    kill(pid, SIGKILL);
+    pcr_child_reap(pid, status);
 }
 
 void

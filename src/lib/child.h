@@ -17,11 +17,16 @@
 
 /* Start path with argv; *fd is our end of the socket (non-blocking,
  * close-on-exec).  The child gets an empty signal mask and SIGPIPE at its
- * default, whatever the caller's thread has. */
+ * default, whatever the caller's thread has, and no descriptor of the
+ * caller's but the socket (as stdin and stdout) and stderr. */
 pcr_status pcr_child_spawn(const char *path, char *const argv[], pid_t *pid,
                            int *fd, pcr_error *err);
 /* Wait for it (EINTR retried); *status as waitpid gives it. */
 void pcr_child_reap(pid_t pid, int *status);
+/* Wait at most grace seconds for it to exit by itself, then kill it. */
+void pcr_child_reap_within(pid_t pid, double grace, int *status);
+/* Has it exited (reaped now, *status filled)?  Never waits. */
+int pcr_child_exited(pid_t pid, int *status);
 /* "exited with status 3", "killed by signal 9" */
 void pcr_child_describe(int status, char *out, size_t size);
 /* User + system CPU time it has used, in clock ticks; -1 if unknown. */

@@ -44,6 +44,7 @@
 
 #define MAX_INFLIGHT 2
 #define STALL_SECONDS 30
+#define SERVER_EXIT_GRACE 2.0 /* seconds an idle server has to exit at EOF */
 
 enum { SRV_STARTING, SRV_READY, SRV_DEAD };
 
@@ -69,6 +70,7 @@ struct server {
     struct pool *pool;
     double since;  /* last sign of progress (a frame, a start, CPU) */
     long long cpu; /* its CPU ticks then (-1: not read yet) */
+    int reaped;    /* already waited for */
 };
 
 struct pool {
@@ -91,6 +93,9 @@ struct pcr_engine {
     uint32_t next_id;
     double stall; /* seconds */
 };
+
+static int alive(const pcr_engine *e, const struct server *s);
+static void on_readable(pcr_engine *e, struct server *s);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -250,13 +255,17 @@ fail_pool(pcr_engine *e, struct pool *pl, const char *why)
 static void
 destroy_server(struct server *s, int kill_it, int *status)
 {
-    if (kill_it) {
+    if (kill_it && !s->reaped) {
         kill(s->pid, SIGKILL);
     }
     if (s->fd >= 0) {
         close(s->fd); /* EOF: an idle server finishes and exits */
     }
-    pcr_child_reap(s->pid, status);
+    if (!s->reaped) {
+        /* one that does not go at EOF (a wrapper, a hung interpreter) is
+         * killed after a grace time: freeing a handle never hangs */
+        pcr_child_reap_within(s->pid, SERVER_EXIT_GRACE, status);
+    }
     for (int j = 0; j < s->nflight; j++) {
         free(s->flight[j]);
     }
@@ -638,7 +647,12 @@ flush_out(pcr_engine *e, struct server *s)
             return 0;
         }
         if (n < 0) {
-            server_died(e, s, NULL); /* EPIPE: it is gone */
+            /* EPIPE: it is gone; what it said before going (garbage, an
+             * error) is read first, so the reason given is the right one */
+            on_readable(e, s);
+            if (alive(e, s)) {
+                server_died(e, s, NULL);
+            }
             return -1;
         }
         s->outpos += (size_t)n;
@@ -837,10 +851,61 @@ pcr_engine_free(pcr_engine *e)
     free(e);
 }
 
+/* Did this server, idle since the last run, go away meanwhile (killed by
+ * a Ctrl-C meant for its caller, the OOM killer), or say something no
+ * one asked for? */
+static int
+gone_while_idle(struct server *s)
+{
+    if (pcr_child_exited(s->pid, NULL)) {
+        s->reaped = 1;
+        return 1;
+    }
+    if (s->state != SRV_READY) {
+        return 0; /* still starting: its hello is expected */
+    }
+    struct pollfd pfd = {s->fd, POLLIN, 0};
+    return poll(&pfd, 1, 0) > 0 && pfd.revents != 0;
+}
+
+/* A run starts: servers that died while idle are dropped, without
+ * blaming anyone or counting a death. */
+static void
+prune_idle_servers(pcr_engine *e)
+{
+    for (int i = 0; i < e->npools; i++) {
+        struct pool *pl = e->pools[i];
+        for (int k = pl->nsrv - 1; k >= 0; k--) {
+            struct server *s = pl->srv[k];
+            if (s->nflight == 0 && gone_while_idle(s)) {
+                unlink_server(pl, s);
+                destroy_server(s, 1, NULL);
+            }
+        }
+    }
+}
+
+/* A version with no server left takes the first new server's hello as
+ * what it is: it may have been upgraded since. */
+static void
+forget_versions_without_servers(pcr_engine *e)
+{
+    for (int py = 0; py < e->py->n; py++) {
+        int live = 0;
+        for (int i = 0; i < e->npools; i++) {
+            live += e->pools[i]->py == py ? e->pools[i]->nsrv : 0;
+        }
+        if (!live) {
+            e->py->v[py].started = 0;
+        }
+    }
+}
+
 void
 pcr_engine_begin(pcr_engine *e, const pcr_engine_run *run)
 {
     e->run = *run;
+    prune_idle_servers(e);
     for (int i = 0; i < e->npools; i++) {
         struct pool *pl = e->pools[i];
         stop_pool_servers(pl, 0, 1, run->memory_limit);
@@ -851,6 +916,7 @@ pcr_engine_begin(pcr_engine *e, const pcr_engine_run *run)
         }
         pl->deaths = 0;
     }
+    forget_versions_without_servers(e);
 }
 
 void
@@ -963,11 +1029,16 @@ pcr_engine_step(pcr_engine *e, int timeout_ms, pcr_error *err)
         if (pfd[i].revents == 0 || !alive(e, s)) {
             continue;
         }
-        if ((pfd[i].revents & POLLOUT) && flush_out(e, s) != 0) {
-            continue;
-        }
+        /* read before writing: a server that answered and went away is
+         * judged by what it said */
         if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) {
             on_readable(e, s);
+            if (!alive(e, s)) {
+                continue;
+            }
+        }
+        if (pfd[i].revents & POLLOUT) {
+            (void)flush_out(e, s);
         }
     }
     free(pfd);

@@ -167,10 +167,16 @@ pcr_fail(pcr *p, pcr_status st, const char *fmt, ...)
 }
 
 /* Every entry point takes a handle; NULL is an error, never a crash. */
+/* Every setter: a handle, and not one in the middle of pcr_run (its
+ * callback must not change what the run is reading). */
 #define NEED_HANDLE(p)                                                        \
     do {                                                                      \
         if ((p) == NULL) {                                                    \
             return PCR_ENV;                                                   \
+        }                                                                     \
+        if ((p)->running) {                                                   \
+            return pcr_fail((p), PCR_ENV,                                     \
+                            "the handle is running: not from its callback");  \
         }                                                                     \
     } while (0)
 
@@ -499,13 +505,11 @@ pcr_reset(pcr *p, unsigned what)
 pcr_status
 pcr_discover(pcr *p)
 {
-    if (p->discovered) {
-        return p->py.n > 0 ? PCR_OK
-                           : pcr_fail(p, PCR_ENV,
-                                      "no compile server found "
-                                      "in %s",
-                                      p->py.dir ? p->py.dir : "?");
+    if (p->discovered && p->py.n > 0) {
+        return PCR_OK;
     }
+    /* found nothing last time: look again (servers may be installed
+     * since) */
     /* servers of an earlier directory stop before the table changes */
     pcr_engine_free(p->engine);
     p->engine = NULL;
@@ -518,8 +522,8 @@ PCR_API pcr_status
 pcr_set_server_dir(pcr *p, const char *dir)
 {
     NEED_HANDLE(p);
-    if (p->discovered && dir != NULL && p->server_dir != NULL &&
-        strcmp(dir, p->server_dir) == 0) {
+    if (p->discovered && p->py.n > 0 && dir != NULL &&
+        p->server_dir != NULL && strcmp(dir, p->server_dir) == 0) {
         return PCR_OK; /* the same: its servers stay warm */
     }
     pcr_status rc = set_str(p, &p->server_dir, dir);

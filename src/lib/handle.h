@@ -56,6 +56,7 @@ struct pcr {
      * by the engine, which keeps them between runs */
     char *server_dir;
     int discovered;
+    int running; /* inside pcr_run: setters refuse */
     pcr_pythons py;
     pcr_engine *engine;
     /* the content-addressed cache (cache.c): opened when a run first needs

@@ -58,16 +58,30 @@ is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* dir made absolute against today's working directory (malloc'd): a
+ * handle's servers are started again in later runs, from anywhere */
+static char *
+absolute(const char *dir)
+{
+    if (dir[0] == '/') {
+        return strdup(dir);
+    }
+    char *cwd = getcwd(NULL, 0);
+    char *out = cwd != NULL ? pcr_path_join(cwd, dir) : NULL;
+    free(cwd);
+    return out;
+}
+
 /* The directory of the servers (malloc'd). */
 static char *
 server_dir(const char *given)
 {
     const char *env = getenv("PYCOMPILE_REPRO_SERVER_DIR");
     if (given != NULL) {
-        return strdup(given);
+        return absolute(given);
     }
     if (env != NULL && env[0] != '\0') {
-        return strdup(env);
+        return absolute(env);
     }
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);

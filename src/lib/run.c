@@ -540,12 +540,9 @@ find_verb(pcr_verb verb, pcr_target target)
     return NULL;
 }
 
-PCR_API pcr_status
-pcr_run(pcr *p, pcr_verb verb, pcr_callback cb, void *user)
+static pcr_status
+run_verb(pcr *p, pcr_verb verb, pcr_callback cb, void *user)
 {
-    if (p == NULL) {
-        return PCR_ENV;
-    }
     pcr_target target = p->set.wheel_in  ? PCR_TARGET_WHEEL
                         : p->set.tar_out ? PCR_TARGET_TAR
                                          : PCR_TARGET_TREE;
@@ -615,4 +612,19 @@ pcr_run(pcr *p, pcr_verb verb, pcr_callback cb, void *user)
     }
     p->err.msg[0] = '\0';
     return PCR_OK;
+}
+
+PCR_API pcr_status
+pcr_run(pcr *p, pcr_verb verb, pcr_callback cb, void *user)
+{
+    if (p == NULL) {
+        return PCR_ENV;
+    }
+    if (p->running) {
+        return pcr_fail(p, PCR_ENV, "pcr_run called from its own callback");
+    }
+    p->running = 1;
+    pcr_status rc = run_verb(p, verb, cb, user);
+    p->running = 0;
+    return rc;
 }

@@ -19,7 +19,10 @@ for m in MODES:
     if m.startswith("log-starts:"):
         with open(m.split(":", 1)[1], "a") as log:
             log.write("started seed=%%d\n" %% seed)
-MODE = [m for m in MODES if not m.startswith("log-starts:")] or [""]
+UPGRADED = [m.split(":", 1)[1] for m in MODES if m.startswith("upgraded-if:")]
+LINGER = "linger" in MODES  # stays after its input ends
+MODE = [m for m in MODES if not m.startswith(("log-starts:", "upgraded-if:"))
+        and m != "linger"] or [""]
 MODE = MODE[0]
 if MODE == "no-hello":
     sys.exit(3)
@@ -45,6 +48,15 @@ real = subprocess.Popen([REAL] + args, stdin=subprocess.PIPE,
 hello = frame(real.stdout)
 if MODE == "bad-magic":  # another series' magic number (3.8's 3413)
     hello = hello[:5] + struct.pack("<I", 0x0A0D0D55) + hello[9:]
+if UPGRADED and os.path.exists(UPGRADED[0]):
+    # another build of the series: its sys.version (the hello's build)
+    # differs, as after a distribution's point release
+    p = 1 + 12
+    vl = struct.unpack_from("<I", hello, p)[0]
+    p += 4 + vl
+    bl = struct.unpack_from("<I", hello, p)[0]
+    b = hello[p + 4:p + 4 + bl] + b" (upgraded)"
+    hello = hello[:p] + struct.pack("<I", len(b)) + b + hello[p + 4 + bl:]
 send(out, hello)                               # hello
 if MODE == "garbage":
     out.write(b"\xff\xff\xff\xff garbage")
@@ -86,6 +98,9 @@ while True:
     send(out, frame(real.stdout))
 real.stdin.close()
 real.wait()
+if LINGER:
+    import time
+    time.sleep(3600)  # a wrapper that does not go when its input ends
 '''
 
 

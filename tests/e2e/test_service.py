@@ -8,10 +8,13 @@ proxies.  Runs under /usr/bin/python3.X of the server under test."""
 import ctypes
 import glob
 import os
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -161,6 +164,132 @@ class TestWarmHandle(Base):
         for d in (self.srv, self.srv, self.fake("", "srv2")):
             self.ok(self.lib.pcr_set_server_dir(self.p, d.encode()))
             self.assertEqual(self.lib.pcr_python_count(self.p), 1, d)
+
+    def children(self):
+        """The compile servers this process started (its children)."""
+        me = os.getpid()
+        out = []
+        for task in os.listdir("/proc/%d/task" % me):
+            with open("/proc/%d/task/%s/children" % (me, task)) as f:
+                out += [int(x) for x in f.read().split()]
+        return out
+
+    def test_a_server_killed_between_runs_is_replaced_quietly(self):
+        """(a Ctrl-C meant for a REPL reaches the servers too)"""
+        self.ok(self.lib.pcr_set_server_dir(self.p, self.srv.encode()))
+        self.lib.pcr_set_workers.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        for workers in (1, 3):
+            self.ok(self.lib.pcr_set_workers(self.p, workers))
+            srcs = [self.write("w%d/m%d.py" % (workers, i), "x = %d\n" % i)
+                    for i in range(6)]
+            for src in srcs:
+                self.ok(self.lib.pcr_add_file(self.p, src.encode(), None,
+                                              None))
+            self.ok(self.lib.pcr_run(self.p, VERB_COMPILE, None, None))
+            kids = self.children()
+            self.assertTrue(kids)
+            for pid in kids:
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+            for src in srcs:
+                os.unlink(pycref.cache_path(src))
+            self.ok(self.lib.pcr_run(self.p, VERB_COMPILE, None, None))
+            self.ok(self.lib.pcr_reset(self.p, RESET_OPERANDS))
+            for src in srcs:
+                self.assertTrue(os.path.exists(pycref.cache_path(src)), src)
+
+    def test_a_server_upgraded_between_runs_is_taken_as_it_is(self):
+        marker = os.path.join(self.top, "upgraded")
+        srv = self.fake("upgraded-if:" + marker, "srv-up")
+        self.ok(self.lib.pcr_set_server_dir(self.p, srv.encode()))
+        self.lib.pcr_set_flag.argtypes = [ctypes.c_void_p, ctypes.c_int,
+                                          ctypes.c_int]
+        self.ok(self.lib.pcr_set_flag(self.p, 1, 1))  # force: compile
+        src = self.write("a.py", "x = 1\n")
+        self.run_file(src, src + "c")
+        open(marker, "w").close()  # the package manager upgrades it
+        self.lib.pcr_set_memory_limit.argtypes = [ctypes.c_void_p,
+                                                  ctypes.c_uint64]
+        self.ok(self.lib.pcr_set_memory_limit(self.p, 512 << 20))  # restart
+        self.run_file(src, src + "c")
+        self.run_file(src, src + "c")
+
+    def test_freeing_a_handle_never_waits_for_a_server_forever(self):
+        srv = self.fake("linger", "srv-linger")
+        q = self.lib.pcr_new()
+        self.ok(self.lib.pcr_set_server_dir(q, srv.encode()))
+        src = self.write("a.py", "x = 1\n")
+        self.assertEqual(self.lib.pcr_add_file(q, src.encode(), None, None),
+                         PCR_OK)
+        self.assertEqual(self.lib.pcr_run(q, VERB_COMPILE, None, None),
+                         PCR_OK)
+        t = threading.Thread(target=self.lib.pcr_free, args=(q,),
+                             daemon=True)
+        t.start()
+        t.join(10)
+        alive = t.is_alive()
+        if alive:  # let the test end: the server goes, pcr_free returns
+            for pid in self.children():
+                os.kill(pid, signal.SIGKILL)
+            t.join(10)
+        self.assertFalse(alive, "pcr_free still waiting after 10 s")
+        self.assertEqual(self.children(), [])
+
+    def test_servers_hold_none_of_the_callers_descriptors(self):
+        r, w = os.pipe()
+        os.set_inheritable(w, True)  # as a careless caller leaves it
+        self.ok(self.lib.pcr_set_server_dir(self.p, self.srv.encode()))
+        src = self.write("a.py", "x = 1\n")
+        self.run_file(src, src + "c")
+        os.close(w)
+        ready = select.select([r], [], [], 5)[0]
+        self.assertTrue(ready, "the pipe's writer is still open somewhere")
+        self.assertEqual(os.read(r, 1), b"")
+        os.close(r)
+
+    def test_the_callback_cannot_change_the_running_handle(self):
+        lib = self.lib
+        self.ok(lib.pcr_set_server_dir(self.p, self.srv.encode()))
+        got = []
+        CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+
+        @CB
+        def cb(user, ev):
+            got.append(lib.pcr_reset(self.p, RESET_OPERANDS))
+            got.append(lib.pcr_run(self.p, VERB_COMPILE, None, None))
+
+        src = self.write("a.py", "x = 1\n")
+        self.ok(lib.pcr_add_file(self.p, src.encode(), None, None))
+        self.ok(lib.pcr_run(self.p, VERB_COMPILE, cb, None))
+        self.assertTrue(got)
+        self.assertEqual(set(got), {PCR_ENV})
+        self.assertTrue(os.path.exists(pycref.cache_path(src)))
+
+    def test_a_relative_server_dir_still_works_after_chdir(self):
+        lib = self.lib
+        os.chdir(os.path.dirname(self.srv))
+        self.ok(lib.pcr_set_server_dir(self.p,
+                                       os.path.basename(self.srv).encode()))
+        src = self.write("a.py", "x = 1\n")
+        self.run_file(src, src + "c")
+        os.chdir("/")
+        lib.pcr_set_memory_limit.argtypes = [ctypes.c_void_p, ctypes.c_uint64]
+        self.ok(lib.pcr_set_memory_limit(self.p, 512 << 20))  # a new server
+        self.run_file(src, src + "c")
+
+    def test_no_server_yet_then_one_installed(self):
+        lib = self.lib
+        d = os.path.join(self.top, "later")
+        os.mkdir(d)
+        self.ok(lib.pcr_set_server_dir(self.p, d.encode()))
+        src = self.write("a.py", "x = 1\n")
+        self.ok(lib.pcr_add_file(self.p, src.encode(), None, None))
+        self.assertEqual(lib.pcr_run(self.p, VERB_COMPILE, None, None),
+                         PCR_ENV)
+        os.symlink(fake_servers.real_server(BIN, PYVER),
+                   os.path.join(d, "cpython-" + PYVER))
+        self.ok(lib.pcr_set_server_dir(self.p, d.encode()))
+        self.ok(lib.pcr_run(self.p, VERB_COMPILE, None, None))
 
     def test_null_arguments_are_errors_not_crashes(self):
         lib = self.lib
