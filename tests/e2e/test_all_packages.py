@@ -10,17 +10,12 @@ import json
 import marshal
 import os
 import py_compile
-import shutil
-import subprocess
 import sys
-import tempfile
-import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "parity"))
-sys.path.insert(0, HERE)
-import pycref  # noqa: E402
-from test_cli import BIN, WRAPPER, main  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import pycref  # noqa: E402  (common puts tests/parity on the path)
+from common import main, tool  # noqa: E402
 
 
 def replace_constant(code, old, new):
@@ -45,10 +40,11 @@ def tamper(pyc, old, new):
         f.write(data[:16] + marshal.dumps(code))
 
 
-class TestAllPackages(unittest.TestCase):
+class TestAllPackages(common.TempDirCase):
+    prefix = "pcr-allpkg-"
+
     def setUp(self):
-        self.top = tempfile.mkdtemp(prefix="pcr-allpkg-")
-        self.addCleanup(shutil.rmtree, self.top, True)
+        super().setUp()
         tree = os.path.join(self.top, "usr", "share", "demo")
         self.src = {}
         for name, text in (("a", "A = 1\n"),
@@ -57,10 +53,8 @@ class TestAllPackages(unittest.TestCase):
                            ("c", "C = 'x'\n"),
                            ("bad", "def broken(:\n"),
                            ("plain", "P = 2\n")):
-            self.src[name] = os.path.join(tree, name + ".py")
-            os.makedirs(tree, exist_ok=True)
-            with open(self.src[name], "w") as f:
-                f.write(text)
+            self.src[name] = common.write(os.path.join(tree, name + ".py"),
+                                          text)
         # as py3compile leaves them: timestamp .pyc from CPython itself;
         # none for bad.py (it does not compile) nor for plain.py
         for name in ("a", "b"):
@@ -81,13 +75,11 @@ class TestAllPackages(unittest.TestCase):
         with open(os.path.join(admin, "info", "no-python.list"), "w") as f:
             f.write("/.\n/usr/bin/true\n")
         self.env = dict(os.environ, DPKG_ADMINDIR=admin)
-        self.env.pop("SOURCE_DATE_EPOCH", None)
 
     def check(self, *args):
-        return subprocess.run(WRAPPER + [BIN, "--check", "--all-packages"]
-                              + list(args), env=self.env, cwd=self.top,
-                              capture_output=True,
-                              timeout=600 if WRAPPER else 120)
+        # (not --python: with --all-packages it is a usage error)
+        return tool(["--check", "--all-packages"] + list(args),
+                    cwd=self.top, env=self.env, explicit=False)
 
     def test_untouched_passes_by_value_and_a_changed_constant_is_found(self):
         p = self.check("--by-value")
@@ -137,11 +129,10 @@ class TestAllPackages(unittest.TestCase):
             with self.subTest(args=args):
                 p = self.check(*args)
                 self.assertEqual(p.returncode, 2)
-        p = subprocess.run([BIN, "--all-packages"], capture_output=True)
+        p = tool(["--all-packages"], explicit=False)
         self.assertEqual(p.returncode, 2)
         env = dict(self.env, DPKG_ADMINDIR=os.path.join(self.top, "none"))
-        p = subprocess.run([BIN, "--check", "--all-packages"], env=env,
-                           capture_output=True)
+        p = tool(["--check", "--all-packages"], env=env, explicit=False)
         self.assertEqual(p.returncode, 2)
         self.assertIn(b"cannot read dpkg's file lists", p.stderr)
 

@@ -4,6 +4,7 @@
 Debian's python3-installer, and hostile wheels refused."""
 import base64
 import csv
+import functools
 import hashlib
 import io
 import os
@@ -12,35 +13,19 @@ import stat
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 import unittest
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "parity"))
 sys.path.insert(0, HERE)
-import pycref  # noqa: E402
-from test_cli import (BIN, CMD, WRAPPER, main, readb, CPTAG, CPTAGB, STDLIB, STDLIBB, TAG,
-                      TAGB)  # noqa: E402,F401
+import common  # noqa: E402
+import pycref  # noqa: E402  (common puts tests/parity on the path)
+from common import CPTAG, TAG, TAGB, WRAPPER, main, readb  # noqa: E402
 
 SDE = "1700000000"
-
-
-def tool(args, cwd, sde=SDE, extra_env=None, umask=None):
-    env = dict(os.environ)
-    env.pop("SOURCE_DATE_EPOCH", None)
-    if sde is not None:
-        env["SOURCE_DATE_EPOCH"] = sde
-    env.update(extra_env or {})
-    old = os.umask(umask) if umask is not None else None
-    try:
-        return subprocess.run(CMD + args, cwd=cwd, env=env,
-                              capture_output=True,
-                              timeout=600 if WRAPPER else 120)
-    finally:
-        if old is not None:
-            os.umask(old)
+# the archive suites run with a fixed epoch unless a test says otherwise
+tool = functools.partial(common.tool, sde=SDE)
 
 
 def record_ok(whl):
@@ -64,19 +49,8 @@ def record_ok(whl):
     return True
 
 
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.top = tempfile.mkdtemp(prefix="pcr-arch-")
-        self.addCleanup(shutil.rmtree, self.top, True)
-
-    def write(self, rel, text, mode=None):
-        path = os.path.join(self.top, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
-        if mode is not None:
-            os.chmod(path, mode)
-        return path
+class Base(common.TempDirCase):
+    prefix = "pcr-arch-"
 
     def import_trace(self, module, path_dir):
         return subprocess.run([sys.executable, "-B", "-v", "-c",

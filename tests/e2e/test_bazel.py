@@ -16,30 +16,18 @@ import sys
 import tempfile
 import threading
 import time
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BIN = os.path.abspath(os.environ.get("PCR_BIN", "build/pycompile-repro"))
+sys.path.insert(0, HERE)
+import common  # noqa: E402
+from common import BIN, PYVER, WRAPPER, main, readb, write  # noqa: E402
+
 BAZEL_BIN = os.path.abspath(os.environ.get(
     "PCR_BAZEL_BIN", os.path.join(os.path.dirname(BIN),
                                   "pycompile-repro-bazel")))
-WRAPPER = os.environ.get("PCR_WRAPPER", "").split()
-PYVER = "%d.%d" % sys.version_info[:2]
 SLOW = 10 if WRAPPER else 1
 TIMEOUT = 60 * SLOW
 RESPONSE_KEYS = {"requestId", "exitCode", "output", "wasCancelled"}
-
-
-def readb(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def write(path, data):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-    return path
 
 
 def triple(src, name, pyc):
@@ -62,9 +50,9 @@ def _cli_bytes(source_bytes, name, level, mode):
     d = tempfile.mkdtemp(prefix="pcr-bzl-ref-")
     try:
         write(os.path.join(d, name), source_bytes)
-        p = subprocess.run([BIN, "--python", PYVER, "-o", str(level),
-                            "--invalidation-mode", mode, name],
-                           cwd=d, capture_output=True, timeout=TIMEOUT)
+        # (the reference, not the run under test: never under $PCR_WRAPPER)
+        p = common.tool(["-o", str(level), "--invalidation-mode", mode, name],
+                        cwd=d, wrapped=False, timeout=60)
         if p.returncode != 0:
             raise AssertionError("reference compile failed: %s"
                                  % p.stderr.decode(errors="replace"))
@@ -179,10 +167,11 @@ def module(i):
             "        return f'{{{self.s}}}'\n" % (i, "m%d" % i, i, i, i))
 
 
-class Base(unittest.TestCase):
+class Base(common.TempDirCase):
+    prefix = "pcr-e2e-bazel-"
+
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="pcr-e2e-bazel-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
+        super().setUp()
         self.workers = []
 
     def tearDown(self):
@@ -190,16 +179,16 @@ class Base(unittest.TestCase):
             w.kill()
 
     def worker(self, startup=()):
-        w = Worker(self.dir, startup)
+        w = Worker(self.top, startup)
         self.workers.append(w)
         return w
 
     def src(self, name, text):
-        write(os.path.join(self.dir, name), text)
+        self.write(name, text)
         return name
 
     def pyc(self, name):
-        return readb(os.path.join(self.dir, name))
+        return readb(os.path.join(self.top, name))
 
     def args(self, src, name, pyc, level=-1, mode="checked_hash",
              version=PYVER):
@@ -219,7 +208,7 @@ class TestOneShot(Base):
                 with self.subTest(level=level, mode=mode):
                     out = "out/%d-%s.pyc" % (level, mode)
                     p = one_shot(self.args(s, "pkg/mod.py", out, level, mode),
-                                 self.dir)
+                                 self.top)
                     self.assertEqual(p.returncode, 0, p.stderr)
                     self.assertEqual(p.stdout, b"")
                     want = cli_bytes(module(1) + BRACES, "pkg/mod.py",
@@ -228,7 +217,7 @@ class TestOneShot(Base):
 
     def test_name_is_what_the_pyc_records_not_the_path(self):
         s = self.src("bazel-out/k8/bin/x/y.py", "def f():\n    1/0\n")
-        p = one_shot(self.args(s, "x/y.py", "y.pyc"), self.dir)
+        p = one_shot(self.args(s, "x/y.py", "y.pyc"), self.top)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.pyc("y.pyc"),
                          cli_bytes("def f():\n    1/0\n", "x/y.py"))
@@ -236,20 +225,20 @@ class TestOneShot(Base):
 
     def test_default_mode_is_checked_hash_and_level_zero(self):
         s = self.src("a.py", "X = 1\n")
-        p = one_shot(triple(s, "a.py", "a.pyc"), self.dir)
+        p = one_shot(triple(s, "a.py", "a.pyc"), self.top)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.pyc("a.pyc")[4:8], b"\x03\x00\x00\x00")
         self.assertEqual(self.pyc("a.pyc"), cli_bytes("X = 1\n", "a.py"))
 
     def test_arguments_from_files_one_a_line_nested(self):
         s = self.src("a.py", BRACES)
-        write(os.path.join(self.dir, "inner.params"),
+        write(os.path.join(self.top, "inner.params"),
               "--pyc\nout.pyc\n--optimize\n2\n")
-        write(os.path.join(self.dir, "outer.params"),
+        write(os.path.join(self.top, "outer.params"),
               "--invalidation_mode\r\nunchecked_hash\r\n--src\r\na.py\r\n"
               "--src_name\r\nlib/a.py\r\n@inner.params\r\n")
         p = one_shot(["--python_version=" + PYVER, "@outer.params"],
-                     self.dir)
+                     self.top)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.pyc("out.pyc"),
                          cli_bytes(BRACES, "lib/a.py", 2, "unchecked-hash"))
@@ -259,23 +248,23 @@ class TestOneShot(Base):
         args = ["--python_version", PYVER]
         for n in names:
             args += triple(n, n, n + "c")
-        p = one_shot(args, self.dir)
+        p = one_shot(args, self.top)
         self.assertEqual(p.returncode, 0, p.stderr)
         for i, n in enumerate(names):
             self.assertEqual(self.pyc(n + "c"), cli_bytes(module(i), n))
 
     def test_python_version_is_honoured_or_refused_clearly(self):
         s = self.src("a.py", "X = 1\n")
-        p = one_shot(self.args(s, "a.py", "a.pyc", version="2.7"), self.dir)
+        p = one_shot(self.args(s, "a.py", "a.pyc", version="2.7"), self.top)
         self.assertEqual(p.returncode, 2)
         err = p.stderr.decode()
         self.assertIn("--python_version 2.7", err)
         self.assertIn("no compile server for CPython 2.7 is installed", err)
         self.assertIn("installed: ", err)
         self.assertIn(PYVER, err)
-        self.assertFalse(os.path.exists(os.path.join(self.dir, "a.pyc")))
+        self.assertFalse(os.path.exists(os.path.join(self.top, "a.pyc")))
         p = one_shot(self.args(s, "a.py", "a.pyc", version="three"),
-                     self.dir)
+                     self.top)
         self.assertEqual(p.returncode, 2)
         self.assertIn("three", p.stderr.decode())
 
@@ -296,33 +285,33 @@ class TestOneShot(Base):
         ]
         for args, what in cases:
             with self.subTest(args=args):
-                p = one_shot(args, self.dir)
+                p = one_shot(args, self.top)
                 self.assertEqual(p.returncode, 2, p.stderr)
                 err = p.stderr.decode()
                 self.assertTrue(err.startswith("pycompile-repro-bazel: "),
                                 err)
                 self.assertIn(what, err)
-        self.assertFalse(os.path.exists(os.path.join(self.dir, "a.pyc")))
+        self.assertFalse(os.path.exists(os.path.join(self.top, "a.pyc")))
 
     def test_a_bad_source_exits_1_and_writes_nothing(self):
         s = self.src("bad.py", "def f(:\n")
-        p = one_shot(self.args(s, "lib/bad.py", "bad.pyc"), self.dir)
+        p = one_shot(self.args(s, "lib/bad.py", "bad.pyc"), self.top)
         self.assertEqual(p.returncode, 1)
         err = p.stderr.decode()
         self.assertIn("SyntaxError", err)
         self.assertIn('File "lib/bad.py", line 1', err)
-        self.assertFalse(os.path.exists(os.path.join(self.dir, "bad.pyc")))
-        p = one_shot(self.args("nope.py", "nope.py", "nope.pyc"), self.dir)
+        self.assertFalse(os.path.exists(os.path.join(self.top, "bad.pyc")))
+        p = one_shot(self.args("nope.py", "nope.py", "nope.pyc"), self.top)
         self.assertEqual(p.returncode, 1)
         self.assertIn("nope.py", p.stderr.decode())
 
     def test_help_and_version(self):
-        p = one_shot(["--help"], self.dir)
+        p = one_shot(["--help"], self.top)
         self.assertEqual(p.returncode, 0)
         for opt in ("--invalidation_mode", "--optimize", "--python_version",
                     "--src", "--src_name", "--pyc", "--persistent_worker"):
             self.assertIn(opt, p.stdout.decode())
-        p = one_shot(["--version"], self.dir)
+        p = one_shot(["--version"], self.top)
         self.assertEqual(p.returncode, 0)
         self.assertIn("CPython %s:" % PYVER, p.stdout.decode())
 
@@ -365,7 +354,7 @@ class TestWorker(Base):
         want[b] = cli_bytes(BRACES, b)
         # one-shot: a fresh process per file
         for n in want:
-            p = one_shot(self.args(n, n, "one/" + n + "c"), self.dir)
+            p = one_shot(self.args(n, n, "one/" + n + "c"), self.top)
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertEqual(self.pyc("one/" + n + "c"), want[n], n)
         orders = [[e] + mods + [b],           # é first
@@ -444,17 +433,17 @@ class TestWorker(Base):
     def test_sandbox_dir_is_prefixed_onto_relative_paths(self):
         w = self.worker()
         sb = "__sandbox/3/_main"
-        write(os.path.join(self.dir, sb, "pkg/a.py"), BRACES)
-        write(os.path.join(self.dir, sb, "a.params"),
+        write(os.path.join(self.top, sb, "pkg/a.py"), BRACES)
+        write(os.path.join(self.top, sb, "a.params"),
               "\n".join(self.args("pkg/a.py", "pkg/a.py",
                                   "bazel-out/bin/pkg/a.pyc")) + "\n")
         w.send(1, ["@a.params"], sandboxDir=sb)
         self.assertEqual(w.response(), {"requestId": 1, "exitCode": 0})
         self.assertEqual(self.pyc(sb + "/bazel-out/bin/pkg/a.pyc"),
                          cli_bytes(BRACES, "pkg/a.py"))
-        self.assertFalse(os.path.exists(os.path.join(self.dir, "bazel-out")))
+        self.assertFalse(os.path.exists(os.path.join(self.top, "bazel-out")))
         # an absolute path stays as it is
-        absrc = os.path.join(self.dir, "abs.py")
+        absrc = os.path.join(self.top, "abs.py")
         write(absrc, "X = 2\n")
         w.send(2, self.args(absrc, "abs.py", "abs.pyc"), sandboxDir=sb)
         self.assertEqual(w.response()["exitCode"], 0)
@@ -465,7 +454,7 @@ class TestWorker(Base):
         w = self.worker()
         good = self.src("good.py", module(4))
         bad = self.src("bad.py", "def f(:\n")
-        write(os.path.join(self.dir, "afile"), "x")
+        write(os.path.join(self.top, "afile"), "x")
         cases = [
             (1, self.args("missing.py", "missing.py", "m.pyc"), 1,
              "missing.py"),
@@ -497,7 +486,7 @@ class TestWorker(Base):
         self.assertEqual(got[13], {"requestId": 13, "exitCode": 0})
         self.assertEqual(self.pyc("good.pyc"), cli_bytes(module(4), good))
         for f in ("m.pyc", "bad.pyc", "v.pyc", "x.pyc"):
-            self.assertFalse(os.path.exists(os.path.join(self.dir, f)), f)
+            self.assertFalse(os.path.exists(os.path.join(self.top, f)), f)
         rc, err = w.close()
         self.assertEqual(rc, 0, err)
 
@@ -506,7 +495,7 @@ class TestWorker(Base):
         # a path that is not UTF-8, with a control character and a quote,
         # from an @file (JSON itself can only carry UTF-8)
         name = b"caf\xe9-\x01\"\\.py"
-        write(os.path.join(self.dir, "p.params"),
+        write(os.path.join(self.top, "p.params"),
               b"--src\n" + name + b"\n--src_name\nx.py\n--pyc\nx.pyc\n")
         w.send(1, ["@p.params"])
         r = w.response()
@@ -553,7 +542,7 @@ class TestCancel(Base):
         self.assertEqual(first, {"requestId": 2, "wasCancelled": True})
         self.assertEqual(w.response(), {"requestId": 1, "exitCode": 0})
         self.assertTrue(w.no_more())
-        self.assertFalse(os.path.exists(os.path.join(self.dir, "a.pyc")))
+        self.assertFalse(os.path.exists(os.path.join(self.top, "a.pyc")))
 
     def test_a_running_request_is_answered_once(self):
         w = self.worker()
@@ -660,7 +649,7 @@ class TestWorkerEnds(Base):
         self.assertEqual(rc, 0, err)
         self.assertEqual(self.pyc("slow.pyc"), cli_bytes(slow_source(),
                                                          slow))
-        left = [f for f in os.listdir(self.dir) if f not in ("slow.py",
+        left = [f for f in os.listdir(self.top) if f not in ("slow.py",
                                                              "slow.pyc")]
         self.assertEqual(left, [])
 
@@ -676,19 +665,6 @@ class TestWorkerEnds(Base):
         _, err = w.close()
         self.assertIn("longer than 64 MiB", err)
         self.assertEqual(w.raw, [])
-
-
-def main():
-    """unittest.main, then one line "e2e: N passed, N failed" counting
-    tests (a test with failing subtests counts once)."""
-    result = unittest.main(exit=False, verbosity=1).result
-    bad = {id(t) for t, _ in result.failures + result.errors}
-    bad |= {id(t) for t in result.unexpectedSuccesses}
-    nbad = len(bad)
-    print("e2e: %d passed, %d failed, %d skipped"
-          % (max(0, result.testsRun - nbad - len(result.skipped)), nbad,
-             len(result.skipped)))
-    sys.exit(1 if nbad else 0)
 
 
 if __name__ == "__main__":

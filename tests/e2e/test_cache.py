@@ -5,29 +5,21 @@ entries are misses, --verify never reads it,
 --check only when told to, processes share it, --cache-max-size trims the
 least recently used.  Runs under /usr/bin/python3.X of the server under
 test."""
+import functools
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "parity"))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
 import fake_servers  # noqa: E402
-import pycref  # noqa: E402
-from test_cli import BIN, CMD, PYVER, STDLIB, main, readb  # noqa: E402
+import pycref  # noqa: E402  (common puts tests/parity on the path)
+from common import BIN, CMD, PYVER, STDLIB, main, readb  # noqa: E402
 
 HASH = ["--invalidation-mode", "checked-hash"]
-
-
-def tool(args, cwd, env=None):
-    e = dict(os.environ if env is None else env)
-    e.pop("SOURCE_DATE_EPOCH", None)
-    e.pop("PYCOMPILE_REPRO_CACHE_DIR", None) if env is None else None
-    return subprocess.run(CMD + args, cwd=cwd, env=e, capture_output=True,
-                          timeout=600)
+# whole trees through the cache: a longer bound than the default
+tool = functools.partial(common.tool, timeout=600)
 
 
 UNITS = {"byte": 1, "bytes": 1, "KiB": 1024, "MiB": 1024 ** 2,
@@ -50,10 +42,11 @@ def stats(p):
     return out
 
 
-class Base(unittest.TestCase):
+class Base(common.TempDirCase):
+    prefix = "pcr-cache-"
+
     def setUp(self):
-        self.top = tempfile.mkdtemp(prefix="pcr-cache-")
-        self.addCleanup(shutil.rmtree, self.top, True)
+        super().setUp()
         self.tree = os.path.join(self.top, "json")
         shutil.copytree(os.path.join(STDLIB, "json"), self.tree,
                         ignore=shutil.ignore_patterns("__pycache__"))
@@ -69,7 +62,7 @@ class Base(unittest.TestCase):
 
     def run_cached(self, *extra, env=None):
         return tool(HASH + ["-q", "--cache-dir", self.cache, "--cache-stats"]
-                    + list(extra) + ["json"], self.top, env)
+                    + list(extra) + ["json"], self.top, env=env)
 
 
 class TestCache(Base):
@@ -147,7 +140,8 @@ class TestCache(Base):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(stats(p)["hits"], 0)
         env = dict(os.environ, PYCOMPILE_REPRO_CACHE_DIR=self.cache)
-        p = tool(HASH + ["--check", "--cache-stats", "json"], self.top, env)
+        p = tool(HASH + ["--check", "--cache-stats", "json"], self.top,
+                 env=env)
         self.assertEqual(p.returncode, 0, p.stdout)
         self.assertNotIn(b"cache:", p.stderr)  # the variable is not --check's
         p = tool(HASH + ["--check", "--cache-dir", self.cache,
@@ -156,7 +150,7 @@ class TestCache(Base):
         self.assertEqual(stats(p)["hits"], self.n)
         # the variable works for compiling
         self.clean()
-        p = tool(HASH + ["-q", "--cache-stats", "json"], self.top, env)
+        p = tool(HASH + ["-q", "--cache-stats", "json"], self.top, env=env)
         self.assertEqual(stats(p)["hits"], self.n)
 
     def test_processes_share_it(self):

@@ -13,16 +13,13 @@ import os
 import random
 import shutil
 import struct
-import subprocess
 import sys
-import tempfile
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "parity"))
 sys.path.insert(0, HERE)
-import pycref  # noqa: E402
-from test_cli import CMD, STDLIB, main, readb  # noqa: E402
+import common  # noqa: E402
+import pycref  # noqa: E402  (common puts tests/parity on the path)
+from common import STDLIB, main, readb, tool  # noqa: E402
 
 FLAG = 0x80
 MODULES = ["argparse.py", "json/decoder.py", "string.py", "fractions.py",
@@ -140,10 +137,8 @@ def variant(body, seed):
     return Writer(random.Random(seed), lay).write(root)
 
 
-class TestVariants(unittest.TestCase):
-    def setUp(self):
-        self.top = tempfile.mkdtemp(prefix="pcr-canon-")
-        self.addCleanup(shutil.rmtree, self.top, True)
+class TestVariants(common.TempDirCase):
+    prefix = "pcr-canon-"
 
     def test_every_encoding_canonicalises_to_the_same_bytes(self):
         sys.setrecursionlimit(20000)
@@ -168,8 +163,7 @@ class TestVariants(unittest.TestCase):
                     "frozenset({'\u00e0', '\u00e1', 'b'}))\n"
                     "def f(\u00e0=1):\n    return caf\u00e9, \u00e0\n")
         srcs.append(latin)
-        p = subprocess.run(CMD + ["--invalidation-mode", "checked-hash"] +
-                           srcs, capture_output=True)
+        p = tool(["--invalidation-mode", "checked-hash"] + srcs)
         self.assertEqual(p.returncode, 0, p.stderr)
         variants = os.path.join(self.top, "v")
         os.mkdir(variants)
@@ -191,8 +185,7 @@ class TestVariants(unittest.TestCase):
                     f.write(header + v)
                 expected[name] = pyc
                 n += 1
-        p = subprocess.run(CMD + ["-qq", "--canonicalize", variants],
-                           capture_output=True)
+        p = tool(["-qq", "--canonicalize", variants])
         self.assertEqual(p.returncode, 0, p.stderr)
         same = 0
         for name, want in expected.items():

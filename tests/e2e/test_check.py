@@ -2,6 +2,7 @@
 """End-to-end tests for proving reproducibility: --verify, --check (text
 and JSON), --canonicalize and --dump, on real trees and on damaged
 files."""
+import functools
 import importlib.util
 import json
 import os
@@ -9,27 +10,17 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "parity"))
 sys.path.insert(0, HERE)
-import pycref  # noqa: E402
-from test_cli import (BIN, CMD, PYVER, WRAPPER, main, readb, CPTAG, CPTAGB, STDLIB, STDLIBB, TAG,
-                      TAGB)  # noqa: E402,F401
+import common  # noqa: E402
 import fake_servers  # noqa: E402
+import pycref  # noqa: E402  (common puts tests/parity on the path)
+from common import BIN, PYVER, STDLIB, TAG, TAGB, main, readb  # noqa: E402
 
 HASH = ["--invalidation-mode", "checked-hash"]
-
-
-def tool(args, cwd, env=None):
-    if env is None:
-        env = dict(os.environ)
-        env.pop("SOURCE_DATE_EPOCH", None)
-    return subprocess.run(CMD + args, cwd=cwd, env=env,
-                          capture_output=True,
-                          timeout=1200 if WRAPPER else 300)
+# --verify and --check over whole trees: a longer bound than the default
+tool = functools.partial(common.tool, timeout=300)
 
 
 def snapshot(root):
@@ -45,10 +36,8 @@ def snapshot(root):
     return out
 
 
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.top = tempfile.mkdtemp(prefix="pcr-check-")
-        self.addCleanup(shutil.rmtree, self.top, True)
+class Base(common.TempDirCase):
+    prefix = "pcr-check-"
 
     def copy_lib(self, name="email"):
         dest = os.path.join(self.top, "lib")
@@ -58,13 +47,6 @@ class Base(unittest.TestCase):
         shutil.copytree(os.path.join(STDLIB, name), dest,
                         ignore=shutil.ignore_patterns(*skip))
         return dest
-
-    def write(self, rel, text):
-        path = os.path.join(self.top, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
 
 
 class TestVerify(Base):
@@ -227,10 +209,9 @@ class TestCheck(Base):
             f.write(data)
         damage[("__pycache__/header." + TAG + ".pyc")] = "other-python"
         # a timestamp .pyc where checked-hash is expected
-        subprocess.run([BIN, "--python", PYVER, "-f",
-                        "--invalidation-mode", "timestamp",
-                        os.path.join("lib", "utils.py")], cwd=self.top,
-                       check=True)
+        p = tool(["-f", "--invalidation-mode", "timestamp",
+                  os.path.join("lib", "utils.py")], self.top, wrapped=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
         damage[("__pycache__/utils." + TAG + ".pyc")] = "other-mode"
         # a source that no longer compiles
         with open(os.path.join(self.lib, "encoders.py"), "a") as f:
@@ -401,8 +382,8 @@ class TestMixedVersions(Base):
     would also ask for the .pyc of every other server's version.)"""
 
     def servers(self):
-        out = subprocess.run([BIN, "--version"], capture_output=True,
-                             text=True).stdout
+        out = tool(["--version"], explicit=False,
+                   wrapped=False).stdout.decode()
         return re.findall(r"(?m)^  (3\.\d+): CPython", out)
 
     def test_dump_canonicalize_and_check_a_mixed_tree(self):
@@ -427,11 +408,10 @@ class TestMixedVersions(Base):
         self.assertEqual(len(pycs), 1 + len(others))
         before = {p: readb(p) for p in pycs}
         for p in pycs:
-            d = subprocess.run(CMD[:-2] + ["--dump", p], capture_output=True,
-                               text=True)
+            d = tool(["--dump", p], explicit=False)
             self.assertEqual(d.returncode, 0, d.stderr)
             v = "3.%s" % re.search(r"cpython-3(\d+)", p).group(1)
-            self.assertIn("CPython %s code" % v, d.stdout)
+            self.assertIn("CPython %s code" % v, d.stdout.decode())
         raw_canonical = pycref.canonicalize(before[ours][16:]) == \
             before[ours][16:]
         c = tool(["--check", pkg], self.top)

@@ -3,37 +3,26 @@
 defects found by attacking the tool, or a sibling of one.  Runs under
 /usr/bin/python3.X of the server under test; some cases need root
 (mknod)."""
-import io
+import functools
 import json
 import os
-import shutil
-import signal
 import stat
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 import unittest
 import zipfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "parity"))
-sys.path.insert(0, HERE)
-import pycref  # noqa: E402
-from test_cli import CMD, CPTAG, TAG, WRAPPER, main, readb  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import pycref  # noqa: E402  (common puts tests/parity on the path)
+from common import CMD, TAG, WRAPPER, main, readb  # noqa: E402
 
 SDE = "1700000000"
 ROOT = os.geteuid() == 0
-
-
-def tool(args, cwd, sde=SDE, env=None, timeout=120):
-    e = dict(os.environ if env is None else env)
-    e.pop("SOURCE_DATE_EPOCH", None)
-    if sde is not None:
-        e["SOURCE_DATE_EPOCH"] = sde
-    return subprocess.run(CMD + args, cwd=cwd, env=e, capture_output=True,
-                          timeout=timeout * (10 if WRAPPER else 1))
+# a fixed epoch unless a test says otherwise
+tool = functools.partial(common.tool, sde=SDE)
 
 
 def wheel(path, files, record=True):
@@ -60,20 +49,12 @@ def wheel(path, files, record=True):
     return path
 
 
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.top = tempfile.mkdtemp(prefix="pcr-hostile-")
-        self.addCleanup(shutil.rmtree, self.top, True)
-        self.write("pkg/a.py", "x = 1\n")
+class Base(common.TempDirCase):
+    prefix = "pcr-hostile-"
 
-    def write(self, rel, text, mode=None):
-        path = os.path.join(self.top, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(text.encode() if isinstance(text, str) else text)
-        if mode is not None:
-            os.chmod(path, mode)
-        return path
+    def setUp(self):
+        super().setUp()
+        self.write("pkg/a.py", "x = 1\n")
 
     def refused(self, p, *words):
         self.assertIn(p.returncode, (1, 2), p.stderr)
@@ -130,17 +111,18 @@ class TestOutputs(Base):
         for sde in ("9223372036854775807", "67768036191676800", "-5",
                     "12a"):
             with self.subTest(sde=sde):
-                p = tool(["--wheel", whl, "--output", out], self.top, sde)
+                p = tool(["--wheel", whl, "--output", out], self.top, sde=sde)
                 self.assertEqual(p.returncode, 2, p.stderr)
                 self.assertIn(b"SOURCE_DATE_EPOCH", p.stderr)
-                p = tool(["--tar", "o.tar", "pkg"], self.top, sde)
+                p = tool(["--tar", "o.tar", "pkg"], self.top, sde=sde)
                 self.assertEqual(p.returncode, 2, p.stderr)
         # within the year 9999 but past what a zip holds (2107)
-        p = tool(["--wheel", whl, "--output", out], self.top, "5000000000")
+        p = tool(["--wheel", whl, "--output", out], self.top,
+                 sde="5000000000")
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn(b"cannot be stored in a zip", p.stderr)
         self.assertEqual(os.listdir(out), [])
-        p = tool(["--tar", "o.tar", "pkg"], self.top, "5000000000")
+        p = tool(["--tar", "o.tar", "pkg"], self.top, sde="5000000000")
         self.assertEqual(p.returncode, 0, p.stderr)
 
     # 9. a tar without sources recorded the newest source's time

@@ -9,39 +9,20 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "parity"))
 sys.path.insert(0, HERE)
+import common  # noqa: E402
 import fake_servers  # noqa: E402
-import pycref  # noqa: E402
-from test_cli import BIN, CMD, PYVER, TAG, WRAPPER, main, readb  # noqa: E402
+import pycref  # noqa: E402  (common puts tests/parity on the path)
+from common import (BIN, PYVER, SERVER_DIR, TAG, main, readb,  # noqa: E402
+                    tool)
 
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
-SERVER_DIR = os.path.dirname(fake_servers.real_server(BIN, PYVER))
 
 
-def tool(args, cwd, explicit=True, env=None):
-    env = dict(os.environ if env is None else env)
-    env.pop("SOURCE_DATE_EPOCH", None)
-    cmd = (CMD if explicit else WRAPPER + [BIN]) + args
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True,
-                          timeout=600 if WRAPPER else 120)
-
-
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.top = tempfile.mkdtemp(prefix="pcr-servers-")
-        self.addCleanup(shutil.rmtree, self.top, True)
-
-    def write(self, rel, text):
-        path = os.path.join(self.top, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
+class Base(common.TempDirCase):
+    prefix = "pcr-servers-"
 
     def fake(self, mode):
         return fake_servers.make(os.path.join(self.top, "srv-" + mode),
@@ -185,7 +166,9 @@ class TestServerTrouble(Base):
         self.assertIn(b"usage", p.stderr)
 
 
-class TestLibrary(unittest.TestCase):
+class TestLibrary(common.TempDirCase):
+    prefix = "pcr-lazy-"
+
     def test_shared_library_exports_only_the_public_api(self):
         with open(os.path.join(TOP, "include", "pycompile_repro.h")) as f:
             header = f.read()
@@ -213,27 +196,20 @@ class TestLibrary(unittest.TestCase):
                                     text=True, check=True).stdout
             self.assertNotIn("libarchive", needed, f)
             self.assertNotIn("libcrypto", needed, f)
-        tmp = tempfile.mkdtemp(prefix="pcr-lazy-")
-        try:
-            src = os.path.join(tmp, "m.py")
-            with open(src, "w") as fh:
-                fh.write("x = 1\n")
-            env = dict(os.environ, LD_DEBUG="files")
-            plain = subprocess.run(CMD + [src], capture_output=True,
-                                   env=env)
-            self.assertEqual(plain.returncode, 0, plain.stderr[-2000:])
-            self.assertNotIn(b"libarchive.so", plain.stderr)
-            self.assertNotIn(b"libcrypto.so", plain.stderr)
-            tar = subprocess.run(CMD + ["--tar", os.path.join(tmp, "o.tar"),
-                                        "-C", tmp, src],
-                                 capture_output=True, env=env)
-            self.assertEqual(tar.returncode, 0, tar.stderr[-2000:])
-            self.assertIn(b"libarchive.so", tar.stderr)
-            ver = subprocess.run(CMD + ["--version"], capture_output=True,
-                                 text=True, check=True).stdout
-            self.assertRegex(ver, r"libarchive \d+\.\d+.*OpenSSL \d")
-        finally:
-            shutil.rmtree(tmp, True)
+        src = self.write("m.py", "x = 1\n")
+        env = dict(os.environ, LD_DEBUG="files")
+        plain = tool([src], env=env)
+        self.assertEqual(plain.returncode, 0, plain.stderr[-2000:])
+        self.assertNotIn(b"libarchive.so", plain.stderr)
+        self.assertNotIn(b"libcrypto.so", plain.stderr)
+        tar = tool(["--tar", os.path.join(self.top, "o.tar"), "-C", self.top,
+                    src], env=env)
+        self.assertEqual(tar.returncode, 0, tar.stderr[-2000:])
+        self.assertIn(b"libarchive.so", tar.stderr)
+        ver = tool(["--version"])
+        self.assertEqual(ver.returncode, 0, ver.stderr)
+        self.assertRegex(ver.stdout.decode(),
+                         r"libarchive \d+\.\d+.*OpenSSL \d")
 
 
 if __name__ == "__main__":

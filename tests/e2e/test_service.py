@@ -16,15 +16,13 @@ import sys
 import tempfile
 import threading
 import time
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
 import fake_servers  # noqa: E402
 import pycref  # noqa: E402  (common puts tests/parity on the path)
-from common import BIN, LIBRARY, PYVER, TAG, readb  # noqa: E402
-from test_cli import main  # noqa: E402
+from common import BIN, LIBRARY, PYVER, main, readb, tool  # noqa: E402
 
 PCR_OK, PCR_FAIL, PCR_ENV = 0, 1, 2
 VERB_COMPILE = 0
@@ -53,21 +51,8 @@ def load():
     return lib
 
 
-def tool(args, cwd, **kw):
-    return common.tool(args, cwd=cwd, **kw)
-
-
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.top = tempfile.mkdtemp(prefix="pcr-service-")
-        self.addCleanup(shutil.rmtree, self.top, True)
-
-    def write(self, rel, text):
-        path = os.path.join(self.top, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
+class Base(common.TempDirCase):
+    prefix = "pcr-service-"
 
     def fake(self, mode, name=None):
         return fake_servers.make(os.path.join(self.top, name or "srv"),
@@ -83,10 +68,7 @@ class Base(unittest.TestCase):
         """The .pyc the command line writes for this source (hash mode),
         given as rel."""
         d = tempfile.mkdtemp(dir=self.top)
-        path = os.path.join(d, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(source_text)
+        path = common.write(os.path.join(d, rel), source_text)
         p = tool(HASH + [rel], d)
         self.assertEqual(p.returncode, 0, p.stderr)
         return readb(pycref.cache_path(path))

@@ -9,23 +9,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "parity"))
-sys.path.insert(0, HERE)
-import pycref  # noqa: E402
-from test_cli import (BIN, CMD, PYVER, WRAPPER, readb, CPTAG, CPTAGB, STDLIB, STDLIBB, TAG,
-                      TAGB)  # noqa: E402,F401
-
-
-def tool(args, cwd, stdin=b""):
-    env = dict(os.environ)
-    env.pop("SOURCE_DATE_EPOCH", None)
-    return subprocess.run(CMD + args, cwd=cwd, env=env,
-                          input=stdin, capture_output=True,
-                          timeout=600 if WRAPPER else 120)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import pycref  # noqa: E402  (common puts tests/parity on the path)
+from common import (BIN, CMD, PYVER, STDLIB, TAG, main, readb,  # noqa: E402
+                    tool)
 
 
 def compileall(args, cwd, stdin=b""):
@@ -58,17 +47,14 @@ def compiled_lines(stdout):
     return re.findall(r"^Compiling '(.*)'\.\.\.$", stdout.decode(), re.M)
 
 
-class TreeBase(unittest.TestCase):
+class TreeBase(common.TempDirCase):
+    prefix = "pcr-tree-"
+
     def setUp(self):
-        self.top = tempfile.mkdtemp(prefix="pcr-tree-")
-        self.addCleanup(shutil.rmtree, self.top, True)
+        super().setUp()
         self.outside = os.path.join(self.top, "outside")
-        os.makedirs(self.outside)
-        with open(os.path.join(self.outside, "ext.py"), "w") as f:
-            f.write("EXT = 1\n")
-        os.makedirs(os.path.join(self.outside, "extdir"))
-        with open(os.path.join(self.outside, "extdir", "e.py"), "w") as f:
-            f.write("E = 1\n")
+        self.write("outside/ext.py", "EXT = 1\n")
+        self.write("outside/extdir/e.py", "E = 1\n")
         self.a = self.make_tree("a")
         self.b = self.make_tree("b")
 
@@ -87,10 +73,7 @@ class TreeBase(unittest.TestCase):
             "pkg/skipme/s.py": "S = 1\n",
         }
         for rel, text in files.items():
-            path = os.path.join(root, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as f:
-                f.write(text)
+            common.write(os.path.join(root, rel), text)
         pkg = os.path.join(root, "pkg")
         os.makedirs(os.path.join(pkg, "emptydir"))  # (once crashed UBSan)
         os.symlink(os.path.join(self.outside, "ext.py"),
@@ -342,22 +325,8 @@ class TestInterrupted(TreeBase):
 
 class TestProgress(TreeBase):
     def on_a_terminal(self, *args):
-        import pty
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.chdir(self.b)
-            os.execv(BIN, [BIN, "--python", PYVER] + list(args))
-        out = b""
-        while True:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        os.waitpid(pid, 0)
-        return out
+        return common.on_a_terminal([BIN, "--python", PYVER] + list(args),
+                                    self.b)
 
     def test_progress_line_on_a_terminal(self):
         out = self.on_a_terminal("-f", "-x", "bad", "pkg")
@@ -374,5 +343,4 @@ class TestProgress(TreeBase):
 
 
 if __name__ == "__main__":
-    from test_cli import main
     main()

@@ -6,39 +6,20 @@ cache alone.  Runs under /usr/bin/python3.X, the interpreter of the
 server under test (PYVER)."""
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
-import unittest
 import zipfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "parity"))
-sys.path.insert(0, HERE)
-import pycref  # noqa: E402
-from test_cli import BIN, CMD, PYVER, WRAPPER, main  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import pycref  # noqa: E402  (common puts tests/parity on the path)
+from common import BIN, PYVER, main, on_a_terminal, tool  # noqa: E402
 
 
-def tool(args, cwd, env=None, explicit=True):
-    env = dict(os.environ if env is None else env)
-    env.pop("SOURCE_DATE_EPOCH", None)
-    return subprocess.run((CMD if explicit else WRAPPER + [BIN]) + args,
-                          cwd=cwd, env=env, capture_output=True,
-                          timeout=600 if WRAPPER else 120)
-
-
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.top = tempfile.mkdtemp(prefix="pcr-usability-")
-        self.addCleanup(shutil.rmtree, self.top, True)
+class Base(common.TempDirCase):
+    prefix = "pcr-usability-"
 
     def write(self, rel, text="x = 1\n"):
-        path = os.path.join(self.top, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
+        return super().write(rel, text)
 
 
 class TestSmallThings(Base):
@@ -237,38 +218,13 @@ class TestWheelOutput(Base):
         self.assertIn(b"file/x/: cannot make the output directory", p.stderr)
 
 
-def on_a_terminal(cmd, cwd, cols=60):
-    """Run cmd with a pseudo-terminal of cols columns as its stdout and
-    stderr; return all it wrote."""
-    import fcntl
-    import pty
-    import struct
-    import termios
-    pid, fd = pty.fork()
-    if pid == 0:
-        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0,
-                                                        0))
-        os.chdir(cwd)
-        os.execv(cmd[0], cmd)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.waitpid(pid, 0)
-    return out
-
-
 class TestTerminal(Base):
     def test_progress_line_names_a_file_and_fits_the_width(self):
         deep = "pkg/" + "d" * 70 + "/"
         for name in ("a", "b", "c"):
             self.write(deep + name + ".py", "x = %r\n" % name)
-        out = on_a_terminal([BIN, "--python", PYVER, "pkg"], self.top)
+        out = on_a_terminal([BIN, "--python", PYVER, "pkg"], self.top,
+                            cols=60)
         lines = [x for x in re.findall(rb"\r\x1b\[K([^\r\n]*)", out)
                  if b"files/s" in x]
         self.assertTrue(lines, out)
@@ -278,7 +234,8 @@ class TestTerminal(Base):
             self.assertLessEqual(len(line), 59, line)
         # a short name whole
         self.write("short/m.py")
-        out = on_a_terminal([BIN, "--python", PYVER, "short"], self.top)
+        out = on_a_terminal([BIN, "--python", PYVER, "short"], self.top,
+                            cols=60)
         self.assertIn(b"1/1 files, ", out)
         self.assertRegex(out, rb"files/s: short/m\.py")
 

@@ -22,9 +22,8 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
-sys.path.insert(0, os.path.join(TOP, "tests", "parity"))
-from test_cli import main, readb  # noqa: E402
-import pycref  # noqa: E402
+from common import main, pycs_of, readb  # noqa: E402
+import pycref  # noqa: E402  (common puts tests/parity on the path)
 
 VERSION = re.search(rb'#define PCR_VERSION "([^"]+)"', readb(os.path.join(
     TOP, "include", "pycompile_repro.h"))).group(1).decode()
@@ -35,16 +34,6 @@ def sh(cmd, **kw):
     kw.setdefault("check", True)
     kw.setdefault("capture_output", True)
     return subprocess.run(cmd, **kw)
-
-
-def pycs(root):
-    out = {}
-    for d, _, fs in os.walk(root):
-        for f in fs:
-            if f.endswith(".pyc"):
-                p = os.path.join(d, f)
-                out[os.path.relpath(p, root)] = readb(p)
-    return out
 
 
 def canonical(data):
@@ -580,7 +569,7 @@ class TestDebianRpm(Installed):
         # installed as on Debian: macros.d (too early) and /etc/rpm (last)
         p, out = self.build({"macros.d": [zz], "etc": [deb]}, v, defines=[
             "clamp_mtime_to_source_date_epoch 1"])
-        got = pycs(out)
+        got = pycs_of(out)
         self.assertEqual(len(got), 6, (p.stdout + p.stderr)[-2000:])
         for name, data in got.items():
             self.assertTrue(canonical(data), name)
@@ -597,7 +586,7 @@ class TestDebianRpm(Installed):
         zz = os.path.join(self.dest, "usr/lib/rpm/macros.d/"
                           "macros.zz-pycompile-repro")
         p, out = self.build({"macros.d": [zz]}, servers()[-1])
-        self.assertEqual(pycs(out), {})
+        self.assertEqual(pycs_of(out), {})
         self.assertNotIn(b"compiling .py files below", p.stdout)
 
 
@@ -679,7 +668,7 @@ class TestRpm(Installed):
         p, out, _ = self.build(ours=False, pyvers="3.11"
                                if "3.11" in servers() else servers()[-1],
                                defines=["clamp_mtime_to_source_date_epoch 1"])
-        got = pycs(out)
+        got = pycs_of(out)
         self.assertTrue(got)
         self.assertFalse(all(canonical(d) for d in got.values()))
 
@@ -690,7 +679,7 @@ class TestRpm(Installed):
         self.assertEqual(p1.stdout.count(b"compiling .py files below"), 1)
         time.sleep(1.1)
         _, two, rpm2 = self.build(defines=d)
-        a, b = pycs(one), pycs(two)
+        a, b = pycs_of(one), pycs_of(two)
         v = servers()[-1]
         self.assertEqual(len(a), 6)  # three modules, -o 0 and -o 1
         self.assertEqual(a, b)
@@ -713,10 +702,10 @@ class TestRpm(Installed):
         _, one, rpm1 = self.build(noarch=False, defines=d)
         time.sleep(1.1)
         _, two, rpm2 = self.build(noarch=False, defines=d)
-        a = pycs(one)
+        a = pycs_of(one)
         self.assertEqual(len(a), 6)
         self.assertTrue(all(k.startswith("usr/lib64/") for k in a))
-        self.assertEqual(a, pycs(two))
+        self.assertEqual(a, pycs_of(two))
         self.assertEqual(sha256(rpm1), sha256(rpm2))
         print("arch rpm built twice: sha256 %s; its .pyc set %s"
               % (sha256(rpm1)[:16], set_hash(a)), file=sys.stderr)
@@ -726,7 +715,7 @@ class TestRpm(Installed):
         v = servers()[-1]
         p, out, _ = self.build(precompile=True, pyvers=v, defines=[
             "clamp_mtime_to_source_date_epoch 1"])
-        got = pycs(out)
+        got = pycs_of(out)
         self.assertEqual(len(got), 6)
         for name, data in got.items():
             self.assertTrue(canonical(data), name)
@@ -759,7 +748,7 @@ class TestRpm(Installed):
     def test_private_directory_macro(self):
         _, out, _ = self.build(private=True)
         default = os.path.basename(os.path.realpath("/usr/bin/python3"))[6:]
-        got = pycs(os.path.join(out, "usr/share/reprotool"))
+        got = pycs_of(os.path.join(out, "usr/share/reprotool"))
         self.assertEqual(sorted(got), [
             "__pycache__/helper.%s.opt-1.pyc" % tag(default),
             "__pycache__/helper.%s.pyc" % tag(default)])
@@ -771,7 +760,7 @@ class TestRpm(Installed):
             vs = have[-2:]
             _, out, _ = self.build(pyvers=" ".join(vs), defines=[
                 "clamp_mtime_to_source_date_epoch 1"])
-            got = pycs(out)
+            got = pycs_of(out)
             self.assertEqual(len(got), 12)
             for name in got:
                 v = re.search(r"python(3\.\d+)/", name).group(1)

@@ -18,9 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
-import unittest
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,10 +28,9 @@ PKGDIR = os.path.abspath(os.environ.get("PCR_PYPKG_DIR",
 sys.path.insert(0, PKGDIR)
 import pycompile_repro  # noqa: E402
 from pycompile_repro import compileall, py_compile  # noqa: E402
-
-BIN = os.path.abspath(os.environ.get("PCR_BIN", "build/pycompile-repro"))
-SERIES = "%d.%d" % sys.version_info[:2]
-TAG = sys.implementation.cache_tag
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+import common  # noqa: E402
+from common import PYVER, TAG, main, pycs_of, readb  # noqa: E402
 
 SOURCES = {
     "plain.py": "x = 123\n",
@@ -49,37 +46,15 @@ SOURCES = {
 }
 
 
-def readb(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def write_tree(root, files=SOURCES):
     for name, data in files.items():
-        path = os.path.join(root, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
+        path = common.write(os.path.join(root, name), data)
         os.utime(path, (1700000000, 1700000000))
 
 
-def pycs_of(root):
-    """{relative path: bytes} of every .pyc below root."""
-    out = {}
-    for d, _dirs, files in os.walk(root):
-        for f in files:
-            if f.endswith(".pyc"):
-                p = os.path.join(d, f)
-                out[os.path.relpath(p, root)] = readb(p)
-    return out
-
-
 def cli(args, env=None, cwd=None):
-    e = dict(os.environ)
-    e.pop("SOURCE_DATE_EPOCH", None)
-    e.update(env or {})
-    p = subprocess.run([BIN, "--python", SERIES] + args, env=e, cwd=cwd,
-                       capture_output=True)
+    """The command line, which must succeed; env adds to the environment."""
+    p = common.tool(args, cwd=cwd, extra_env=env)
     if p.returncode != 0:
         raise AssertionError("%s: %s" % (args, p.stderr.decode()))
     return p
@@ -95,10 +70,11 @@ def clear_pycs(root):
     return before
 
 
-class Base(unittest.TestCase):
+class Base(common.TempDirCase):
+    prefix = "pcr-pypkg-"
+
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="pcr-pypkg-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
+        super().setUp()
         self.saved_sde = os.environ.pop("SOURCE_DATE_EPOCH", None)
         self.addCleanup(self.restore_sde)
 
@@ -108,7 +84,7 @@ class Base(unittest.TestCase):
             os.environ["SOURCE_DATE_EPOCH"] = self.saved_sde
 
     def tree(self, name="t"):
-        root = os.path.join(self.dir, name)
+        root = os.path.join(self.top, name)
         write_tree(root)
         return root
 
@@ -140,7 +116,7 @@ class TestSameBytesAsTheTool(Base):
     def test_cfile_and_dfile(self):
         a = self.tree("a")
         src = os.path.join(a, "consts.py")
-        out = os.path.join(self.dir, "out", "x.pyc")
+        out = os.path.join(self.top, "out", "x.pyc")
         os.makedirs(os.path.dirname(out))
         self.assertEqual(py_compile.compile(src, cfile=out,
                                             dfile="/usr/lib/x/consts.py"),
@@ -210,7 +186,7 @@ def std_marshal_code(pyc):
 
 class TestErrors(Base):
     def test_syntax_error_as_py_compile(self):
-        bad = os.path.join(self.dir, "bad.py")
+        bad = os.path.join(self.top, "bad.py")
         with open(bad, "w") as f:
             f.write("def f(:\n")
         for mod in (py_compile, std_py_compile):
@@ -227,7 +203,7 @@ class TestErrors(Base):
             importlib.util.cache_from_source(bad)))
 
     def test_indentation_error_message_as_py_compile(self):
-        bad = os.path.join(self.dir, "ind.py")
+        bad = os.path.join(self.top, "ind.py")
         with open(bad, "w") as f:
             f.write("if x:\npass\n")
         msgs = []
@@ -240,15 +216,15 @@ class TestErrors(Base):
 
     def test_missing_source_raises_oserror(self):
         with self.assertRaises(FileNotFoundError):
-            py_compile.compile(os.path.join(self.dir, "nope.py"))
+            py_compile.compile(os.path.join(self.top, "nope.py"))
 
     def test_directory_as_source_raises_as_py_compile(self):
         for mod in (py_compile, std_py_compile):
             with self.assertRaises(IsADirectoryError):
-                mod.compile(self.dir, cfile=os.path.join(self.dir, "x.pyc"))
+                mod.compile(self.top, cfile=os.path.join(self.top, "x.pyc"))
 
     def test_doraise_false_writes_to_stderr(self):
-        bad = os.path.join(self.dir, "bad.py")
+        bad = os.path.join(self.top, "bad.py")
         with open(bad, "w") as f:
             f.write("x (\n")
         err = io.StringIO()
@@ -260,13 +236,13 @@ class TestErrors(Base):
         self.assertIn("SyntaxError", err.getvalue())
 
     def test_no_server_for_this_version_says_so(self):
-        empty = os.path.join(self.dir, "servers")
+        empty = os.path.join(self.top, "servers")
         os.mkdir(empty)
         # another version's server only: cpython-3.1 is no real series
         os.symlink(os.path.join(os.environ["PYCOMPILE_REPRO_SERVER_DIR"],
-                                "cpython-" + SERIES),
+                                "cpython-" + PYVER),
                    os.path.join(empty, "cpython-3.1"))
-        src = os.path.join(self.dir, "a.py")
+        src = os.path.join(self.top, "a.py")
         with open(src, "w") as f:
             f.write("x = 1\n")
         code = ("import sys; sys.path.insert(0, %r)\n"
@@ -279,25 +255,25 @@ class TestErrors(Base):
         p = subprocess.run([sys.executable, "-c", code], env=env,
                            capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("no compile server for CPython %s" % SERIES, p.stdout)
+        self.assertIn("no compile server for CPython %s" % PYVER, p.stdout)
         p = subprocess.run([sys.executable, "-m",
                             "pycompile_repro.py_compile", src],
                            env=dict(env, PYTHONPATH=PKGDIR),
                            capture_output=True, text=True)
         self.assertEqual(p.returncode, 2)
-        self.assertIn("no compile server for CPython %s" % SERIES, p.stderr)
+        self.assertIn("no compile server for CPython %s" % PYVER, p.stderr)
         self.assertFalse(os.path.exists(
             importlib.util.cache_from_source(src)))
 
     def test_symlink_cfile_refused(self):
-        src = os.path.join(self.dir, "a.py")
+        src = os.path.join(self.top, "a.py")
         with open(src, "w") as f:
             f.write("x = 1\n")
-        link = os.path.join(self.dir, "a.pyc")
-        os.symlink(os.path.join(self.dir, "elsewhere"), link)
+        link = os.path.join(self.top, "a.pyc")
+        os.symlink(os.path.join(self.top, "elsewhere"), link)
         with self.assertRaises(FileExistsError):
             py_compile.compile(src, cfile=link)
-        self.assertFalse(os.path.exists(os.path.join(self.dir, "elsewhere")))
+        self.assertFalse(os.path.exists(os.path.join(self.top, "elsewhere")))
 
 
 class TestOutput(Base):
@@ -310,7 +286,7 @@ class TestOutput(Base):
         files["pkg/sub/zz.py"] = "if 1:\n\tx = '\\d'\n"
         outs = []
         for mod, name in ((compileall, "ours"), (std_compileall, "std")):
-            root = os.path.join(self.dir, "t")  # the same names
+            root = os.path.join(self.top, "t")  # the same names
             shutil.rmtree(root, True)
             write_tree(root, files)
             buf = io.StringIO()
@@ -336,7 +312,7 @@ class TestProcess(Base):
             try:
                 for _ in range(15):
                     for n in names:
-                        out = os.path.join(self.dir, "t%d" % k,
+                        out = os.path.join(self.top, "t%d" % k,
                                            n.replace("/", "_") + "c")
                         os.makedirs(os.path.dirname(out), exist_ok=True)
                         py_compile.compile(os.path.join(a, n), cfile=out,
@@ -372,12 +348,12 @@ class TestProcess(Base):
         self.assertEqual(readb(py_compile.compile(src)), want)
 
     def test_nothing_is_imported_or_run(self):
-        marker = os.path.join(self.dir, "ran")
-        src = os.path.join(self.dir, "sidefx_pcr_module.py")
+        marker = os.path.join(self.top, "ran")
+        src = os.path.join(self.top, "sidefx_pcr_module.py")
         with open(src, "w") as f:
             f.write("open(%r, 'w').close()\nraise SystemExit(3)\n" % marker)
         before = set(sys.modules)
-        self.assertTrue(compileall.compile_dir(self.dir, quiet=2))
+        self.assertTrue(compileall.compile_dir(self.top, quiet=2))
         py_compile.compile(src, doraise=True)
         self.assertFalse(os.path.exists(marker))
         self.assertNotIn("sidefx_pcr_module", sys.modules)
@@ -410,7 +386,7 @@ class TestCheckAndCanonicalize(Base):
         recs = pycompile_repro.check(a)
         self.assertEqual(len(recs), len(SOURCES))
         self.assertTrue(all(r.ok for r in recs), recs)
-        self.assertEqual({r.python for r in recs}, {SERIES})
+        self.assertEqual({r.python for r in recs}, {PYVER})
         os.unlink(importlib.util.cache_from_source(
             os.path.join(a, "plain.py")))
         with open(os.path.join(a, "pkg/mod.py"), "a") as f:
@@ -474,7 +450,7 @@ class TestInstaller(Base):
     def make_wheel(self):
         import base64
         import hashlib
-        whl = os.path.join(self.dir, "demo-1.0-py3-none-any.whl")
+        whl = os.path.join(self.top, "demo-1.0-py3-none-any.whl")
         files = {"demo/__init__.py": SOURCES["consts.py"],
                  "demo/sub/mod.py": SOURCES["pkg/sub/deep.py"],
                  "demo-1.0.dist-info/METADATA":
@@ -504,7 +480,7 @@ class TestInstaller(Base):
             self.skipTest("no python3-installer")
         whl = self.make_wheel()
         prefix = "/usr/lib/python3/dist-packages"
-        destdir = os.path.join(self.dir, "root")
+        destdir = os.path.join(self.top, "root")
         scheme = {k: prefix for k in ("purelib", "platlib")}
         scheme.update(headers="/usr/include", scripts="/usr/bin",
                       data="/usr")
@@ -534,17 +510,5 @@ class TestInstaller(Base):
         self.assertEqual(code.co_filename, prefix + "/demo/__init__.py")
 
 
-def main():
-    result = unittest.main(exit=False, verbosity=1).result
-    def test_of(t):  # a failed subtest counts as its test
-        return getattr(t, "test_case", t).id()
-    bad = {test_of(t) for t, _ in result.failures + result.errors}
-    bad |= {test_of(t) for t in result.unexpectedSuccesses}
-    print("pypkg: %d passed, %d failed, %d skipped"
-          % (max(0, result.testsRun - len(bad) - len(result.skipped)),
-             len(bad), len(result.skipped)))
-    sys.exit(1 if bad else 0)
-
-
 if __name__ == "__main__":
-    main()
+    main("pypkg")
