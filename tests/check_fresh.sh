@@ -15,6 +15,9 @@ if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
         "not tested (commit them first)" >&2
 fi
 tmp=$(mktemp -d /var/tmp/pcr-fresh.XXXXXX)
+# as a checkout usually is: tests that run the tool as another user
+# (nobody) must reach its compile servers
+chmod 755 "$tmp"
 trap '[ "${KEEP:-0}" = 1 ] || rm -rf --one-file-system "$tmp"' EXIT
 git clone -q --no-hardlinks "$top" "$tmp/src" || exit 2
 echo "check-fresh: $(git -C "$tmp/src" log -1 --format='%h %s') in $tmp/src"
