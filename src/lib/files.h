@@ -38,6 +38,11 @@ void pcr_source_free(pcr_source *src);
 #define PCR_EXACT_MODE 0x10000
 pcr_status pcr_write_atomic(const char *path, const unsigned char *data,
                             size_t len, int mode, pcr_error *err);
+/* The same with path relative to the directory open at fd dir (the
+ * cache's bucket: nothing of the path above it is looked up again). */
+pcr_status pcr_write_atomic_at(int dir, const char *path,
+                               const unsigned char *data, size_t len, int mode,
+                               pcr_error *err);
 /* Open a temporary file beside path for a writer that streams (the
  * archives); *tmp receives its name.  Commit renames it over path after
  * checking path again; abort removes it. */

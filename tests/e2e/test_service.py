@@ -348,6 +348,49 @@ class TestCacheTrust(Base):
                 self.assertEqual(len(self.entries()), 1)
                 shutil.rmtree(os.path.join(self.cache, "v2"))
 
+    def test_a_bucket_that_is_a_symlink_is_never_followed(self):
+        """In a shared cache whoever can write DIR/v2 can replace a bucket
+        by a symlink to a directory of the victim's.  0.2 followed it:
+        entries were read and stored there, trimming removed the old
+        *.tmp files there and --cache-clear every *.tmp and every
+        62-character name."""
+        self.assertEqual(self.compile("--cache-shared").returncode, 0)
+        (e,) = self.entries()
+        bucket = os.path.dirname(e)
+        victim = os.path.join(self.top, "victim")
+        os.mkdir(victim)
+        files = {"draft.tmp": b"precious", "x" * 62: b"precious",
+                 os.path.basename(e): readb(e)}
+        for name, data in files.items():
+            with open(os.path.join(victim, name), "wb") as f:
+                f.write(data)
+        t = time.time() - 2 * 3600
+        os.utime(os.path.join(victim, "draft.tmp"), (t, t))
+        inodes = {f: os.stat(os.path.join(victim, f)).st_ino for f in files}
+        shutil.rmtree(bucket)
+        os.symlink(victim, bucket)
+
+        def untouched():
+            self.assertTrue(os.path.islink(bucket))
+            self.assertEqual(sorted(os.listdir(victim)), sorted(files))
+            for name, data in files.items():
+                path = os.path.join(victim, name)
+                self.assertEqual(readb(path), data, name)
+                self.assertEqual(os.stat(path).st_ino, inodes[name], name)
+
+        p = self.compile("--cache-shared", "--cache-max-size", "1G")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"0 hits", p.stderr)
+        self.assertIn(b"not a directory", p.stderr)
+        self.assertIn(b"never followed", p.stderr)
+        untouched()
+        self.assertEqual(readb(pycref.cache_path(self.src)),
+                         self.cli_pyc("x = 'cached'\n", "pkg/m.py"))
+        p = tool(["--cache-dir", self.cache, "--cache-shared",
+                  "--cache-clear"], self.top)
+        self.assertIn(b"never followed", p.stderr)
+        untouched()
+
     def test_old_temporary_files_are_removed(self):
         self.assertEqual(self.compile().returncode, 0)
         (e,) = self.entries()
