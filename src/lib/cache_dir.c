@@ -20,7 +20,8 @@
  * can they make us read, write or delete outside the cache: DIR/v2 is
  * held open, and a bucket is opened below it without following a symlink
  * (a bucket that is not a directory is skipped, with a warning), and
- * every file is named relative to its bucket.
+ * every file is named relative to its bucket.  The checks are made each
+ * time the cache is opened, at the start of each run (handle.c).
  */
 #define _GNU_SOURCE /* utimensat, O_NOFOLLOW */
 #include <dirent.h>
@@ -427,41 +428,75 @@ make_dirs(const char *path, int shared, pcr_error *err)
     return PCR_OK;
 }
 
+/* name (below at) opened as a directory this user may trust, or -1 with
+ * a message naming it shown.  A symlink is refused, never followed: the
+ * checks are of what the fd holds, and it is used from then on. */
+static int
+open_trusted(int at, const char *name, const char *shown, int shared,
+             pcr_error *err)
+{
+    struct stat st;
+    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISLNK(st.st_mode)) {
+            pcr_set_error(err, PCR_FAIL,
+                          "%s is a symlink (name the directory it points to)",
+                          shown);
+        } else if (e == ENOTDIR) {
+            pcr_set_error(err, PCR_FAIL, "%s is not a directory", shown);
+        } else {
+            pcr_set_errno(err, PCR_FAIL, e, "%s", shown);
+        }
+        return -1;
+    }
+    if (fstat(fd, &st) != 0) {
+        pcr_set_errno(err, PCR_FAIL, errno, "%s", shown);
+    } else if (trusted(shown, &st, shared, err) == PCR_OK) {
+        return fd;
+    }
+    close(fd);
+    return -1;
+}
+
+/* Called at the start of each run (handle.c): what changed since the last
+ * one (removed, made writable by others, read-only) counts now. */
 pcr_cache *
 pcr_cache_open_dir(const char *dir, uint64_t max_size, int shared,
                    pcr_error *err)
 {
     struct stat st;
     err->msg[0] = '\0';
-    if (make_dirs(dir, shared, err) != PCR_OK) {
+    /* made only when missing: mkdir -p is a call per level */
+    if (lstat(dir, &st) != 0 && errno == ENOENT &&
+        make_dirs(dir, shared, err) != PCR_OK) {
         return NULL;
     }
-    if (lstat(dir, &st) != 0) {
-        pcr_set_errno(err, PCR_FAIL, errno, "%s", dir);
-        return NULL;
-    }
-    if (trusted(dir, &st, shared, err) != PCR_OK) {
+    int top = open_trusted(AT_FDCWD, dir, dir, shared, err);
+    if (top < 0) {
         return NULL;
     }
     struct dir_cache *d = calloc(1, sizeof *d);
     char *root = pcr_path_join(dir, LAYOUT);
     if (d == NULL || root == NULL) {
+        close(top);
         free(d);
         free(root);
         pcr_set_error(err, PCR_ENV, "out of memory");
         return NULL;
     }
     d->root = root;
-    d->fd = -1;
-    /* the root is used through this fd from now on: what was checked is
-     * what is used */
-    if (make_dirs(root, shared, err) != PCR_OK ||
-        (d->fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
-            0 ||
-        fstat(d->fd, &st) != 0 || trusted(root, &st, shared, err) != PCR_OK) {
-        if (err->msg[0] == '\0') {
-            pcr_set_error(err, PCR_FAIL, "%s is not usable", root);
-        }
+    if (fstatat(top, LAYOUT, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+        errno == ENOENT && mkdirat(top, LAYOUT, shared ? 0777 : 0700) != 0 &&
+        errno != EEXIST) {
+        pcr_set_errno(err, PCR_FAIL, errno, "cannot make %s", root);
+        d->fd = -1;
+    } else {
+        d->fd = open_trusted(top, LAYOUT, root, shared, err);
+    }
+    close(top);
+    if (d->fd < 0) {
         dir_close(d);
         return NULL;
     }
