@@ -39,7 +39,6 @@
 #include "paths.h"
 
 #define LAYOUT "v2"
-#define STALE_TEMP_SECONDS 3600
 /* An entry is its source's code in one form: a few times the source. */
 #define MAX_ENTRY (PCR_MAX_SOURCE * 8)
 
@@ -255,7 +254,7 @@ list_files(struct dir_cache *d, struct ent **v, size_t *n, uint64_t *removed,
                 continue;
             }
             if (is_temp(e->d_name) &&
-                now - st.st_mtim.tv_sec > STALE_TEMP_SECONDS) {
+                now - st.st_mtim.tv_sec > PCR_STALE_TEMP_SECONDS) {
                 *removed += unlinkat(dirfd(dh), e->d_name, 0) == 0;
                 continue;
             }

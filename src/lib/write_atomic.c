@@ -11,7 +11,8 @@
  * the rename.  The usual termination signals are held back while the
  * temporary file of a .pyc exists, so an interrupted run leaves neither a
  * truncated .pyc nor a stray temporary file; a SIGKILL can leave one,
- * which pcr_clean_stale_temps removes once its process is gone.
+ * which pcr_clean_stale_temps removes once its process is gone and it is
+ * an hour old.
  */
 #define _GNU_SOURCE /* O_CLOEXEC, O_NOFOLLOW with strndup */
 #include <dirent.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "files.h"
@@ -286,8 +288,10 @@ pcr_link_atomic(const char *existing, const char *path, pcr_error *err)
 
 /* NAME.PID.N.tmp whose PID is no longer a process: left by a SIGKILL.
  * Only names whose NAME ends with stem (".pyc", or an archive's own
- * name), regular files we own, and only when kill(PID, 0) says no such
- * process. */
+ * name), regular files we own, only when kill(PID, 0) says no such
+ * process, and only when older than PCR_STALE_TEMP_SECONDS: a PID of
+ * another PID namespace (a container, an NFS client sharing the tree)
+ * is no process here, though its writer is busy with the file. */
 void
 pcr_clean_stale_temps(const char *dir, const char *stem)
 {
@@ -330,7 +334,8 @@ pcr_clean_stale_temps(const char *dir, const char *stem)
         if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >=
                 (int)sizeof path ||
             lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-            st.st_uid != geteuid()) {
+            st.st_uid != geteuid() ||
+            time(NULL) - st.st_mtime <= PCR_STALE_TEMP_SECONDS) {
             continue;
         }
         unlink(path);
