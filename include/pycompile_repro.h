@@ -145,8 +145,9 @@ PCR_API pcr_status pcr_set_epoch(pcr *p, int64_t epoch);
  * least recently used entries removed first.  A hit compiles nothing
  * (one server per version still starts, to say which exact CPython it
  * is).  --verify never reads it.  The directory must belong to the user
- * (or root) and not be writable by others, else a run goes on without
- * it and says so in a warning event; pcr_set_cache_shared(p, 1) accepts
+ * (or root), not be writable by others and not be a symlink, else a run
+ * goes on without it and says so in a warning event (checked, and made
+ * when missing, at the start of each run); pcr_set_cache_shared(p, 1) accepts
  * a directory shared between users (then anyone who can write there can
  * plant an entry: see pcr_set_cache_shared in the man page). */
 PCR_API pcr_status pcr_set_cache(pcr *p, const char *dir, uint64_t max_size);

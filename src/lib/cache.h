@@ -78,8 +78,9 @@ void pcr_cache_begin_run(pcr_cache *c);
 uint64_t pcr_cache_counter_get(const pcr_cache *c, pcr_cache_counter which);
 const char *pcr_cache_counter_label(pcr_cache_counter which);
 pcr_status pcr_cache_remove_all(pcr_cache *c, pcr_error *err);
-/* A backend's notice for the user (a read-only directory): kept once,
- * then handed out once. */
+/* A backend's notice for the user (a read-only directory, a bad bucket):
+ * the first kept, then handed out once (the handle opens the cache
+ * afresh for each run: once a run). */
 void pcr_cache_warn(pcr_cache *c, const char *msg);
 const char *pcr_cache_take_warning(pcr_cache *c);
 

@@ -48,6 +48,7 @@ struct version {
     unsigned char header[PCR_HEADER_SIZE];
     int replies_due;
     int have_hash;
+    unsigned cached; /* levels (bit l) that came from the cache */
     unsigned char hash[8];
     pcr_buf body[PCR_MAX_LEVELS]; /* round 0 */
     pcr_buf *vbody;               /* [round - 1][level] */
@@ -290,6 +291,9 @@ version_complete(pcr_runner *r, void *arg)
     }
     if (r->cache != NULL && v->have_hash && s->rounds == 0) {
         for (int l = 0; l < v->nlevels; l++) {
+            if (v->cached & 1u << l) {
+                continue; /* a hit is not stored again: a write per hit */
+            }
             pcr_cache_key key;
             pcr_cache_make_key(&r->py->v[v->py], j->record, v->levels[l],
                                j->src.bytes.data, j->src.bytes.len, &key);
@@ -437,9 +441,11 @@ from_cache(pcr_runner *r, struct version *v)
         pcr_cache_key key;
         pcr_cache_make_key(&r->py->v[v->py], j->record, v->levels[l],
                            j->src.bytes.data, j->src.bytes.len, &key);
-        all &=
+        int hit =
             pcr_cache_get(r->cache, &key, &r->py->v[v->py], j->src.bytes.data,
                           j->src.bytes.len, &v->body[l], hash);
+        v->cached |= (unsigned)hit << l;
+        all &= hit;
     }
     if (!all) {
         for (int l = 0; l < v->nlevels; l++) {

@@ -38,6 +38,11 @@ void pcr_source_free(pcr_source *src);
 #define PCR_EXACT_MODE 0x10000
 pcr_status pcr_write_atomic(const char *path, const unsigned char *data,
                             size_t len, int mode, pcr_error *err);
+/* The same with path relative to the directory open at fd dir (the
+ * cache's bucket: nothing of the path above it is looked up again). */
+pcr_status pcr_write_atomic_at(int dir, const char *path,
+                               const unsigned char *data, size_t len, int mode,
+                               pcr_error *err);
 /* Open a temporary file beside path for a writer that streams (the
  * archives); *tmp receives its name.  Commit renames it over path after
  * checking path again; abort removes it. */
@@ -49,8 +54,14 @@ pcr_status pcr_link_atomic(const char *existing, const char *path,
                            pcr_error *err);
 /* Is path a regular file or absent (else the error says what it is)? */
 pcr_status pcr_check_target(const char *path, pcr_error *err);
+/* A temporary file older than this is what a killed writer left (the
+ * cache's, and a .pyc's or an archive's whose process is gone): a writer
+ * takes seconds, and one elsewhere (another PID namespace, an NFS client)
+ * has a PID that means nothing here. */
+#define PCR_STALE_TEMP_SECONDS 3600
 /* Remove temporary files (NAME.PID.N.tmp, NAME ending in stem) in dir
- * whose process is gone: what a SIGKILL left. */
+ * whose process is gone and older than PCR_STALE_TEMP_SECONDS: what a
+ * SIGKILL left. */
 void pcr_clean_stale_temps(const char *dir, const char *stem);
 
 #endif

@@ -705,19 +705,21 @@ pcr_cache *
 pcr_handle_cache(pcr *p, const char **why)
 {
     *why = NULL;
+    /* opened and checked afresh for each run: between the runs of a
+     * long-lived handle the directory may be removed, made writable by
+     * others, or the cause of a refusal gone */
+    close_cache(p);
     if (p->cache_dir == NULL) {
         return NULL;
     }
-    if (p->cache == NULL && p->cache_refused == NULL) {
-        pcr_error e;
-        p->cache = pcr_cache_open_dir(p->cache_dir, p->cache_max,
-                                      p->cache_shared, &e);
-        if (p->cache == NULL) {
-            size_t n = strlen(e.msg) + 64;
-            if ((p->cache_refused = malloc(n)) != NULL) {
-                snprintf(p->cache_refused, n, "no cache used in this run: %s",
-                         e.msg);
-            }
+    pcr_error e;
+    p->cache =
+        pcr_cache_open_dir(p->cache_dir, p->cache_max, p->cache_shared, &e);
+    if (p->cache == NULL) {
+        size_t n = strlen(e.msg) + 64;
+        if ((p->cache_refused = malloc(n)) != NULL) {
+            snprintf(p->cache_refused, n, "no cache used in this run: %s",
+                     e.msg);
         }
     }
     *why = p->cache_refused;

@@ -59,8 +59,9 @@ struct pcr {
     int running; /* inside pcr_run: setters refuse */
     pcr_pythons py;
     pcr_engine *engine;
-    /* the content-addressed cache (cache.c): opened when a run first needs
-     * it, again after pcr_set_cache; refused (with a warning) when the
+    /* the content-addressed cache (cache.c): opened and checked at the
+     * start of each run that uses it (and by pcr_cache_clear), kept for
+     * its counters until the next; refused (with a warning) when the
      * directory is not safe to trust */
     char *cache_dir;
     uint64_t cache_max;
@@ -76,8 +77,8 @@ pcr_status pcr_fail(pcr *p, pcr_status st, const char *fmt, ...)
 pcr_status pcr_discover(pcr *p);
 /* The handle's engine, made when first needed (NULL: out of memory). */
 pcr_engine *pcr_handle_engine(pcr *p);
-/* The cache for a run, opened when first needed: NULL when none is set,
- * or when it was refused (*why then says why, once per run). */
+/* The cache for a run, opened (made when missing) and checked afresh:
+ * NULL when none is set, or when it is refused (*why then says why). */
 pcr_cache *pcr_handle_cache(pcr *p, const char **why);
 
 /* The plan of one run (plan.c): p's settings resolved (levels, versions,

@@ -11,7 +11,8 @@
  * the rename.  The usual termination signals are held back while the
  * temporary file of a .pyc exists, so an interrupted run leaves neither a
  * truncated .pyc nor a stray temporary file; a SIGKILL can leave one,
- * which pcr_clean_stale_temps removes once its process is gone.
+ * which pcr_clean_stale_temps removes once its process is gone and it is
+ * an hour old.
  */
 #define _GNU_SOURCE /* O_CLOEXEC, O_NOFOLLOW with strndup */
 #include <dirent.h>
@@ -24,15 +25,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "files.h"
 
-pcr_status
-pcr_check_target(const char *path, pcr_error *err)
+/* The helpers take the directory path is relative to: AT_FDCWD, or the
+ * cache's bucket, opened without following a symlink (cache_dir.c). */
+static pcr_status
+check_target(int dir, const char *path, pcr_error *err)
 {
     struct stat st;
-    if (lstat(path, &st) != 0) {
+    if (fstatat(dir, path, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT || errno == ENOTDIR) {
             return PCR_OK; /* ENOTDIR: ensure_dir explains it */
         }
@@ -51,8 +55,14 @@ pcr_check_target(const char *path, pcr_error *err)
     return PCR_OK;
 }
 
+pcr_status
+pcr_check_target(const char *path, pcr_error *err)
+{
+    return check_target(AT_FDCWD, path, err);
+}
+
 static pcr_status
-ensure_dir(const char *path, pcr_error *err)
+ensure_dir(int at, const char *path, pcr_error *err)
 {
     const char *slash = strrchr(path, '/');
     if (slash == NULL || slash == path) {
@@ -64,11 +74,11 @@ ensure_dir(const char *path, pcr_error *err)
     }
     pcr_status rc = PCR_OK;
     struct stat st;
-    if (mkdir(dir, 0777) != 0) {
+    if (mkdirat(at, dir, 0777) != 0) {
         int e = errno;
         if (e != EEXIST) {
             rc = pcr_set_errno(err, PCR_FAIL, e, "cannot create %s", dir);
-        } else if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        } else if (fstatat(at, dir, &st, 0) != 0 || !S_ISDIR(st.st_mode)) {
             rc = pcr_set_error(err, PCR_FAIL,
                                "%s exists and is not a directory", dir);
         }
@@ -102,8 +112,8 @@ temp_name(char *tmp, size_t size, const char *path)
 
 /* Create a fresh temporary file beside path; *why: errno of a failure. */
 static pcr_status
-try_create_temp(const char *path, int mode, char *tmp, size_t size, int *fd,
-                int *why, pcr_error *err)
+try_create_temp(int dir, const char *path, int mode, char *tmp, size_t size,
+                int *fd, int *why, pcr_error *err)
 {
     *fd = -1;
     *why = 0;
@@ -111,8 +121,9 @@ try_create_temp(const char *path, int mode, char *tmp, size_t size, int *fd,
         if (!temp_name(tmp, size, path)) {
             return pcr_set_error(err, PCR_FAIL, "path too long: %s", path);
         }
-        *fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                   mode & 0666);
+        *fd = openat(dir, tmp,
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     mode & 0666);
         if (*fd >= 0) {
             return PCR_OK;
         }
@@ -130,15 +141,15 @@ try_create_temp(const char *path, int mode, char *tmp, size_t size, int *fd,
  * it nearly always exists, and mkdir + stat were two of a warm-cache
  * write's eleven system calls. */
 static pcr_status
-create_temp(const char *path, int mode, char *tmp, size_t size, int *fd,
-            pcr_error *err)
+create_temp(int dir, const char *path, int mode, char *tmp, size_t size,
+            int *fd, pcr_error *err)
 {
     int why;
-    pcr_status rc = try_create_temp(path, mode, tmp, size, fd, &why, err);
+    pcr_status rc = try_create_temp(dir, path, mode, tmp, size, fd, &why, err);
     if (rc != PCR_OK && (why == ENOENT || why == ENOTDIR)) {
-        rc = ensure_dir(path, err);
+        rc = ensure_dir(dir, path, err);
         if (rc == PCR_OK) {
-            rc = try_create_temp(path, mode, tmp, size, fd, &why, err);
+            rc = try_create_temp(dir, path, mode, tmp, size, fd, &why, err);
         }
     }
     return rc;
@@ -147,24 +158,24 @@ create_temp(const char *path, int mode, char *tmp, size_t size, int *fd,
 /* Final step: re-check the target (it may have been replaced by a
  * symlink or a device meanwhile), then rename. */
 static pcr_status
-put_in_place(const char *tmp, const char *path, pcr_error *err)
+put_in_place(int dir, const char *tmp, const char *path, pcr_error *err)
 {
-    pcr_status rc = pcr_check_target(path, err);
-    if (rc == PCR_OK && rename(tmp, path) != 0) {
+    pcr_status rc = check_target(dir, path, err);
+    if (rc == PCR_OK && renameat(dir, tmp, dir, path) != 0) {
         rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot rename to %s", path);
     }
     if (rc != PCR_OK) {
-        unlink(tmp);
+        unlinkat(dir, tmp, 0);
     }
     return rc;
 }
 
 /* An existing file rewritten in place keeps its mode, owner and group. */
 static pcr_status
-keep_owner(int fd, const char *path, pcr_error *err)
+keep_owner(int fd, int dir, const char *path, pcr_error *err)
 {
     struct stat st;
-    if (stat(path, &st) != 0) {
+    if (fstatat(dir, path, &st, 0) != 0) {
         return PCR_OK;
     }
     if ((st.st_uid != geteuid() || st.st_gid != getegid()) &&
@@ -176,11 +187,11 @@ keep_owner(int fd, const char *path, pcr_error *err)
 }
 
 pcr_status
-pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
-                 int mode, pcr_error *err)
+pcr_write_atomic_at(int dir, const char *path, const unsigned char *data,
+                    size_t len, int mode, pcr_error *err)
 {
     int exact = (mode & PCR_EXACT_MODE) != 0;
-    pcr_status rc = pcr_check_target(path, err);
+    pcr_status rc = check_target(dir, path, err);
     if (rc != PCR_OK) {
         return rc;
     }
@@ -188,21 +199,29 @@ pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
     block_signals(&saved);
     char tmp[PATH_MAX];
     int fd;
-    rc = create_temp(path, mode, tmp, sizeof tmp, &fd, err);
+    rc = create_temp(dir, path, mode, tmp, sizeof tmp, &fd, err);
     if (rc == PCR_OK) {
         if (pcr_fd_transfer(fd, (void *)data, len, 1) != 0 ||
             (exact && fchmod(fd, (mode_t)(mode & 07777)) != 0)) {
             rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot write %s", tmp);
         } else if (exact) {
-            rc = keep_owner(fd, path, err);
+            rc = keep_owner(fd, dir, path, err);
         }
         if (close(fd) != 0 && rc == PCR_OK) {
             rc = pcr_set_errno(err, PCR_FAIL, errno, "cannot write %s", tmp);
         }
-        rc = rc == PCR_OK ? put_in_place(tmp, path, err) : (unlink(tmp), rc);
+        rc = rc == PCR_OK ? put_in_place(dir, tmp, path, err)
+                          : (unlinkat(dir, tmp, 0), rc);
     }
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     return rc;
+}
+
+pcr_status
+pcr_write_atomic(const char *path, const unsigned char *data, size_t len,
+                 int mode, pcr_error *err)
+{
+    return pcr_write_atomic_at(AT_FDCWD, path, data, len, mode, err);
 }
 
 pcr_status
@@ -212,7 +231,7 @@ pcr_temp_open(const char *path, int mode, char **tmp, int *fd, pcr_error *err)
     pcr_status rc = pcr_check_target(path, err);
     char name[PATH_MAX];
     if (rc == PCR_OK) {
-        rc = create_temp(path, mode, name, sizeof name, fd, err);
+        rc = create_temp(AT_FDCWD, path, mode, name, sizeof name, fd, err);
     }
     if (rc == PCR_OK && (*tmp = strdup(name)) == NULL) {
         close(*fd);
@@ -225,7 +244,7 @@ pcr_temp_open(const char *path, int mode, char **tmp, int *fd, pcr_error *err)
 pcr_status
 pcr_temp_commit(const char *tmp, const char *path, pcr_error *err)
 {
-    return put_in_place(tmp, path, err);
+    return put_in_place(AT_FDCWD, tmp, path, err);
 }
 
 void
@@ -258,7 +277,7 @@ pcr_link_atomic(const char *existing, const char *path, pcr_error *err)
         }
     }
     if (rc == PCR_OK) {
-        rc = done ? put_in_place(tmp, path, err)
+        rc = done ? put_in_place(AT_FDCWD, tmp, path, err)
                   : pcr_set_error(err, PCR_FAIL,
                                   "cannot create a temporary link beside %s",
                                   path);
@@ -269,8 +288,10 @@ pcr_link_atomic(const char *existing, const char *path, pcr_error *err)
 
 /* NAME.PID.N.tmp whose PID is no longer a process: left by a SIGKILL.
  * Only names whose NAME ends with stem (".pyc", or an archive's own
- * name), regular files we own, and only when kill(PID, 0) says no such
- * process. */
+ * name), regular files we own, only when kill(PID, 0) says no such
+ * process, and only when older than PCR_STALE_TEMP_SECONDS: a PID of
+ * another PID namespace (a container, an NFS client sharing the tree)
+ * is no process here, though its writer is busy with the file. */
 void
 pcr_clean_stale_temps(const char *dir, const char *stem)
 {
@@ -313,7 +334,8 @@ pcr_clean_stale_temps(const char *dir, const char *stem)
         if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >=
                 (int)sizeof path ||
             lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-            st.st_uid != geteuid()) {
+            st.st_uid != geteuid() ||
+            time(NULL) - st.st_mtime <= PCR_STALE_TEMP_SECONDS) {
             continue;
         }
         unlink(path);

@@ -94,6 +94,32 @@ class TestCache(Base):
                 self.assertEqual(readb(pycref.cache_path(src)),
                                  pycref.expected_pyc(src, "json/" + f))
 
+    def test_a_hit_is_not_written_again(self):
+        """A hit only reads its entry (and marks it used): 0.2 stored it
+        again, a temporary file and a rename per hit, "written" counting
+        hits."""
+        def inodes():
+            return {f: os.stat(os.path.join(d, f)).st_ino for d, _, fs in
+                    os.walk(os.path.join(self.cache, "v2")) for f in fs}
+        p = self.run_cached("-o0", "-o1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        before = inodes()
+        self.assertEqual(len(before), 2 * self.n)
+        self.clean()
+        p = self.run_cached("-o0", "-o1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b" 0 written", p.stderr)
+        self.assertEqual(stats(p)["hits"], 2 * self.n)
+        self.assertEqual(inodes(), before)
+        # a level missing from the cache: only that one is stored
+        self.clean()
+        p = self.run_cached("-o0", "-o2")
+        s = stats(p)
+        self.assertEqual((s["hits"], s["misses"], s["written"]),
+                         (self.n, self.n, self.n))
+        after = inodes()
+        self.assertEqual({f: after[f] for f in before}, before)
+
     def test_the_key_holds_name_level_and_source(self):
         self.run_cached()
         self.clean()

@@ -160,9 +160,12 @@ class TestOutputs(Base):
             self.assertFalse(os.path.exists(os.path.join(self.top, name)))
 
     def test_killed_runs_leave_no_temp_files_for_ever(self):
+        """A temporary file is a killed writer's when its process is gone
+        and it is older than an hour.  The age matters: a writer in
+        another PID namespace (a container, an NFS client) has a PID we
+        cannot see, and 0.2 removed its file as it was being written."""
         pc = os.path.join(self.top, "pkg", "__pycache__")
         os.makedirs(pc)
-        # a temp file of a process that is gone, and one of ours alive
         dead = subprocess.Popen(["true"])
         dead.wait()
         stale = self.write("pkg/__pycache__/a.%s.pyc.%d.0.tmp"
@@ -170,11 +173,19 @@ class TestOutputs(Base):
         alive = self.write("pkg/__pycache__/a.%s.pyc.%d.0.tmp"
                            % (TAG, os.getpid()), "busy")
         other = self.write("pkg/__pycache__/notes.%d.0.tmp" % dead.pid, "x")
+        # fresh, of a PID not running here: a writer in another PID
+        # namespace, busy now
+        foreign = self.write("pkg/__pycache__/b.%s.pyc.%d.0.tmp"
+                             % (TAG, dead.pid), "busy")
+        t = time.time() - 2 * 3600
+        for path in (stale, alive, other):
+            os.utime(path, (t, t))
         p = tool(["-f", "pkg"], self.top)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertFalse(os.path.exists(stale))
         self.assertTrue(os.path.exists(alive))
         self.assertTrue(os.path.exists(other))
+        self.assertTrue(os.path.exists(foreign))
 
     @unittest.skipUnless(ROOT, "chown needs root")
     def test_canonicalize_keeps_owner_group_and_mode(self):

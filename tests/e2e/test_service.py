@@ -74,8 +74,8 @@ class Base(common.TempDirCase):
         return readb(pycref.cache_path(path))
 
 
-class TestWarmHandle(Base):
-    """One handle, many runs: the servers started by the first stay."""
+class HandleBase(Base):
+    """A handle of the library, loaded with ctypes, in self.p."""
 
     def setUp(self):
         super().setUp()
@@ -88,13 +88,20 @@ class TestWarmHandle(Base):
         self.p = self.lib.pcr_new()
         self.assertTrue(self.p)
         self.addCleanup(self.lib.pcr_free, self.p)
+
+    def ok(self, rc):
+        self.assertEqual(rc, PCR_OK, self.lib.pcr_error_string(self.p))
+
+
+class TestWarmHandle(HandleBase):
+    """One handle, many runs: the servers started by the first stay."""
+
+    def setUp(self):
+        super().setUp()
         self.log = os.path.join(self.top, "starts.log")
         self.srv = self.fake("log-starts:" + self.log)
         self.old = os.getcwd()
         self.addCleanup(os.chdir, self.old)
-
-    def ok(self, rc):
-        self.assertEqual(rc, PCR_OK, self.lib.pcr_error_string(self.p))
 
     def run_file(self, source, pyc):
         """source compiled to pyc, recorded as m.py (as cli_pyc)"""
@@ -288,6 +295,119 @@ class TestWarmHandle(Base):
         self.run_file(src, src + "c")
 
 
+class TestCacheEveryRun(HandleBase):
+    """One handle, many runs: the cache directory is made when missing and
+    checked at the start of each run, its warnings given in each run they
+    apply to.  (0.2 opened and checked it once per handle: after rm -rf
+    every store failed, unsaid, for the handle's life; a directory made
+    writable by others was still used; a refusal lasted though its cause
+    was gone; the read-only warning came in the first run only.)"""
+
+    EV_WARNING = 4
+    COUNTERS = ("hits", "misses", "written", "errors")
+
+    def setUp(self):
+        super().setUp()
+        lib = self.lib
+        lib.pcr_set_cache.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                      ctypes.c_uint64]
+        lib.pcr_cache_stat.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.pcr_cache_stat.restype = ctypes.c_uint64
+        lib.pcr_event_kind.argtypes = [ctypes.c_void_p]
+        lib.pcr_event_message.argtypes = [ctypes.c_void_p]
+        lib.pcr_event_message.restype = ctypes.c_char_p
+        self.warnings = []
+
+        def collect(user, ev):
+            if lib.pcr_event_kind(ev) == self.EV_WARNING:
+                self.warnings.append(lib.pcr_event_message(ev).decode())
+        self.cb = ctypes.CFUNCTYPE(None, ctypes.c_void_p,
+                                   ctypes.c_void_p)(collect)
+        self.ok(lib.pcr_set_server_dir(self.p, common.SERVER_DIR.encode()))
+        self.ok(lib.pcr_set_invalidation(self.p, 1))  # checked-hash
+        self.src = self.write("m.py", "x = 'every run'\n")
+        self.ok(lib.pcr_add_operand(self.p, self.src.encode()))
+        self.cache = os.path.join(self.top, "cache")
+        self.use(self.cache)
+
+    def use(self, cache):
+        self.ok(self.lib.pcr_set_cache(self.p, cache.encode(), 0))
+
+    def run_once(self):
+        """A run (the .pyc removed first): its cache counters, and its
+        warnings."""
+        shutil.rmtree(os.path.join(self.top, "__pycache__"), True)
+        self.warnings = []
+        self.ok(self.lib.pcr_run(self.p, VERB_COMPILE, self.cb, None))
+        got = {n: self.lib.pcr_cache_stat(self.p, i)
+               for i, n in enumerate(self.COUNTERS)}
+        return got, self.warnings
+
+    def entries(self, cache=None):
+        return [f for _, _, fs in os.walk(cache or self.cache) for f in fs]
+
+    def test_a_removed_cache_is_made_again(self):
+        self.assertEqual(self.run_once()[0]["written"], 1)
+        shutil.rmtree(self.cache)
+        for _ in range(2):
+            st, warnings = self.run_once()
+            self.assertEqual((st["written"], st["errors"], warnings),
+                             (1 - _, 0, []))
+            self.assertEqual(len(self.entries()), 1)
+
+    def test_a_cache_made_writable_by_others_is_refused_from_then_on(self):
+        self.assertEqual(self.run_once()[0]["written"], 1)
+        os.chmod(self.cache, 0o777)
+        for _ in range(2):
+            st, warnings = self.run_once()
+            self.assertEqual(st["hits"], 0)
+            self.assertEqual(len(warnings), 1, warnings)
+            self.assertIn("no cache used in this run", warnings[0])
+            self.assertIn("writable by others", warnings[0])
+        os.chmod(self.cache, 0o700)
+        self.assertEqual(self.run_once(), (dict(hits=1, misses=0, written=0,
+                                                errors=0), []))
+
+    def test_a_refusal_lasts_one_run(self):
+        with open(self.cache, "w"):
+            pass
+        st, warnings = self.run_once()
+        self.assertEqual(len(warnings), 1, warnings)
+        self.assertIn("is not a directory", warnings[0])
+        os.unlink(self.cache)
+        os.mkdir(self.cache, 0o700)
+        st, warnings = self.run_once()
+        self.assertEqual((st["written"], warnings), (1, []))
+
+    def test_a_symlink_is_refused_as_a_symlink(self):
+        real = os.path.join(self.top, "real")
+        os.mkdir(real, 0o700)
+        link = os.path.join(self.top, "link")
+        os.symlink(real, link)
+        self.use(link)
+        st, warnings = self.run_once()
+        self.assertEqual(len(warnings), 1, warnings)
+        self.assertIn("no cache used in this run", warnings[0])
+        self.assertIn("is a symlink", warnings[0])
+        self.assertEqual(self.entries(real), [])
+
+    def test_the_read_only_warning_is_given_in_every_run(self):
+        os.makedirs(self.cache)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "pcr",
+                           self.cache], capture_output=True).returncode:
+            self.skipTest("cannot mount a tmpfs here (not root?)")
+        self.addCleanup(subprocess.run, ["umount", "-l", self.cache])
+        os.chmod(self.cache, 0o700)
+        self.assertEqual(self.run_once(), (dict(hits=0, misses=1, written=1,
+                                                errors=0), []))
+        subprocess.run(["mount", "-o", "remount,ro", self.cache], check=True)
+        for _ in range(2):
+            st, warnings = self.run_once()
+            self.assertEqual(st["hits"], 1)
+            self.assertEqual(len(warnings), 1, warnings)
+            self.assertIn("read-only", warnings[0])
+
+
 class TestServersChecked(Base):
     """What a server sends is checked before it is used."""
 
@@ -460,6 +580,49 @@ class TestCacheTrust(Base):
                 self.assertNotIn(b"no cache used in this run", p.stderr)
                 self.assertEqual(len(self.entries()), 1)
                 shutil.rmtree(os.path.join(self.cache, "v2"))
+
+    def test_a_bucket_that_is_a_symlink_is_never_followed(self):
+        """In a shared cache whoever can write DIR/v2 can replace a bucket
+        by a symlink to a directory of the victim's.  0.2 followed it:
+        entries were read and stored there, trimming removed the old
+        *.tmp files there and --cache-clear every *.tmp and every
+        62-character name."""
+        self.assertEqual(self.compile("--cache-shared").returncode, 0)
+        (e,) = self.entries()
+        bucket = os.path.dirname(e)
+        victim = os.path.join(self.top, "victim")
+        os.mkdir(victim)
+        files = {"draft.tmp": b"precious", "x" * 62: b"precious",
+                 os.path.basename(e): readb(e)}
+        for name, data in files.items():
+            with open(os.path.join(victim, name), "wb") as f:
+                f.write(data)
+        t = time.time() - 2 * 3600
+        os.utime(os.path.join(victim, "draft.tmp"), (t, t))
+        inodes = {f: os.stat(os.path.join(victim, f)).st_ino for f in files}
+        shutil.rmtree(bucket)
+        os.symlink(victim, bucket)
+
+        def untouched():
+            self.assertTrue(os.path.islink(bucket))
+            self.assertEqual(sorted(os.listdir(victim)), sorted(files))
+            for name, data in files.items():
+                path = os.path.join(victim, name)
+                self.assertEqual(readb(path), data, name)
+                self.assertEqual(os.stat(path).st_ino, inodes[name], name)
+
+        p = self.compile("--cache-shared", "--cache-max-size", "1G")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"0 hits", p.stderr)
+        self.assertIn(b"not a directory", p.stderr)
+        self.assertIn(b"never followed", p.stderr)
+        untouched()
+        self.assertEqual(readb(pycref.cache_path(self.src)),
+                         self.cli_pyc("x = 'cached'\n", "pkg/m.py"))
+        p = tool(["--cache-dir", self.cache, "--cache-shared",
+                  "--cache-clear"], self.top)
+        self.assertIn(b"never followed", p.stderr)
+        untouched()
 
     def test_old_temporary_files_are_removed(self):
         self.assertEqual(self.compile().returncode, 0)
