@@ -521,16 +521,24 @@ clean:
 
 # Speed against compileall and the floor on real corpora (see
 # tests/bench/bench.py); not part of the test suite.
+VALIDATE_BIN := $(BUILD)/validate-cost
+$(VALIDATE_BIN): tests/bench/validate_cost.c $(CORE_A)
+	$(CC) $(ALL_CFLAGS) -Iinclude -DPCR_INTERNAL $(CORE_INC) $(LDFLAGS) -o $@ \
+	    tests/bench/validate_cost.c $(CORE_A)
+
 WARM_BIN := $(BUILD)/warm-runs
 $(WARM_BIN): tests/bench/warm_runs.c $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -Iinclude $(LDFLAGS) -o $@ tests/bench/warm_runs.c \
 	    $(LIB_A) $(LIB_LIBS)
 
-# Speed against compileall and the floor; the front end's peak memory on
+# Speed against compileall and the floor; what checking the servers'
+# replies costs (the walker over the standard library's .pyc); the front
+# end's peak memory on
 # a 100,000-file tree; one file on one warm handle, 1,000 runs, on tmpfs
 # and on the build directory's file system.
-bench: all $(WARM_BIN)
+bench: all $(WARM_BIN) $(VALIDATE_BIN)
 	$(PYTHON) tests/bench/bench.py --tool $(BIN)
+	$(VALIDATE_BIN) /usr/lib/python$(lastword $(PYTHON_VERSIONS))
 	$(PYTHON) tests/bench/big_tree.py --tool $(BIN)
 	d=$$(mktemp -d /dev/shm/pcr-warm.XXXXXX) && \
 	    PYCOMPILE_REPRO_SERVER_DIR=$(CURDIR)/$(SERVER_DIR) $(WARM_BIN) $$d 1000; \

@@ -524,6 +524,22 @@ class TestCacheTrust(Base):
         return tool(HASH + ["--cache-dir", self.cache, "--cache-stats"]
                     + list(extra) + ["pkg"], self.top)
 
+    def test_another_cpython_build_never_hits(self):
+        """A server that loads another libpython of the same series (say
+        through LD_LIBRARY_PATH) says another sys.version in its hello;
+        the key holds it, so the first build's entries are not served.
+        (A real second libpython3.X build is not on this machine; the
+        fake server's hello stands in for it.)"""
+        self.assertEqual(self.compile().returncode, 0)
+        marker = os.path.join(self.top, "other-build")
+        open(marker, "w").close()
+        other = self.fake("upgraded-if:" + marker, "srv-other")
+        p = self.compile("--server-dir", other)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"0 hits, 1 misses, 1 written", p.stderr)
+        p = self.compile()
+        self.assertIn(b"1 hits", p.stderr)
+
     def entries(self):
         out = []
         for d, _, files in os.walk(self.cache):
