@@ -223,7 +223,8 @@ PCR_API pcr_status pcr_add_file(pcr *p, const char *source, const char *record,
  * outside every such directory are skipped.  Repeatable. */
 PCR_API pcr_status pcr_add_restriction(pcr *p, const char *dir);
 
-/* Archives: --tar OUT (-C base), --wheel IN --output OUT. */
+/* Archives: --tar OUT (-C base), --wheel IN --output OUT; NULL: none
+ * (back to writing .pyc files beside the sources). */
 PCR_API pcr_status pcr_set_tar(pcr *p, const char *out, const char *base);
 PCR_API pcr_status pcr_set_wheel(pcr *p, const char *in, const char *out);
 
