@@ -808,8 +808,10 @@ pcr_engine_new(pcr_pythons *py)
     e->run.servers = 1;
     e->stall = STALL_SECONDS;
     const char *env = getenv("PYCOMPILE_REPRO_STALL_SECONDS");
-    if (env != NULL && atof(env) > 0) {
-        e->stall = atof(env);
+    double v = env != NULL ? atof(env) : 0;
+    if (v > 0) {
+        /* at most a day: the poll timeout is an int of milliseconds */
+        e->stall = v < 86400 ? v : 86400;
     }
     return e;
 }

@@ -8,6 +8,7 @@
  * that changes directory between runs is served right.
  */
 #define _GNU_SOURCE /* get_current_dir_name */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -115,10 +116,9 @@ pcr_plan_make(pcr *p, pcr_verb verb, pcr_plan *plan, pcr_error *err)
      * against it (-p restrictions, lib/pythonX.Y/ paths, tar names) */
     plan->cwd = get_current_dir_name();
     if (plan->cwd == NULL) {
-        plan->cwd = strdup("/");
-    }
-    if (plan->cwd == NULL) {
-        return pcr_set_error(err, PCR_ENV, "out of memory");
+        /* removed, or out of reach: never guess another directory */
+        return pcr_set_errno(err, PCR_ENV, errno,
+                             "cannot tell the working directory");
     }
     if (s->nrestrict > 0) {
         plan->restrict_dirs =

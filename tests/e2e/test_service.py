@@ -280,6 +280,19 @@ class TestWarmHandle(HandleBase):
         self.ok(lib.pcr_set_server_dir(self.p, d.encode()))
         self.ok(lib.pcr_run(self.p, VERB_COMPILE, None, None))
 
+    def test_a_removed_working_directory_is_trouble_not_a_guess(self):
+        self.ok(self.lib.pcr_set_server_dir(self.p, self.srv.encode()))
+        src = self.write("a.py", "x = 1\n")
+        gone = os.path.join(self.top, "gone")
+        os.mkdir(gone)
+        os.chdir(gone)
+        os.rmdir(gone)
+        self.ok(self.lib.pcr_add_file(self.p, src.encode(), None, None))
+        self.assertEqual(self.lib.pcr_run(self.p, VERB_COMPILE, None, None),
+                         PCR_ENV)
+        self.assertIn(b"working directory",
+                      self.lib.pcr_error_string(self.p))
+
     def test_null_arguments_are_errors_not_crashes(self):
         lib = self.lib
         self.assertEqual(lib.pcr_add_file(self.p, None, None, None), PCR_ENV)
