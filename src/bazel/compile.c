@@ -3,7 +3,7 @@
  * compile.c - jobs onto the one library handle.  A run with named .pyc
  * files (pcr_add_file) takes one Python version and one level, so the
  * jobs are grouped by version, mode and level, and each group is one
- * pcr_run with as many servers as it has files, up to the CPUs.  A job is
+ * pcr_run with up to one server per CPU (started while work waits).  A job is
  * reported done as soon as the event of its last file arrives, not when
  * its group ends.  The handle is reset between groups (operands and
  * options); the servers it started may stay up for the next run.
@@ -223,9 +223,10 @@ run_group(pcr *p, run_ctx *c, bzl_job **jobs, size_t n, const group *g,
           int max_workers)
 {
     char msg[1024];
-    int workers = (int)(g->nfiles < (size_t)max_workers ? g->nfiles
-                                                        : (size_t)max_workers);
-    if (configure(p, g, workers, msg, sizeof msg) != PCR_OK) {
+    /* the library starts a server only while work waits for one, and a
+     * run asking for fewer than the last stops the extra ones: always
+     * the most, so that a batch of one file stops none of them */
+    if (configure(p, g, max_workers, msg, sizeof msg) != PCR_OK) {
         fail_group(c, jobs, n, g, msg);
         return;
     }

@@ -911,6 +911,15 @@ pcr_engine_begin(pcr_engine *e, const pcr_engine_run *run)
     for (int i = 0; i < e->npools; i++) {
         struct pool *pl = e->pools[i];
         stop_pool_servers(pl, 0, 1, run->memory_limit);
+        /* fewer servers asked for than the last run kept: the idle extra
+         * ones go (they hold an interpreter's memory each) */
+        for (int k = pl->nsrv - 1; k >= 0 && pl->nsrv > run->servers; k--) {
+            struct server *s = pl->srv[k];
+            if (s->nflight == 0 && s->state == SRV_READY) {
+                unlink_server(pl, s);
+                destroy_server(s, 0, NULL);
+            }
+        }
         if (pl->failed) { /* try again: the trouble may be gone */
             pl->failed = 0;
             free(pl->why);
