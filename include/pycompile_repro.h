@@ -285,7 +285,11 @@ typedef void (*pcr_callback)(void *user, const pcr_event *ev);
 
 /* Run a verb over the operands.  PCR_OK: every item succeeded (or, for
  * CHECK, every .pyc is identical); PCR_FAIL: some item failed or differs
- * (events say which); PCR_ENV: the run could not go on. */
+ * (events say which); PCR_ENV: the run could not go on, or (CHECK) some
+ * .pyc or source could not be read.  CHECK reports each .pyc as a
+ * PCR_EV_PYC; a source that failed as a whole with no .pyc to name (one
+ * that is not there: PCR_ENV, "cannot open: ..."; in a tar's check, one
+ * that does not compile) as a failed PCR_EV_SOURCE, as compiling does. */
 PCR_API pcr_status pcr_run(pcr *p, pcr_verb verb, pcr_callback cb, void *user);
 /* --dump's output stream (default stdout). */
 PCR_API pcr_status pcr_set_dump_stream(pcr *p, FILE *out);

@@ -83,8 +83,11 @@ def check(paths, optimize=-1, invalidation_mode=None, *, ddir=None,
             out.append(CheckRecord(e.source, e.pyc, e.python, e.level,
                                    names.get(e.cls, "?"), e.message))
         elif e.kind == _lib.EV_SOURCE and e.outcome == _lib.FAILED:
+            # a source that could not be read at all (not there: the
+            # check could not look) or compiled: no .pyc to name
             out.append(CheckRecord(e.source, None, e.python, -1,
-                                   "source-error", e.message))
+                                   "unreadable" if e.status == _lib.ENV
+                                   else "source-error", e.message))
     return out
 
 

@@ -143,6 +143,11 @@ void cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p);
 /* One .pyc; package (or NULL) is named with it (--all-packages). */
 void cli_report_record(cli_report *r, const pcr_event *ev,
                        const char *package);
+/* A source that failed as a whole (PCR_EV_SOURCE, no .pyc to name): a
+ * record with "pyc": null, unreadable (PCR_ENV: e.g. the name does not
+ * exist; exit 2) or source-error; as text, compiling's error line. */
+void cli_report_source(cli_report *r, const pcr_event *ev,
+                       const char *package);
 /* Ends the report; the exit status (0, 1 or 2). */
 int cli_report_end(cli_report *r, double seconds);
 /* A JSON string, with bytes that are not UTF-8 escaped losslessly. */

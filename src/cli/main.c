@@ -186,6 +186,17 @@ on_event(void *user, const pcr_event *ev)
         }
         return;
     case PCR_EV_SOURCE:
+        if (o->verb == CLI_CHECK) {
+            /* a source that failed as a whole (not there, or, in an
+             * archive's check, not compiling) is part of the report */
+            const char *package = NULL;
+            if (pcr_event_outcome(ev) == PCR_FAILED &&
+                (u->ap == NULL || cli_ap_keep(u->ap, ev, &package))) {
+                clear_progress(u);
+                cli_report_source(&u->report, ev, package);
+            }
+            return;
+        }
         on_source(u, ev);
         return;
     case PCR_EV_ARCHIVE:

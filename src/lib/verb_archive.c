@@ -79,8 +79,13 @@ tar_load(pcr_runner *r, size_t i, pcr_source *src, pcr_error *err)
         return pcr_set_error(err, PCR_FAIL, "is outside the -C directory %s",
                              r->plan->tar_base ? r->plan->tar_base : ".");
     }
+    /* --check: a source that is not there is trouble (PCR_ENV), as in
+     * the tree's check */
+    const char *path = pcr_run_job(r, i)->path;
     pcr_status rc =
-        pcr_source_read(pcr_run_job(r, i)->path, PCR_MAX_SOURCE, src, err);
+        r->plan->verb == PCR_VERB_CHECK
+            ? pcr_source_read_to_check(path, PCR_MAX_SOURCE, src, err)
+            : pcr_source_read(path, PCR_MAX_SOURCE, src, err);
     if (rc == PCR_OK && r->plan->include_sources) {
         rc = pcr_alist_add(&a->entries, a->names[i], 0,
                            (src->mode & 0111) ? 0755 : 0644,

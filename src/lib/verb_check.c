@@ -11,6 +11,10 @@
  * of the same source found in its __pycache__ are checked too, with the
  * server of their cache tag, or recorded as no-compiler when there is
  * none here.
+ *
+ * A source that cannot be read at all (a name that does not exist) gets
+ * no records: one PCR_EV_SOURCE, failed with PCR_ENV, as compiling
+ * reports it, so that no .pyc name is made up for a typo.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -39,6 +43,7 @@ struct record {
 struct records {
     struct record *v;
     int n;
+    int unread; /* the source could not be read (e.g. is not there) */
 };
 
 struct listing {
@@ -322,11 +327,32 @@ compare(pcr_runner *r, size_t i, pcr_compiled *c, pcr_error *err)
     return PCR_OK;
 }
 
+/* The source, read as compiling reads it; one that is not there (a typo
+ * in a CI path) is trouble, said as compiling says it, not a .pyc
+ * problem. */
+static pcr_status
+load(pcr_runner *r, size_t i, pcr_source *src, pcr_error *err)
+{
+    pcr_status rc = pcr_source_read_to_check(pcr_run_job(r, i)->path,
+                                             PCR_MAX_SOURCE, src, err);
+    struct records *rs = rc == PCR_ENV ? records_of(r, i) : NULL;
+    if (rs != NULL) {
+        rs->unread = 1;
+    }
+    return rc;
+}
+
 static void
 deliver(pcr_runner *r, size_t i, const pcr_job_result *res)
 {
     const pcr_job *job = pcr_run_job(r, i);
     struct records *rs = records_of(r, i);
+    if (rs != NULL && rs->unread) {
+        /* no .pyc name made up for it: the source's event, as compiling
+         * emits it (PCR_ENV: the check could not look) */
+        pcr_run_emit_source(r, i, -1, PCR_FAILED, PCR_ENV, res->msg);
+        return;
+    }
     if (rs == NULL || (rs->n == 0 && res->nver == 0)) {
         /* the job as a whole: excluded, not walked, no server */
         pcr_check_class cls = res->outcome == PCR_SKIPPED ? PCR_CHECK_SKIPPED
@@ -369,7 +395,8 @@ pcr_verb_check(pcr_runner *r)
     struct ctx c = {0};
     r->outer = &c;
     r->start_rounds = 1;
-    pcr_compile_hooks h = {.more = more_versions,
+    pcr_compile_hooks h = {.load = load,
+                           .more = more_versions,
                            .store = compare,
                            .deliver = deliver,
                            .forget = forget,

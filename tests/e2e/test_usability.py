@@ -4,6 +4,7 @@ typos, spellings, what --help states, where summaries go, what -q does to
 --check, --wheel into a new directory, the listing on a terminal, and the
 cache alone.  Runs under /usr/bin/python3.X, the interpreter of the
 server under test (PYVER)."""
+import json
 import os
 import re
 import sys
@@ -128,6 +129,85 @@ class TestCheckQuiet(Base):
         p = tool(["--check", "-qq", "pkg"], self.top)
         self.assertEqual(p.returncode, 2)
         self.assertIn(b"unreadable", p.stdout)
+
+
+class TestCheckMissingOperand(Base):
+    """--check of a name that does not exist (a typo in a CI path) says
+    what compiling says, "NAME: cannot open: ...", and exits 2 (the check
+    could not look), never a made-up .pyc "missing" or "source-error"
+    (exit 1: "you forgot to build")."""
+
+    NAMES = ("srcc", "nodir/", "nope.py")
+
+    def setUp(self):
+        super().setUp()
+        self.write("src.py")
+        self.assertEqual(tool(["-q", "src.py"], self.top).returncode, 0)
+
+    def test_text_json_and_quiet(self):
+        for name in self.NAMES:
+            with self.subTest(name=name):
+                said = ("pycompile-repro: %s: cannot open: No such file or "
+                        "directory\n" % name).encode()
+                # compiling says it so (exit 1: a file failed, as py_compile)
+                p = tool([name], self.top)
+                self.assertEqual(p.returncode, 1)
+                self.assertIn(said, p.stderr)
+                # checking: the same words, exit 2, and the good file is
+                # still checked
+                p = tool(["--check", "src.py", name], self.top)
+                self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+                self.assertIn(said, p.stderr)
+                self.assertNotIn(b"__pycache__", p.stdout + p.stderr)
+                self.assertNotIn(b"source-error", p.stdout + p.stderr)
+                self.assertEqual(p.stdout, b"")
+                self.assertIn(b"checked 2 .pyc: 1 identical, 0 differ, "
+                              b"1 error in ", p.stderr)
+                # -qq: still said, it is why the status is 2
+                p = tool(["--check", "-qq", name], self.top)
+                self.assertEqual(p.returncode, 2)
+                self.assertIn(said, p.stderr)
+                # JSON: one record naming the source, no .pyc
+                p = tool(["--check", "--format", "json", "src.py", name],
+                         self.top)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                report = json.loads(p.stdout)
+                self.assertEqual(report["files"][1], {
+                    "source": name, "pyc": None, "python": None,
+                    "level": -1, "status": "error", "class": "unreadable",
+                    "detail": "cannot open: No such file or directory"})
+                self.assertEqual(report["files"][0]["status"], "ok")
+                self.assertEqual(report["totals"]["errors"], 1)
+                self.assertEqual(report["totals"]["by_class"]["unreadable"],
+                                 1)
+
+    def test_in_a_tar_check_too(self):
+        env = {"SOURCE_DATE_EPOCH": "1700000000"}
+        p = tool(["--tar", "t.tar", "src.py"], self.top, extra_env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = tool(["--check", "--tar", "t.tar", "src.py"], self.top,
+                 extra_env=env)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        p = tool(["--check", "--tar", "t.tar", "src.py", "nope.py"],
+                 self.top, extra_env=env)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn(b"pycompile-repro: ./nope.py: cannot open: No such "
+                      b"file or directory\n", p.stderr)
+        p = tool(["--check", "--tar", "t.tar", "--format", "json", "src.py",
+                  "nope.py"], self.top, extra_env=env)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        bad = [f for f in json.loads(p.stdout)["files"]
+               if f["status"] != "ok"]
+        self.assertEqual(bad, [{
+            "source": "./nope.py", "pyc": None, "python": None, "level": -1,
+            "status": "error", "class": "unreadable",
+            "detail": "cannot open: No such file or directory"}])
+        # a source that does not compile fails a tar check (exit 0 before)
+        self.write("bad.py", "def f(:\n")
+        p = tool(["--check", "--tar", "t.tar", "src.py", "bad.py"],
+                 self.top, extra_env=env)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn(b"pycompile-repro: ./bad.py: ", p.stderr)
 
 
 def make_wheel(where, name="demo"):
