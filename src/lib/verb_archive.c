@@ -298,7 +298,8 @@ is_pyc(const char *name)
 }
 
 /* expected .pyc entries against the archive's (n log n: names are looked
- * up in sorted indexes, not by a walk of the other list) */
+ * up in sorted indexes, not by a walk of the other list), reported in
+ * name order: the same for every -j and run */
 static void
 compare_entries(pcr_runner *r, const char *archive, const pcr_alist *expected,
                 const pcr_alist *found, const char *version)
@@ -310,9 +311,12 @@ compare_entries(pcr_runner *r, const char *archive, const pcr_alist *expected,
         emit_archive(r, archive, PCR_ENV, "out of memory");
         return;
     }
-    for (size_t i = 0; i < expected->n; i++) {
-        const pcr_aentry *x = &expected->v[i];
-        if (x->is_dir || !is_pyc(x->name)) {
+    /* in name order, as a directory's check reports (its walk is
+     * sorted): the entries were kept as the servers finished, largest
+     * first, in an order that changes with -j and from run to run */
+    for (size_t i = 0; i < want.n; i++) {
+        const pcr_aentry *x = want.v[i];
+        if (!is_pyc(x->name)) {
             continue;
         }
         const pcr_aentry *f = find_entry(&have, x->name);
@@ -321,9 +325,9 @@ compare_entries(pcr_runner *r, const char *archive, const pcr_alist *expected,
         snprintf(where, sizeof where, "%s:%s", archive, x->name);
         pcr_run_emit_pyc(r, 0, archive, where, -1, -1, c, detail);
     }
-    for (size_t i = 0; i < found->n; i++) {
-        const pcr_aentry *f = &found->v[i];
-        if (!f->is_dir && is_pyc(f->name) && !find_entry(&want, f->name)) {
+    for (size_t i = 0; i < have.n; i++) {
+        const pcr_aentry *f = have.v[i];
+        if (is_pyc(f->name) && !find_entry(&want, f->name)) {
             snprintf(where, sizeof where, "%s:%s", archive, f->name);
             pcr_run_emit_pyc(r, 0, archive, where, -1, -1, PCR_CHECK_DIFFERENT,
                              "a .pyc with no source in the archive to check "
