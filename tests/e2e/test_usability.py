@@ -63,6 +63,29 @@ class TestSmallThings(Base):
                 self.assertEqual(len(re.findall(
                     r"(?m)^  (?:-\w, )?" + opt + r"\b", usage)), 1)
 
+    def test_readme_table_lists_every_option(self):
+        """README's option table names every option --help names (it
+        left out --remove, which the Debian addon and prerm use)."""
+        readme = os.path.join(common.HERE, "..", "..", "README.md")
+        if not os.path.exists(readme):
+            self.skipTest("no README.md beside the tests")
+        with open(readme, encoding="utf-8") as f:
+            text = f.read()
+        table = text[text.index("| option | meaning |"):]
+        table = table[:table.index("\n\n")]
+        # the first column of each row
+        firsts = " ".join(row.split(" | ")[0]
+                          for row in table.splitlines()[2:])
+        in_table = set(re.findall(r"(?<![\w-])(--?[\w][\w-]*)", firsts))
+        usage = tool(["--help"], self.top).stdout.decode()
+        in_help = set()
+        for short, long_ in re.findall(
+                r"(?m)^  (-\w)?(?:, )?(--[a-z-]+)?", usage):
+            in_help |= {o for o in (short, long_) if o}
+        in_help |= set(re.findall(r"also spelt (--[a-z-]+)", usage))
+        self.assertIn("--remove", in_help)
+        self.assertEqual(sorted(in_help - in_table), [])
+
 
 class TestStreams(Base):
     """stdout: one line per file; every "pycompile-repro:" line (errors,
