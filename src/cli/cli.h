@@ -62,6 +62,7 @@ typedef struct cli_options {
     const char *server_dir;
     const char *cache_dir; /* --cache-dir */
     uint64_t cache_max;    /* --cache-max-size, bytes */
+    int cache_max_set;     /* given (else the variable, or the default) */
     int cache_stats;       /* --cache-stats */
     int cache_shared;      /* --cache-shared */
     int cache_clear;       /* --cache-clear */
@@ -69,6 +70,14 @@ typedef struct cli_options {
     int nfiles;
 } cli_options;
 
+/* The cache's maximum when neither --cache-max-size nor
+ * PYCOMPILE_REPRO_CACHE_MAX_SIZE says (ccache has one too: a cache must
+ * not grow without bound by default). */
+#define CLI_CACHE_MAX_DEFAULT ((uint64_t)1 << 30)
+
+/* "123", "64K", "1.5M", "1G" (K, M, G: powers of 1024) into bytes;
+ * PCR_ENV if it is no size. */
+pcr_status cli_parse_size(const char *s, uint64_t *out);
 /* Parse argv; on a usage error PCR_ENV with a message. */
 pcr_status cli_parse(int argc, char **argv, cli_options *o, cli_error *err);
 void cli_usage(FILE *out);

@@ -352,6 +352,7 @@ python_trouble(pcr *p)
 
 static int cache_in_use;      /* a cache dir was given to the handle */
 static const char *cache_dir; /* which */
+static uint64_t cache_max;    /* its maximum size (0: none) */
 static cli_outdir outdir;     /* --wheel --output DIR/ */
 
 /* Every option onto the handle; 0, or the exit status. */
@@ -427,9 +428,27 @@ configure(pcr *p, const cli_options *o)
         cache = env;
     }
     cache_dir = cache;
+    /* its maximum: the option, the variable, or the default */
+    cache_max = o->cache_max;
+    const char *max_env = getenv("PYCOMPILE_REPRO_CACHE_MAX_SIZE");
+    if (!o->cache_max_set && max_env != NULL && max_env[0] != '\0') {
+        if (cli_parse_size(max_env, &cache_max) != PCR_OK) {
+            fprintf(stderr,
+                    CLI_PROG ": PYCOMPILE_REPRO_CACHE_MAX_SIZE: invalid "
+                             "cache size '%s' (a number of bytes, or with "
+                             "K, M or G; 0: no limit)\n",
+                    max_env);
+            return 2;
+        }
+    } else if (!o->cache_max_set) {
+        cache_max = CLI_CACHE_MAX_DEFAULT;
+    }
     if (cache != NULL) {
         cache_in_use = 1;
-        bad |= pcr_set_cache(p, cache, o->cache_max) != PCR_OK;
+        /* only a run that writes trims: a check, or the stats alone,
+         * leave the cache as they found it (as ccache -s) */
+        bad |= pcr_set_cache(p, cache,
+                             o->verb == CLI_COMPILE ? cache_max : 0) != PCR_OK;
         bad |= pcr_cache_totals(p, o->cache_stats) != PCR_OK;
         bad |= pcr_set_cache_shared(p, o->cache_shared) != PCR_OK;
     }
@@ -521,9 +540,9 @@ print_cache_stats(pcr *p, const cli_options *o)
     pcr_cache_stats st;
     pcr_get_cache_stats(p, &st);
     char size[32], max[48] = "";
-    if (o->cache_max) {
+    if (cache_max) {
         char m[32];
-        snprintf(max, sizeof max, " of %s", human(o->cache_max, m, sizeof m));
+        snprintf(max, sizeof max, " of %s", human(cache_max, m, sizeof m));
     }
     fflush(stdout);
     if (o->verb == CLI_CACHE) {

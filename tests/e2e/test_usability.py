@@ -353,11 +353,11 @@ class TestCacheAlone(Base):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stderr.decode(),
                          r"cache: 0 hits, 3 misses, 3 written, 0 damaged, "
-                         r"0 trimmed; 3 entries, \d+\.\d KiB\n")
+                         r"0 trimmed; 3 entries, \d+\.\d KiB of 1\.0 GiB\n")
         p = tool(["--cache-stats", "--cache-dir", cache], self.top)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stderr.decode(), r"^pycompile-repro: cache \S+: "
-                         r"3 entries, \d+\.\d KiB\n$")
+                         r"3 entries, \d+\.\d KiB of 1\.0 GiB\n$")
         # the variable names it too
         env = dict(os.environ, PYCOMPILE_REPRO_CACHE_DIR=cache)
         p = tool(["--cache-stats"], self.top, env=env)
