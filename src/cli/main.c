@@ -350,6 +350,46 @@ python_trouble(pcr *p)
     return 2;
 }
 
+/* PYTHONPYCACHEPREFIX (sys.pycache_prefix): honoured where importlib
+ * reads the .pyc of the sources compiled, checked or removed, so they go
+ * where this environment's Python looks for them, as compileall and
+ * py_compile write them; not where the .pyc are for another place (said
+ * then, as is its use). */
+static pcr_status
+pycache_prefix(pcr *p, const cli_options *o)
+{
+    const char *prefix = getenv("PYTHONPYCACHEPREFIX");
+    if (prefix == NULL || prefix[0] == '\0' ||
+        (o->verb != CLI_COMPILE && o->verb != CLI_CHECK &&
+         o->verb != CLI_REMOVE)) {
+        return PCR_OK; /* empty: none, as Python takes it */
+    }
+    const char *why = o->tar != NULL || o->wheel != NULL
+                          ? "an archive holds __pycache__ names"
+                      : o->legacy ? "-b writes SOURCE.pyc beside the source, "
+                                    "as compileall -b"
+                      : o->npackages > 0 || o->all_packages
+                          ? "an installed package's .pyc are in __pycache__, "
+                            "where every user's Python looks"
+                          : NULL;
+    if (o->quiet == 0) {
+        fflush(stdout);
+        if (why != NULL) {
+            fprintf(stderr,
+                    CLI_PROG ": PYTHONPYCACHEPREFIX is set but not used: "
+                             "%s\n",
+                    why);
+        } else {
+            fprintf(stderr,
+                    CLI_PROG ": PYTHONPYCACHEPREFIX is set: the .pyc are "
+                             "below %s, where importlib looks for them "
+                             "(unset it for __pycache__)\n",
+                    prefix);
+        }
+    }
+    return why != NULL ? PCR_OK : pcr_set_pycache_prefix(p, prefix);
+}
+
 static int cache_in_use;      /* a cache dir was given to the handle */
 static const char *cache_dir; /* which */
 static uint64_t cache_max;    /* its maximum size (0: none) */
@@ -418,6 +458,7 @@ configure(pcr *p, const cli_options *o)
         bad |= pcr_set_max_depth(p, o->maxlevels) != PCR_OK;
     }
     bad |= pcr_set_exclude(p, o->regex) != PCR_OK;
+    bad |= pycache_prefix(p, o) != PCR_OK;
     bad |= pcr_set_symlink_limit(p, o->sl_dest) != PCR_OK;
     /* the cache: --cache-dir, or the variable (not for --check, which
      * reads a cache only when told to) */

@@ -47,7 +47,7 @@ struct records {
 };
 
 struct listing {
-    char *dir;    /* with its trailing slash */
+    char *dir;    /* the .pyc directory, with its trailing slash */
     char **names; /* sorted */
     size_t n;
 };
@@ -124,12 +124,12 @@ free_listing(struct listing *l)
     memset(l, 0, sizeof *l);
 }
 
-/* The .pyc names in the __pycache__ of path's directory. */
+/* The .pyc names in the directory of path's .pyc (its __pycache__, or
+ * its place below the pycache prefix). */
 static const struct listing *
-listing_for(struct ctx *c, const char *path)
+listing_for(struct ctx *c, const pcr_plan *plan, const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, (size_t)(slash - path + 1)) : strdup("");
+    char *dir = pcr_pyc_dir(plan, path);
     if (dir == NULL) {
         return NULL;
     }
@@ -143,9 +143,7 @@ listing_for(struct ctx *c, const char *path)
     c->next = (c->next + 1) % LISTINGS;
     free_listing(l);
     l->dir = dir;
-    char *pc = pcr_path_join(dir[0] ? dir : ".", "__pycache__");
-    DIR *d = pc ? opendir(pc) : NULL;
-    free(pc);
+    DIR *d = opendir(dir);
     size_t cap = 0;
     struct dirent *e;
     while (d != NULL && (e = readdir(d)) != NULL) {
@@ -207,7 +205,7 @@ more_versions(pcr_runner *r, size_t i, const int *py, int npy,
     if (plan->legacy || job->pyc != NULL) {
         return PCR_OK;
     }
-    const struct listing *l = listing_for(r->outer, job->path);
+    const struct listing *l = listing_for(r->outer, plan, job->path);
     if (l == NULL || l->n == 0) {
         return PCR_OK;
     }
@@ -237,9 +235,7 @@ more_versions(pcr_runner *r, size_t i, const int *py, int npy,
         if (!wanted || known) {
             continue;
         }
-        char *pyc = pcr_path_join(l->dir[0] ? l->dir : "./", "__pycache__/");
-        char *full = pyc ? pcr_path_join(pyc, l->names[k]) : NULL;
-        free(pyc);
+        char *full = pcr_path_join(l->dir, l->names[k]);
         if (full == NULL) {
             rc = pcr_set_error(err, PCR_ENV, "out of memory");
             break;

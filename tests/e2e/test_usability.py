@@ -233,6 +233,106 @@ class TestCheckMissingOperand(Base):
         self.assertIn(b"pycompile-repro: ./bad.py: ", p.stderr)
 
 
+class TestPycachePrefix(Base):
+    """PYTHONPYCACHEPREFIX (sys.pycache_prefix) is honoured as importlib
+    honours it: the .pyc go to PREFIX + the source's absolute directory +
+    NAME.TAG[.opt-N].pyc, the paths compileall and py_compile write
+    (before: ignored, __pycache__ written where that Python never looks);
+    said once; not used, and said, where the .pyc are for elsewhere
+    (archives, -b, --package)."""
+
+    def setUp(self):
+        super().setUp()
+        self.write("pkg/__init__.py")
+        self.write("pkg/sub/m.py", "def f():\n    return 'x'\n")
+        self.write("one.py", "y = 2\n")
+        self.write("two.py", "z = 3\n")
+        self.ops = ["pkg", "./one.py", os.path.join(self.top, "two.py")]
+
+    def files_below(self, root):
+        out = {}
+        for d, _dirs, fs in os.walk(root):
+            for f in fs:
+                p = os.path.join(d, f)
+                with open(p, "rb") as fh:
+                    out[os.path.relpath(p, root)] = fh.read()
+        return out
+
+    def test_written_where_compileall_writes_them(self):
+        import shutil
+        import subprocess
+        for prefix in ("pfx", os.path.join(self.top, "abs pfx", "x")):
+            with self.subTest(prefix=prefix):
+                for d, dirs, _fs in os.walk(self.top):
+                    if "__pycache__" in dirs:
+                        shutil.rmtree(os.path.join(d, "__pycache__"))
+                root = os.path.join(self.top, prefix)
+                env = {"PYTHONPYCACHEPREFIX": prefix}
+                subprocess.run([sys.executable, "-m", "compileall", "-q",
+                                "-o", "0", "-o", "1"] + self.ops,
+                               cwd=self.top, check=True,
+                               env=dict(os.environ, **env))
+                theirs = self.files_below(root)
+                self.assertTrue(theirs)
+                shutil.rmtree(root)
+                p = tool(["-o", "0", "-o", "1"] + self.ops, self.top,
+                         extra_env=env)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn(b"PYTHONPYCACHEPREFIX", p.stderr)
+                ours = self.files_below(root)
+                self.assertEqual(sorted(ours), sorted(theirs))
+                self.assertEqual([f for f in self.files_below(self.top)
+                                  if "__pycache__" in f], [])
+                # the bytes are those of the same run into __pycache__
+                p = tool(["-q", "-o", "0", "-o", "1"] + self.ops, self.top)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                plain = {os.path.basename(k): v for k, v in
+                         self.files_below(self.top).items()
+                         if "__pycache__" in k}
+                self.assertEqual({os.path.basename(k): v
+                                  for k, v in ours.items()}, plain)
+                # up to date, checked, and removed, all in the prefix
+                p = tool(["-o", "0", "-o", "1"] + self.ops, self.top,
+                         extra_env=env)
+                self.assertIn(b" 0 compiled, ", p.stderr)
+                p = tool(["--check", "-o", "0", "-o", "1"] + self.ops,
+                         self.top, extra_env=env)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                p = tool(["-q", "--remove"] + self.ops, self.top,
+                         extra_env=env)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual([f for f in self.files_below(root)
+                                  if f.endswith(".pyc")], [])
+                p = tool(["--check"] + self.ops, self.top, extra_env=env)
+                self.assertEqual(p.returncode, 1)
+                self.assertIn(b": missing: ", p.stdout)
+                # -q: not said
+                p = tool(["-q", "pkg"], self.top, extra_env=env)
+                self.assertEqual(p.stderr, b"")
+                shutil.rmtree(root)
+
+    def test_not_used_where_the_pyc_are_for_elsewhere(self):
+        env = {"PYTHONPYCACHEPREFIX": "pfx", "SOURCE_DATE_EPOCH": "1"}
+        p = tool(["--tar", "t.tar", "pkg"], self.top, extra_env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"PYTHONPYCACHEPREFIX is set but not used", p.stderr)
+        import tarfile
+        with tarfile.open(os.path.join(self.top, "t.tar")) as t:
+            self.assertTrue(all("/__pycache__/" in n or not
+                                n.endswith(".pyc") for n in t.getnames()))
+        p = tool(["-b", "one.py"], self.top, extra_env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"PYTHONPYCACHEPREFIX is set but not used", p.stderr)
+        self.assertTrue(os.path.exists(os.path.join(self.top, "one.pyc")))
+        self.assertFalse(os.path.exists(os.path.join(self.top, "pfx")))
+        # empty: no prefix, as Python
+        p = tool(["one.py"], self.top,
+                 extra_env={"PYTHONPYCACHEPREFIX": ""})
+        self.assertEqual(p.stderr, b"")
+        self.assertTrue(os.path.exists(pycref.cache_path(
+            os.path.join(self.top, "one.py"))))
+
+
 def make_wheel(where, name="demo"):
     """A small pure wheel with a correct RECORD (zipfile only)."""
     import base64
