@@ -53,8 +53,9 @@ def check(paths, optimize=-1, invalidation_mode=None, *, ddir=None,
           stripdir=None, prependdir=None, legacy=False, maxlevels=None):
     """Compare the .pyc of the sources in paths (files or directories,
     walked as compileall walks) with what would be written, writing
-    nothing.  Returns one CheckRecord per .pyc (per source when it
-    cannot be read), in the order of the sources.  The record names
+    nothing.  Returns one CheckRecord per .pyc (per source, with pyc
+    None, for a source checked as a whole: excluded, of a version with no
+    server here, or not there to read), in the order of the sources.  The record names
     follow pycompile-repro's -d, -s and -p."""
     levels = [optimize] if isinstance(optimize, int) else list(optimize)
     from .py_compile import _level

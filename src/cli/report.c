@@ -4,6 +4,9 @@
  * a summary line) or as JSON for machines (a format key and version, one
  * record per .pyc, totals).
  *
+ * The JSON form is docs/check-json.md, whose schema a test holds real
+ * reports to: a change to it changes format_version.
+ *
  * JSON strings hold file names, which are bytes: valid UTF-8 is copied;
  * any byte that is not part of valid UTF-8 (overlong forms and encoded
  * surrogates included) is written as \udcXX, Python's surrogateescape
@@ -113,7 +116,7 @@ cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p)
         return;
     }
     fprintf(out, "{\n  \"format\": \"pycompile-repro-check\",\n"
-                 "  \"format_version\": 2,\n  \"tool_version\": ");
+                 "  \"format_version\": 3,\n  \"tool_version\": ");
     cli_json_string(out, pcr_version_string());
     fprintf(out,
             ",\n  \"canonical_form\": %d,\n  \"by_value\": %s,\n  "
@@ -189,8 +192,9 @@ mode_hint(const cli_report *r)
     fputc('\n', stderr);
 }
 
-/* One record: a .pyc, or (pyc NULL) a source that could not be read or
- * compiled at all, said on stderr as compiling says it. */
+/* One record: a .pyc, or (pyc NULL) a source as a whole: excluded, of a
+ * version with no server, or one that could not be read or compiled at
+ * all, said on stderr as compiling says it. */
 static void
 record(cli_report *r, pcr_check_class cls, const char *source, const char *pyc,
        const char *python, int level, const char *detail, const char *package)
@@ -233,7 +237,9 @@ record(cli_report *r, pcr_check_class cls, const char *source, const char *pyc,
         }
         fputc('}', r->out);
     } else if (!fine && cls != PCR_CHECK_SKIPPED && !quiet_skip &&
-               (r->quiet < 2 || cls == PCR_CHECK_UNREADABLE) && pyc == NULL) {
+               (r->quiet < 2 || cls == PCR_CHECK_UNREADABLE) && pyc == NULL &&
+               (cls == PCR_CHECK_UNREADABLE ||
+                cls == PCR_CHECK_SOURCE_ERROR)) {
         /* no .pyc to name: "pycompile-repro: SOURCE: what went wrong",
          * the words compiling uses */
         fflush(r->out);
@@ -241,7 +247,8 @@ record(cli_report *r, pcr_check_class cls, const char *source, const char *pyc,
     } else if (!fine && cls != PCR_CHECK_SKIPPED && !quiet_skip &&
                (r->quiet < 2 || cls == PCR_CHECK_UNREADABLE)) {
         /* one line per problem: fold CPython's multi-line messages */
-        fprintf(r->out, "%s: %s: ", pyc, pcr_check_class_name(cls));
+        fprintf(r->out, "%s: %s: ", pyc ? pyc : source,
+                pcr_check_class_name(cls));
         for (const char *p = detail; *p; p++) {
             if (*p == '\n') {
                 fputs(" | ", r->out);
@@ -262,10 +269,9 @@ record(cli_report *r, pcr_check_class cls, const char *source, const char *pyc,
 void
 cli_report_record(cli_report *r, const pcr_event *ev, const char *package)
 {
-    const char *pyc = pcr_event_pyc(ev);
-    record(r, pcr_event_class(ev), pcr_event_source(ev),
-           pyc ? pyc : pcr_event_source(ev), pcr_event_python(ev),
-           pcr_event_level(ev), pcr_event_message(ev), package);
+    record(r, pcr_event_class(ev), pcr_event_source(ev), pcr_event_pyc(ev),
+           pcr_event_python(ev), pcr_event_level(ev), pcr_event_message(ev),
+           package);
 }
 
 void

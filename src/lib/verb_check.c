@@ -350,13 +350,14 @@ deliver(pcr_runner *r, size_t i, const pcr_job_result *res)
         return;
     }
     if (rs == NULL || (rs->n == 0 && res->nver == 0)) {
-        /* the job as a whole: excluded, not walked, no server */
+        /* the job as a whole: excluded, not walked, no server; no .pyc
+         * to name */
         pcr_check_class cls = res->outcome == PCR_SKIPPED ? PCR_CHECK_SKIPPED
                               : res->no_compiler ? PCR_CHECK_NO_COMPILER
                               : res->status == PCR_ENV
                                   ? PCR_CHECK_UNREADABLE
                                   : PCR_CHECK_SOURCE_ERROR;
-        pcr_run_emit_pyc(r, i, job->path, job->path, -1, -1, cls,
+        pcr_run_emit_pyc(r, i, job->path, NULL, -1, -1, cls,
                          res->outcome == PCR_SKIPPED
                              ? "excluded (-x, -e or a directory "
                                "restriction): not checked"
