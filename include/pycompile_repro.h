@@ -210,6 +210,13 @@ PCR_API int pcr_python_default(pcr *p); /* index, or -1 if none */
 PCR_API pcr_status pcr_set_max_depth(pcr *p, int levels);
 PCR_API pcr_status pcr_set_exclude(pcr *p, const char *regex);
 PCR_API pcr_status pcr_set_symlink_limit(pcr *p, const char *dir);
+/* sys.pycache_prefix (PYTHONPYCACHEPREFIX; the library never reads the
+ * variable): the .pyc of a source go to
+ * PREFIX/ABSDIR/NAME.TAG[.opt-N].pyc, as importlib.util.cache_from_source
+ * gives them (a relative source's directory joined to getcwd(), textually),
+ * their directories made; NULL or "": __pycache__ (the default).  Not for
+ * the legacy layout, archives, or a file added with its own .pyc name. */
+PCR_API pcr_status pcr_set_pycache_prefix(pcr *p, const char *prefix);
 /* A file (compiled whatever its name) or a directory (walked as
  * compileall does).  For --dump and --canonicalize, .pyc files. */
 PCR_API pcr_status pcr_add_operand(pcr *p, const char *path);
@@ -285,7 +292,11 @@ typedef void (*pcr_callback)(void *user, const pcr_event *ev);
 
 /* Run a verb over the operands.  PCR_OK: every item succeeded (or, for
  * CHECK, every .pyc is identical); PCR_FAIL: some item failed or differs
- * (events say which); PCR_ENV: the run could not go on. */
+ * (events say which); PCR_ENV: the run could not go on, or (CHECK) some
+ * .pyc or source could not be read.  CHECK reports each .pyc as a
+ * PCR_EV_PYC; a source that failed as a whole with no .pyc to name (one
+ * that is not there: PCR_ENV, "cannot open: ..."; in a tar's check, one
+ * that does not compile) as a failed PCR_EV_SOURCE, as compiling does. */
 PCR_API pcr_status pcr_run(pcr *p, pcr_verb verb, pcr_callback cb, void *user);
 /* --dump's output stream (default stdout). */
 PCR_API pcr_status pcr_set_dump_stream(pcr *p, FILE *out);

@@ -53,8 +53,9 @@ def check(paths, optimize=-1, invalidation_mode=None, *, ddir=None,
           stripdir=None, prependdir=None, legacy=False, maxlevels=None):
     """Compare the .pyc of the sources in paths (files or directories,
     walked as compileall walks) with what would be written, writing
-    nothing.  Returns one CheckRecord per .pyc (per source when it
-    cannot be read), in the order of the sources.  The record names
+    nothing.  Returns one CheckRecord per .pyc (per source, with pyc
+    None, for a source checked as a whole: excluded, of a version with no
+    server here, or not there to read), in the order of the sources.  The record names
     follow pycompile-repro's -d, -s and -p."""
     levels = [optimize] if isinstance(optimize, int) else list(optimize)
     from .py_compile import _level
@@ -83,8 +84,11 @@ def check(paths, optimize=-1, invalidation_mode=None, *, ddir=None,
             out.append(CheckRecord(e.source, e.pyc, e.python, e.level,
                                    names.get(e.cls, "?"), e.message))
         elif e.kind == _lib.EV_SOURCE and e.outcome == _lib.FAILED:
+            # a source that could not be read at all (not there: the
+            # check could not look) or compiled: no .pyc to name
             out.append(CheckRecord(e.source, None, e.python, -1,
-                                   "source-error", e.message))
+                                   "unreadable" if e.status == _lib.ENV
+                                   else "source-error", e.message))
     return out
 
 

@@ -62,6 +62,7 @@ typedef struct cli_options {
     const char *server_dir;
     const char *cache_dir; /* --cache-dir */
     uint64_t cache_max;    /* --cache-max-size, bytes */
+    int cache_max_set;     /* given (else the variable, or the default) */
     int cache_stats;       /* --cache-stats */
     int cache_shared;      /* --cache-shared */
     int cache_clear;       /* --cache-clear */
@@ -69,6 +70,14 @@ typedef struct cli_options {
     int nfiles;
 } cli_options;
 
+/* The cache's maximum when neither --cache-max-size nor
+ * PYCOMPILE_REPRO_CACHE_MAX_SIZE says (ccache has one too: a cache must
+ * not grow without bound by default). */
+#define CLI_CACHE_MAX_DEFAULT ((uint64_t)1 << 30)
+
+/* "123", "64K", "1.5M", "1G" (K, M, G: powers of 1024) into bytes;
+ * PCR_ENV if it is no size. */
+pcr_status cli_parse_size(const char *s, uint64_t *out);
 /* Parse argv; on a usage error PCR_ENV with a message. */
 pcr_status cli_parse(int argc, char **argv, cli_options *o, cli_error *err);
 void cli_usage(FILE *out);
@@ -142,6 +151,11 @@ typedef struct cli_report {
 void cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p);
 /* One .pyc; package (or NULL) is named with it (--all-packages). */
 void cli_report_record(cli_report *r, const pcr_event *ev,
+                       const char *package);
+/* A source that failed as a whole (PCR_EV_SOURCE, no .pyc to name): a
+ * record with "pyc": null, unreadable (PCR_ENV: e.g. the name does not
+ * exist; exit 2) or source-error; as text, compiling's error line. */
+void cli_report_source(cli_report *r, const pcr_event *ev,
                        const char *package);
 /* Ends the report; the exit status (0, 1 or 2). */
 int cli_report_end(cli_report *r, double seconds);

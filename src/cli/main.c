@@ -186,6 +186,17 @@ on_event(void *user, const pcr_event *ev)
         }
         return;
     case PCR_EV_SOURCE:
+        if (o->verb == CLI_CHECK) {
+            /* a source that failed as a whole (not there, or, in an
+             * archive's check, not compiling) is part of the report */
+            const char *package = NULL;
+            if (pcr_event_outcome(ev) == PCR_FAILED &&
+                (u->ap == NULL || cli_ap_keep(u->ap, ev, &package))) {
+                clear_progress(u);
+                cli_report_source(&u->report, ev, package);
+            }
+            return;
+        }
         on_source(u, ev);
         return;
     case PCR_EV_ARCHIVE:
@@ -339,8 +350,49 @@ python_trouble(pcr *p)
     return 2;
 }
 
+/* PYTHONPYCACHEPREFIX (sys.pycache_prefix): honoured where importlib
+ * reads the .pyc of the sources compiled, checked or removed, so they go
+ * where this environment's Python looks for them, as compileall and
+ * py_compile write them; not where the .pyc are for another place (said
+ * then, as is its use). */
+static pcr_status
+pycache_prefix(pcr *p, const cli_options *o)
+{
+    const char *prefix = getenv("PYTHONPYCACHEPREFIX");
+    if (prefix == NULL || prefix[0] == '\0' ||
+        (o->verb != CLI_COMPILE && o->verb != CLI_CHECK &&
+         o->verb != CLI_REMOVE)) {
+        return PCR_OK; /* empty: none, as Python takes it */
+    }
+    const char *why = o->tar != NULL || o->wheel != NULL
+                          ? "an archive holds __pycache__ names"
+                      : o->legacy ? "-b writes SOURCE.pyc beside the source, "
+                                    "as compileall -b"
+                      : o->npackages > 0 || o->all_packages
+                          ? "an installed package's .pyc are in __pycache__, "
+                            "where every user's Python looks"
+                          : NULL;
+    if (o->quiet == 0) {
+        fflush(stdout);
+        if (why != NULL) {
+            fprintf(stderr,
+                    CLI_PROG ": PYTHONPYCACHEPREFIX is set but not used: "
+                             "%s\n",
+                    why);
+        } else {
+            fprintf(stderr,
+                    CLI_PROG ": PYTHONPYCACHEPREFIX is set: the .pyc are "
+                             "below %s, where importlib looks for them "
+                             "(unset it for __pycache__)\n",
+                    prefix);
+        }
+    }
+    return why != NULL ? PCR_OK : pcr_set_pycache_prefix(p, prefix);
+}
+
 static int cache_in_use;      /* a cache dir was given to the handle */
 static const char *cache_dir; /* which */
+static uint64_t cache_max;    /* its maximum size (0: none) */
 static cli_outdir outdir;     /* --wheel --output DIR/ */
 
 /* Every option onto the handle; 0, or the exit status. */
@@ -406,6 +458,7 @@ configure(pcr *p, const cli_options *o)
         bad |= pcr_set_max_depth(p, o->maxlevels) != PCR_OK;
     }
     bad |= pcr_set_exclude(p, o->regex) != PCR_OK;
+    bad |= pycache_prefix(p, o) != PCR_OK;
     bad |= pcr_set_symlink_limit(p, o->sl_dest) != PCR_OK;
     /* the cache: --cache-dir, or the variable (not for --check, which
      * reads a cache only when told to) */
@@ -416,9 +469,27 @@ configure(pcr *p, const cli_options *o)
         cache = env;
     }
     cache_dir = cache;
+    /* its maximum: the option, the variable, or the default */
+    cache_max = o->cache_max;
+    const char *max_env = getenv("PYCOMPILE_REPRO_CACHE_MAX_SIZE");
+    if (!o->cache_max_set && max_env != NULL && max_env[0] != '\0') {
+        if (cli_parse_size(max_env, &cache_max) != PCR_OK) {
+            fprintf(stderr,
+                    CLI_PROG ": PYCOMPILE_REPRO_CACHE_MAX_SIZE: invalid "
+                             "cache size '%s' (a number of bytes, or with "
+                             "K, M or G; 0: no limit)\n",
+                    max_env);
+            return 2;
+        }
+    } else if (!o->cache_max_set) {
+        cache_max = CLI_CACHE_MAX_DEFAULT;
+    }
     if (cache != NULL) {
         cache_in_use = 1;
-        bad |= pcr_set_cache(p, cache, o->cache_max) != PCR_OK;
+        /* only a run that writes trims: a check, or the stats alone,
+         * leave the cache as they found it (as ccache -s) */
+        bad |= pcr_set_cache(p, cache,
+                             o->verb == CLI_COMPILE ? cache_max : 0) != PCR_OK;
         bad |= pcr_cache_totals(p, o->cache_stats) != PCR_OK;
         bad |= pcr_set_cache_shared(p, o->cache_shared) != PCR_OK;
     }
@@ -510,9 +581,9 @@ print_cache_stats(pcr *p, const cli_options *o)
     pcr_cache_stats st;
     pcr_get_cache_stats(p, &st);
     char size[32], max[48] = "";
-    if (o->cache_max) {
+    if (cache_max) {
         char m[32];
-        snprintf(max, sizeof max, " of %s", human(o->cache_max, m, sizeof m));
+        snprintf(max, sizeof max, " of %s", human(cache_max, m, sizeof m));
     }
     fflush(stdout);
     if (o->verb == CLI_CACHE) {

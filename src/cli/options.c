@@ -190,7 +190,10 @@ cli_usage(FILE *out)
         "                           PYCOMPILE_REPRO_CACHE_DIR; --check\n"
         "                           reads it only with --cache-dir)\n"
         "  --cache-max-size SIZE    trim the least recently used entries\n"
-        "                           beyond SIZE (bytes, or K, M, G)\n"
+        "                           beyond SIZE (bytes, or K, M, G;\n"
+        "                           default 1G, or\n"
+        "                           PYCOMPILE_REPRO_CACHE_MAX_SIZE; 0: no\n"
+        "                           limit)\n"
         "  --cache-shared           accept a cache directory other users\n"
         "                           can write (they can plant entries)\n"
         "  --cache-stats            print hits, misses and the cache's size\n"
@@ -216,6 +219,28 @@ cli_usage(FILE *out)
         "failed (--check: some .pyc differs or is missing), 2 usage or\n"
         "environment trouble.\n",
         out);
+}
+
+pcr_status
+cli_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    double mult = *end == 'K' || *end == 'k'   ? 1024.0
+                  : *end == 'M' || *end == 'm' ? 1048576.0
+                  : *end == 'G' || *end == 'g' ? 1073741824.0
+                  : *end == '\0'               ? 1.0
+                                               : -1.0;
+    if (*end != '\0') {
+        end++;
+    }
+    if (errno || end == s || *end != '\0' || mult < 0 || v < 0 ||
+        v * mult > 1e18) {
+        return PCR_ENV;
+    }
+    *out = (uint64_t)(v * mult);
+    return PCR_OK;
 }
 
 static pcr_status usage_error(cli_error *err, const char *fmt, ...)
@@ -470,28 +495,15 @@ cli_parse(int argc, char **argv, cli_options *o, cli_error *err)
         case OPT_CACHE_DIR:
             o->cache_dir = optarg;
             break;
-        case OPT_CACHE_MAX: {
-            char *end;
-            errno = 0;
-            double v2 = strtod(optarg, &end);
-            double mult = *end == 'K' || *end == 'k'   ? 1024.0
-                          : *end == 'M' || *end == 'm' ? 1048576.0
-                          : *end == 'G' || *end == 'g' ? 1073741824.0
-                          : *end == '\0'               ? 1.0
-                                                       : -1.0;
-            if (*end != '\0') {
-                end++;
-            }
-            if (errno || end == optarg || *end != '\0' || mult < 0 || v2 < 0 ||
-                v2 * mult > 1e18) {
+        case OPT_CACHE_MAX:
+            if (cli_parse_size(optarg, &o->cache_max) != PCR_OK) {
                 return usage_error(err,
                                    "invalid cache size '%s' (a number "
                                    "of bytes, or with K, M or G)",
                                    optarg);
             }
-            o->cache_max = (uint64_t)(v2 * mult);
+            o->cache_max_set = 1;
             break;
-        }
         case OPT_ALL_PACKAGES:
             o->all_packages = 1;
             break;

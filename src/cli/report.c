@@ -4,6 +4,9 @@
  * a summary line) or as JSON for machines (a format key and version, one
  * record per .pyc, totals).
  *
+ * The JSON form is docs/check-json.md, whose schema a test holds real
+ * reports to: a change to it changes format_version.
+ *
  * JSON strings hold file names, which are bytes: valid UTF-8 is copied;
  * any byte that is not part of valid UTF-8 (overlong forms and encoded
  * surrogates included) is written as \udcXX, Python's surrogateescape
@@ -113,7 +116,7 @@ cli_report_begin(cli_report *r, const cli_options *o, FILE *out, pcr *p)
         return;
     }
     fprintf(out, "{\n  \"format\": \"pycompile-repro-check\",\n"
-                 "  \"format_version\": 2,\n  \"tool_version\": ");
+                 "  \"format_version\": 3,\n  \"tool_version\": ");
     cli_json_string(out, pcr_version_string());
     fprintf(out,
             ",\n  \"canonical_form\": %d,\n  \"by_value\": %s,\n  "
@@ -189,17 +192,18 @@ mode_hint(const cli_report *r)
     fputc('\n', stderr);
 }
 
-void
-cli_report_record(cli_report *r, const pcr_event *ev, const char *package)
+/* One record: a .pyc, or (pyc NULL) a source as a whole: excluded, of a
+ * version with no server, or one that could not be read or compiled at
+ * all, said on stderr as compiling says it. */
+static void
+record(cli_report *r, pcr_check_class cls, const char *source, const char *pyc,
+       const char *python, int level, const char *detail, const char *package)
 {
-    pcr_check_class cls = pcr_event_class(ev);
     /* --by-value: the same code in another layout is no problem */
     int fine =
         cls == PCR_CHECK_OK || (r->by_value && cls == PCR_CHECK_NOT_CANONICAL);
     /* not checked, and that is allowed: counted, not listed */
     int quiet_skip = cls == PCR_CHECK_NO_COMPILER && r->allow_no_compiler;
-    const char *pyc = pcr_event_pyc(ev);
-    const char *detail = pcr_event_message(ev);
     r->checked++;
     r->by_class[(unsigned)cls < PCR_CHECK_CLASSES ? cls
                                                   : PCR_CHECK_DIFFERENT]++;
@@ -208,17 +212,22 @@ cli_report_record(cli_report *r, const pcr_event *ev, const char *package)
     }
     if (r->json) {
         fprintf(r->out, "%s\n    {\"source\": ", r->checked > 1 ? "," : "");
-        cli_json_string(r->out, pcr_event_source(ev));
+        cli_json_string(r->out, source);
         fprintf(r->out, ", \"pyc\": ");
-        cli_json_string(r->out, pyc);
-        fprintf(r->out, ", \"python\": ");
-        if (pcr_event_python(ev) != NULL) {
-            cli_json_string(r->out, pcr_event_python(ev));
+        if (pyc != NULL) {
+            cli_json_string(r->out, pyc);
         } else {
             fputs("null", r->out);
         }
-        fprintf(r->out, ", \"level\": %d, \"status\": \"%s\", \"class\": ",
-                pcr_event_level(ev), fine ? "ok" : status_of(cls));
+        fprintf(r->out, ", \"python\": ");
+        if (python != NULL) {
+            cli_json_string(r->out, python);
+        } else {
+            fputs("null", r->out);
+        }
+        fprintf(r->out,
+                ", \"level\": %d, \"status\": \"%s\", \"class\": ", level,
+                fine ? "ok" : status_of(cls));
         cli_json_string(r->out, pcr_check_class_name(cls));
         fprintf(r->out, ", \"detail\": ");
         cli_json_string(r->out, detail);
@@ -228,9 +237,17 @@ cli_report_record(cli_report *r, const pcr_event *ev, const char *package)
         }
         fputc('}', r->out);
     } else if (!fine && cls != PCR_CHECK_SKIPPED && !quiet_skip &&
+               (r->quiet < 2 || cls == PCR_CHECK_UNREADABLE) && pyc == NULL &&
+               (cls == PCR_CHECK_UNREADABLE ||
+                cls == PCR_CHECK_SOURCE_ERROR)) {
+        /* no .pyc to name: "pycompile-repro: SOURCE: what went wrong",
+         * the words compiling uses */
+        fflush(r->out);
+        cli_error_line(source, detail);
+    } else if (!fine && cls != PCR_CHECK_SKIPPED && !quiet_skip &&
                (r->quiet < 2 || cls == PCR_CHECK_UNREADABLE)) {
         /* one line per problem: fold CPython's multi-line messages */
-        fprintf(r->out, "%s: %s: ", pyc ? pyc : pcr_event_source(ev),
+        fprintf(r->out, "%s: %s: ", pyc ? pyc : source,
                 pcr_check_class_name(cls));
         for (const char *p = detail; *p; p++) {
             if (*p == '\n') {
@@ -247,6 +264,24 @@ cli_report_record(cli_report *r, const pcr_event *ev, const char *package)
         }
         fputc('\n', r->out);
     }
+}
+
+void
+cli_report_record(cli_report *r, const pcr_event *ev, const char *package)
+{
+    record(r, pcr_event_class(ev), pcr_event_source(ev), pcr_event_pyc(ev),
+           pcr_event_python(ev), pcr_event_level(ev), pcr_event_message(ev),
+           package);
+}
+
+void
+cli_report_source(cli_report *r, const pcr_event *ev, const char *package)
+{
+    record(r,
+           pcr_event_status(ev) == PCR_ENV ? PCR_CHECK_UNREADABLE
+                                           : PCR_CHECK_SOURCE_ERROR,
+           pcr_event_source(ev), NULL, pcr_event_python(ev), -1,
+           pcr_event_message(ev), package);
 }
 
 int

@@ -192,10 +192,29 @@ version_fails(pcr_runner *r, struct version *v, pcr_status st, const char *msg)
     version_done(r, v);
 }
 
-/* The first time a run writes into a directory, remove the temporary
- * files a killed run left there. */
+/* mkdir -p dir, as py_compile's os.makedirs (mode 0777 less the
+ * umask): below a pycache prefix the whole chain may be missing. */
 static void
-clean_once(struct state *s, const char *path)
+make_dirs(char *dir)
+{
+    struct stat st;
+    if (dir[0] == '\0' || stat(dir, &st) == 0) {
+        return;
+    }
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        make_dirs(dir);
+        *slash = '/';
+    }
+    (void)mkdir(dir, 0777); /* a failure is said by the write */
+}
+
+/* The first time a run writes into a directory, remove the temporary
+ * files a killed run left there (below a pycache prefix, make it
+ * first). */
+static void
+clean_once(struct state *s, const pcr_plan *plan, const char *path)
 {
     const char *slash = strrchr(path, '/');
     size_t n = slash ? (size_t)(slash - path) : 0;
@@ -216,6 +235,9 @@ clean_once(struct state *s, const char *path)
         return;
     }
     s->cleaned[s->ncleaned++] = dir;
+    if (plan->pycache_prefix != NULL) {
+        make_dirs(dir);
+    }
     pcr_clean_stale_temps(dir, ".pyc");
 }
 
@@ -224,7 +246,7 @@ static pcr_status
 store_files(pcr_runner *r, pcr_compiled *c, pcr_error *err)
 {
     pcr_status rc = PCR_OK;
-    clean_once(state_of(r), c->path[0]);
+    clean_once(state_of(r), r->plan, c->path[0]);
     /* importlib's _calc_mode: the source's mode, owner-writable */
     int mode = (int)((c->mode | 0200) & 0666);
     for (int l = 0; l < c->nlevels && rc == PCR_OK; l++) {

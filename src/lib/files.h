@@ -30,6 +30,12 @@ typedef struct pcr_source {
  * directories are refused without blocking). */
 pcr_status pcr_source_read(const char *path, size_t max, pcr_source *src,
                            pcr_error *err);
+/* The same for --check: a source that is not there (a typo, a name that
+ * does not exist: no stat) is no problem of a .pyc but trouble, PCR_ENV,
+ * with the words compiling uses ("cannot open: No such file or
+ * directory"). */
+pcr_status pcr_source_read_to_check(const char *path, size_t max,
+                                    pcr_source *src, pcr_error *err);
 void pcr_source_free(pcr_source *src);
 
 /* Atomic writes (write_atomic.c): a temporary file beside the target

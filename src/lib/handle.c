@@ -95,6 +95,7 @@ clear_options(pcr_settings *s)
     free(s->prepend);
     free(s->exclude);
     free(s->limit_sl_dest);
+    free(s->pycache_prefix);
     free_list(s->pythons, s->npythons);
     pcr_operand *ops = s->operands;
     size_t nops = s->noperands;
@@ -398,6 +399,15 @@ pcr_set_symlink_limit(pcr *p, const char *dir)
     NEED_HANDLE(p);
     /* compileall treats -e "" as no limit */
     return set_str(p, &p->set.limit_sl_dest, dir && dir[0] ? dir : NULL);
+}
+
+PCR_API pcr_status
+pcr_set_pycache_prefix(pcr *p, const char *prefix)
+{
+    NEED_HANDLE(p);
+    /* Python takes an empty PYTHONPYCACHEPREFIX as none */
+    return set_str(p, &p->set.pycache_prefix,
+                   prefix && prefix[0] ? prefix : NULL);
 }
 
 PCR_API pcr_status

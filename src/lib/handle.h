@@ -38,6 +38,7 @@ typedef struct pcr_settings {
     int64_t epoch; /* -1: none */
     int maxlevels;
     char *exclude, *limit_sl_dest;
+    char *pycache_prefix; /* sys.pycache_prefix, or NULL */
     pcr_operand *operands;
     size_t noperands;
     char **restrict_dirs;

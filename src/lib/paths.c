@@ -53,6 +53,73 @@ pcr_cache_path(const char *source, const char *tag, int optimize)
     return out;
 }
 
+/* importlib's _path_join on POSIX: the parts that are not empty, each
+ * without its trailing slashes, joined by one slash. */
+static char *
+py_join(const char *const *parts, int n)
+{
+    size_t len = 1;
+    for (int i = 0; i < n; i++) {
+        len += strlen(parts[i]) + 1;
+    }
+    char *out = malloc(len), *o = out;
+    if (out == NULL) {
+        return NULL;
+    }
+    int first = 1;
+    for (int i = 0; i < n; i++) {
+        size_t k = strlen(parts[i]);
+        if (k == 0) {
+            continue;
+        }
+        while (k > 0 && parts[i][k - 1] == '/') {
+            k--;
+        }
+        if (!first) {
+            *o++ = '/';
+        }
+        memcpy(o, parts[i], k);
+        o += k;
+        first = 0;
+    }
+    *o = '\0';
+    return out;
+}
+
+char *
+pcr_prefix_cache_path(const char *prefix, const char *cwd, const char *source,
+                      const char *tag, int optimize)
+{
+    /* the file name, as without a prefix */
+    char *plain = pcr_cache_path(source, tag, optimize);
+    if (plain == NULL) {
+        return NULL;
+    }
+    const char *filename = strrchr(plain, '/') + 1;
+    /* _path_split: the head is all before the last slash ("" for
+     * "/x.py" too, which importlib then takes as relative) */
+    const char *slash = strrchr(source, '/');
+    char *head = strndup(source, slash ? (size_t)(slash - source) : 0);
+    if (head != NULL && head[0] != '/') {
+        const char *parts[] = {cwd, head};
+        char *abs = py_join(parts, 2);
+        free(head);
+        head = abs;
+    }
+    char *out = NULL;
+    if (head != NULL) {
+        const char *rel = head;
+        while (*rel == '/') {
+            rel++;
+        }
+        const char *parts[] = {prefix, rel, filename};
+        out = py_join(parts, 3);
+    }
+    free(head);
+    free(plain);
+    return out;
+}
+
 /* os.path.join(a, b) for two parts. */
 static char *
 join(const char *a, const char *b)

@@ -15,6 +15,11 @@
 /* importlib.util.cache_from_source(path, optimization=level or '') for
  * this cache tag. */
 char *pcr_cache_path(const char *source, const char *tag, int optimize);
+/* The same with sys.pycache_prefix set, as importlib computes it:
+ * PREFIX/ABSDIR/NAME.TAG[.opt-N].pyc, ABSDIR the source's directory made
+ * absolute with cwd (os.getcwd()) textually, its leading slashes off. */
+char *pcr_prefix_cache_path(const char *prefix, const char *cwd,
+                            const char *source, const char *tag, int optimize);
 /* The name recorded in code objects (compileall's -d/-s/-p). */
 char *pcr_record_name(const char *source, const char *relpath,
                       const char *ddir, const char *strip,

@@ -38,6 +38,7 @@ pcr_plan_free(pcr_plan *plan)
     free(plan->restrict_dirs);
     free(plan->want);
     free(plan->cwd);
+    free(plan->phys_cwd);
     memset(plan, 0, sizeof *plan);
 }
 
@@ -119,6 +120,15 @@ pcr_plan_make(pcr *p, pcr_verb verb, pcr_plan *plan, pcr_error *err)
         /* removed, or out of reach: never guess another directory */
         return pcr_set_errno(err, PCR_ENV, errno,
                              "cannot tell the working directory");
+    }
+    if (s->pycache_prefix != NULL && !s->legacy &&
+        plan->target == PCR_TARGET_TREE) {
+        plan->pycache_prefix = s->pycache_prefix;
+        plan->phys_cwd = getcwd(NULL, 0);
+        if (plan->phys_cwd == NULL) {
+            return pcr_set_errno(err, PCR_ENV, errno,
+                                 "cannot tell the working directory");
+        }
     }
     if (s->nrestrict > 0) {
         plan->restrict_dirs =

@@ -58,8 +58,13 @@ typedef struct pcr_plan {
     const pcr_pythons *py;
     unsigned char *want; /* per python: asked for (owned; NULL if none) */
     int want_all;
-    int only_py;      /* >= 0: this one alone (a wheel's) */
-    char *cwd;        /* the working directory when the run started (owned) */
+    int only_py; /* >= 0: this one alone (a wheel's) */
+    char *cwd;   /* the working directory when the run started (owned) */
+    /* sys.pycache_prefix (not for -b, archives or a given .pyc name), and
+     * os.getcwd(), the physical working directory importlib joins a
+     * relative source's directory to (owned) */
+    const char *pycache_prefix;
+    char *phys_cwd;
     pcr_cache *cache; /* or NULL */
 } pcr_plan;
 

@@ -3,6 +3,7 @@
  * reading one back (see pyc_files.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,7 +27,33 @@ pcr_output_path(const pcr_plan *plan, const pcr_pythons *t, const char *source,
         }
         return out;
     }
+    if (plan->pycache_prefix != NULL) {
+        return pcr_prefix_cache_path(plan->pycache_prefix, plan->phys_cwd,
+                                     source, t->v[py].tag, level);
+    }
     return pcr_cache_path(source, t->v[py].tag, level);
+}
+
+char *
+pcr_pyc_dir(const pcr_plan *plan, const char *source)
+{
+    const char *slash = strrchr(source, '/');
+    size_t dlen = slash ? (size_t)(slash - source + 1) : 0;
+    if (plan->pycache_prefix == NULL) {
+        size_t n = dlen + sizeof "__pycache__/";
+        char *out = malloc(n);
+        if (out != NULL) {
+            snprintf(out, n, "%.*s__pycache__/", (int)dlen, source);
+        }
+        return out;
+    }
+    char *p = pcr_prefix_cache_path(plan->pycache_prefix, plan->phys_cwd,
+                                    source, "t", 0);
+    char *cut = p ? strrchr(p, '/') : NULL;
+    if (cut != NULL) {
+        cut[1] = '\0';
+    }
+    return p;
 }
 
 void

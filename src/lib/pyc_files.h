@@ -16,9 +16,14 @@
 #include "pythons.h"
 
 /* Where the .pyc of source goes for this Python and level: the cache
- * path, or SOURCEc with -b. */
+ * path (below the pycache prefix when one is set), or SOURCEc with -b. */
 char *pcr_output_path(const pcr_plan *plan, const pcr_pythons *t,
                       const char *source, int py, int level);
+
+/* The directory holding the .pyc of source (not -b), with a trailing
+ * slash, as pcr_output_path names it: DIR/__pycache__/ (__pycache__/ for
+ * a bare name), or its place below the pycache prefix. */
+char *pcr_pyc_dir(const pcr_plan *plan, const char *source);
 
 /* The header for a source: mtime and size (TIMESTAMP) or the hash. */
 void pcr_make_header(const pcr_plan *plan, const pcr_pythons *t, int py,

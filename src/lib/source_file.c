@@ -107,6 +107,18 @@ end:
     return rc;
 }
 
+pcr_status
+pcr_source_read_to_check(const char *path, size_t max, pcr_source *src,
+                         pcr_error *err)
+{
+    pcr_status rc = pcr_source_read(path, max, src, err);
+    struct stat st;
+    if (rc == PCR_FAIL && stat(path, &st) != 0) {
+        rc = PCR_ENV; /* not there: the message is compiling's */
+    }
+    return rc;
+}
+
 void
 pcr_source_free(pcr_source *src)
 {

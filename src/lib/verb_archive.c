@@ -79,8 +79,13 @@ tar_load(pcr_runner *r, size_t i, pcr_source *src, pcr_error *err)
         return pcr_set_error(err, PCR_FAIL, "is outside the -C directory %s",
                              r->plan->tar_base ? r->plan->tar_base : ".");
     }
+    /* --check: a source that is not there is trouble (PCR_ENV), as in
+     * the tree's check */
+    const char *path = pcr_run_job(r, i)->path;
     pcr_status rc =
-        pcr_source_read(pcr_run_job(r, i)->path, PCR_MAX_SOURCE, src, err);
+        r->plan->verb == PCR_VERB_CHECK
+            ? pcr_source_read_to_check(path, PCR_MAX_SOURCE, src, err)
+            : pcr_source_read(path, PCR_MAX_SOURCE, src, err);
     if (rc == PCR_OK && r->plan->include_sources) {
         rc = pcr_alist_add(&a->entries, a->names[i], 0,
                            (src->mode & 0111) ? 0755 : 0644,
@@ -293,7 +298,8 @@ is_pyc(const char *name)
 }
 
 /* expected .pyc entries against the archive's (n log n: names are looked
- * up in sorted indexes, not by a walk of the other list) */
+ * up in sorted indexes, not by a walk of the other list), reported in
+ * name order: the same for every -j and run */
 static void
 compare_entries(pcr_runner *r, const char *archive, const pcr_alist *expected,
                 const pcr_alist *found, const char *version)
@@ -305,9 +311,12 @@ compare_entries(pcr_runner *r, const char *archive, const pcr_alist *expected,
         emit_archive(r, archive, PCR_ENV, "out of memory");
         return;
     }
-    for (size_t i = 0; i < expected->n; i++) {
-        const pcr_aentry *x = &expected->v[i];
-        if (x->is_dir || !is_pyc(x->name)) {
+    /* in name order, as a directory's check reports (its walk is
+     * sorted): the entries were kept as the servers finished, largest
+     * first, in an order that changes with -j and from run to run */
+    for (size_t i = 0; i < want.n; i++) {
+        const pcr_aentry *x = want.v[i];
+        if (!is_pyc(x->name)) {
             continue;
         }
         const pcr_aentry *f = find_entry(&have, x->name);
@@ -316,9 +325,9 @@ compare_entries(pcr_runner *r, const char *archive, const pcr_alist *expected,
         snprintf(where, sizeof where, "%s:%s", archive, x->name);
         pcr_run_emit_pyc(r, 0, archive, where, -1, -1, c, detail);
     }
-    for (size_t i = 0; i < found->n; i++) {
-        const pcr_aentry *f = &found->v[i];
-        if (!f->is_dir && is_pyc(f->name) && !find_entry(&want, f->name)) {
+    for (size_t i = 0; i < have.n; i++) {
+        const pcr_aentry *f = have.v[i];
+        if (is_pyc(f->name) && !find_entry(&want, f->name)) {
             snprintf(where, sizeof where, "%s:%s", archive, f->name);
             pcr_run_emit_pyc(r, 0, archive, where, -1, -1, PCR_CHECK_DIFFERENT,
                              "a .pyc with no source in the archive to check "

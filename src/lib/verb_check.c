@@ -11,6 +11,10 @@
  * of the same source found in its __pycache__ are checked too, with the
  * server of their cache tag, or recorded as no-compiler when there is
  * none here.
+ *
+ * A source that cannot be read at all (a name that does not exist) gets
+ * no records: one PCR_EV_SOURCE, failed with PCR_ENV, as compiling
+ * reports it, so that no .pyc name is made up for a typo.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -39,10 +43,11 @@ struct record {
 struct records {
     struct record *v;
     int n;
+    int unread; /* the source could not be read (e.g. is not there) */
 };
 
 struct listing {
-    char *dir;    /* with its trailing slash */
+    char *dir;    /* the .pyc directory, with its trailing slash */
     char **names; /* sorted */
     size_t n;
 };
@@ -119,12 +124,12 @@ free_listing(struct listing *l)
     memset(l, 0, sizeof *l);
 }
 
-/* The .pyc names in the __pycache__ of path's directory. */
+/* The .pyc names in the directory of path's .pyc (its __pycache__, or
+ * its place below the pycache prefix). */
 static const struct listing *
-listing_for(struct ctx *c, const char *path)
+listing_for(struct ctx *c, const pcr_plan *plan, const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, (size_t)(slash - path + 1)) : strdup("");
+    char *dir = pcr_pyc_dir(plan, path);
     if (dir == NULL) {
         return NULL;
     }
@@ -138,9 +143,7 @@ listing_for(struct ctx *c, const char *path)
     c->next = (c->next + 1) % LISTINGS;
     free_listing(l);
     l->dir = dir;
-    char *pc = pcr_path_join(dir[0] ? dir : ".", "__pycache__");
-    DIR *d = pc ? opendir(pc) : NULL;
-    free(pc);
+    DIR *d = opendir(dir);
     size_t cap = 0;
     struct dirent *e;
     while (d != NULL && (e = readdir(d)) != NULL) {
@@ -202,7 +205,7 @@ more_versions(pcr_runner *r, size_t i, const int *py, int npy,
     if (plan->legacy || job->pyc != NULL) {
         return PCR_OK;
     }
-    const struct listing *l = listing_for(r->outer, job->path);
+    const struct listing *l = listing_for(r->outer, plan, job->path);
     if (l == NULL || l->n == 0) {
         return PCR_OK;
     }
@@ -232,9 +235,7 @@ more_versions(pcr_runner *r, size_t i, const int *py, int npy,
         if (!wanted || known) {
             continue;
         }
-        char *pyc = pcr_path_join(l->dir[0] ? l->dir : "./", "__pycache__/");
-        char *full = pyc ? pcr_path_join(pyc, l->names[k]) : NULL;
-        free(pyc);
+        char *full = pcr_path_join(l->dir, l->names[k]);
         if (full == NULL) {
             rc = pcr_set_error(err, PCR_ENV, "out of memory");
             break;
@@ -322,19 +323,41 @@ compare(pcr_runner *r, size_t i, pcr_compiled *c, pcr_error *err)
     return PCR_OK;
 }
 
+/* The source, read as compiling reads it; one that is not there (a typo
+ * in a CI path) is trouble, said as compiling says it, not a .pyc
+ * problem. */
+static pcr_status
+load(pcr_runner *r, size_t i, pcr_source *src, pcr_error *err)
+{
+    pcr_status rc = pcr_source_read_to_check(pcr_run_job(r, i)->path,
+                                             PCR_MAX_SOURCE, src, err);
+    struct records *rs = rc == PCR_ENV ? records_of(r, i) : NULL;
+    if (rs != NULL) {
+        rs->unread = 1;
+    }
+    return rc;
+}
+
 static void
 deliver(pcr_runner *r, size_t i, const pcr_job_result *res)
 {
     const pcr_job *job = pcr_run_job(r, i);
     struct records *rs = records_of(r, i);
+    if (rs != NULL && rs->unread) {
+        /* no .pyc name made up for it: the source's event, as compiling
+         * emits it (PCR_ENV: the check could not look) */
+        pcr_run_emit_source(r, i, -1, PCR_FAILED, PCR_ENV, res->msg);
+        return;
+    }
     if (rs == NULL || (rs->n == 0 && res->nver == 0)) {
-        /* the job as a whole: excluded, not walked, no server */
+        /* the job as a whole: excluded, not walked, no server; no .pyc
+         * to name */
         pcr_check_class cls = res->outcome == PCR_SKIPPED ? PCR_CHECK_SKIPPED
                               : res->no_compiler ? PCR_CHECK_NO_COMPILER
                               : res->status == PCR_ENV
                                   ? PCR_CHECK_UNREADABLE
                                   : PCR_CHECK_SOURCE_ERROR;
-        pcr_run_emit_pyc(r, i, job->path, job->path, -1, -1, cls,
+        pcr_run_emit_pyc(r, i, job->path, NULL, -1, -1, cls,
                          res->outcome == PCR_SKIPPED
                              ? "excluded (-x, -e or a directory "
                                "restriction): not checked"
@@ -369,7 +392,8 @@ pcr_verb_check(pcr_runner *r)
     struct ctx c = {0};
     r->outer = &c;
     r->start_rounds = 1;
-    pcr_compile_hooks h = {.more = more_versions,
+    pcr_compile_hooks h = {.load = load,
+                           .more = more_versions,
                            .store = compare,
                            .deliver = deliver,
                            .forget = forget,

@@ -160,7 +160,8 @@ remove_one(pcr_runner *r, size_t i, const char *pyc)
     }
 }
 
-/* py3clean: DIR/__pycache__/BASE.*.pyc, whatever the tag and level. */
+/* py3clean: DIR/__pycache__/BASE.*.pyc (or below the pycache prefix),
+ * whatever the tag and level. */
 static void
 remove_all_tags(pcr_runner *r, size_t i, const char *path)
 {
@@ -168,12 +169,11 @@ remove_all_tags(pcr_runner *r, size_t i, const char *path)
     size_t dlen = slash ? (size_t)(slash - path + 1) : 0;
     const char *base = path + dlen;
     size_t blen = pcr_source_base_len(base);
-    size_t n = dlen + 16;
-    char *pc = malloc(n);
+    char *pc = pcr_pyc_dir(r->plan, path);
     if (pc == NULL) {
         return;
     }
-    snprintf(pc, n, "%.*s__pycache__", (int)dlen, path);
+    pc[strlen(pc) - 1] = '\0'; /* its trailing slash */
     DIR *d = opendir(pc);
     if (d != NULL) {
         struct dirent *e;

@@ -43,7 +43,8 @@ def tool(args, cwd=None, sde=None, env=None, extra_env=None, stdin=b"",
     """Run the tool and return the CompletedProcess (output captured).
 
     The environment is env (default: this process's), always without
-    SOURCE_DATE_EPOCH unless sde gives one; without
+    SOURCE_DATE_EPOCH unless sde gives one and without
+    PYTHONPYCACHEPREFIX; without
     PYCOMPILE_REPRO_CACHE_DIR unless env is given; then extra_env on
     top.  --python PYVER unless explicit is false; under $PCR_WRAPPER
     unless wrapped is false (a reference run, not the run under test);
@@ -51,6 +52,7 @@ def tool(args, cwd=None, sde=None, env=None, extra_env=None, stdin=b"",
     times longer."""
     e = dict(os.environ if env is None else env)
     e.pop("SOURCE_DATE_EPOCH", None)
+    e.pop("PYTHONPYCACHEPREFIX", None)  # where the .pyc go: tests say
     if env is None:
         e.pop("PYCOMPILE_REPRO_CACHE_DIR", None)
     if sde is not None:

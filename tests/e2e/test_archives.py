@@ -198,6 +198,60 @@ class TestCheckArchives(Base):
         self.assertTrue(bad[0]["pyc"].endswith(
             (":pkg/__pycache__/b." + TAG + ".pyc")))
 
+    def test_check_reports_in_name_order_for_every_j(self):
+        """A tar's and a wheel's check list their .pyc sorted by name, as
+        a directory's check does, the same for every -j and every run
+        (before: largest first, in the order the servers finished)."""
+        src = os.path.join(self.top, "a")
+        # sizes not in name order, some large enough to take a while
+        for k in range(12):
+            size = (k * 7919) % 12
+            common.write(os.path.join(src, "pkg", "m%02d.py" % k),
+                         "X = %r\n" % list(range(size * 400)))
+        out = os.path.join(self.top, "o.tar")
+        self.assertEqual(tool(["--tar", out, "pkg"], cwd=src).returncode, 0)
+        for k in (1, 4, 6, 9):  # stale: problem lines in the text report
+            with open(os.path.join(src, "pkg", "m%02d.py" % k), "a") as f:
+                f.write("Y = 1\n")
+        reports = set()
+        for j in ("1", "2", "1", "2", "2"):
+            p = tool(["--check", "--tar", out, "-j", j, "--format", "json",
+                      "pkg"], cwd=src)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            import json
+            pycs = [f["pyc"] for f in json.loads(p.stdout)["files"]]
+            self.assertEqual(pycs, sorted(pycs))
+            self.assertEqual(len(pycs), 12)
+            t = tool(["--check", "--tar", out, "-j", j, "pkg"], cwd=src)
+            self.assertEqual(t.returncode, 1)
+            reports.add((p.stdout, t.stdout))
+        self.assertEqual(len(reports), 1)
+        lines = t.stdout.decode().splitlines()
+        self.assertEqual([x.split(": ")[0].rsplit("/", 1)[1][:3]
+                          for x in lines], ["m01", "m04", "m06", "m09"])
+        # a wheel's check likewise
+        whl = os.path.join(self.top, "w", "pkg-1.0-py3-none-any.whl")
+        os.makedirs(os.path.dirname(whl))
+        with zipfile.ZipFile(whl, "w") as z:
+            for k in range(12):
+                name = "pkg/m%02d.py" % k
+                with open(os.path.join(src, name), "rb") as f:
+                    z.writestr(name, f.read())
+            z.writestr("pkg-1.0.dist-info/METADATA",
+                       "Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n")
+            z.writestr("pkg-1.0.dist-info/WHEEL",
+                       "Wheel-Version: 1.0\nGenerator: t\n"
+                       "Root-Is-Purelib: true\nTag: py3-none-any\n")
+        reports = set()
+        for j in ("1", "2", "1", "2"):
+            p = tool(["--check", "--wheel", whl, "-j", j, "--no-verify-record",
+                      "--format", "json"], cwd=self.top)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            pycs = [f["pyc"] for f in json.loads(p.stdout)["files"]]
+            self.assertEqual(pycs, sorted(pycs))
+            reports.add(p.stdout)
+        self.assertEqual(len(reports), 1)
+
     def test_check_wheel(self):
         whl = TestWheel.debian_wheel(self)
         out = os.path.join(self.top, "out", ("PyYAML-6.0-" + CPTAG + "-none-any.whl"))

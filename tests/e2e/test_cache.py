@@ -218,6 +218,65 @@ class TestCache(Base):
         p = self.run_cached("-o0")
         self.assertEqual(stats(p)["hits"], self.n)  # level 0 survived
 
+    def test_a_default_limit_and_the_variable(self):
+        """As ccache: a default maximum (1 GiB), stated by --help and
+        --cache-stats; PYCOMPILE_REPRO_CACHE_MAX_SIZE sets another,
+        --cache-max-size overrides it, 0 is no limit."""
+        usage = tool(["--help"], self.top).stdout.decode()
+        opt = usage[usage.index("--cache-max-size"):]
+        opt = opt[:opt.index("\n  --")]
+        self.assertIn("default 1G", opt)
+        self.assertIn("PYCOMPILE_REPRO_CACHE_MAX_SIZE", opt)
+        env = dict(os.environ)
+        env.pop("PYCOMPILE_REPRO_CACHE_DIR", None)
+        env.pop("PYCOMPILE_REPRO_CACHE_MAX_SIZE", None)
+        p = self.run_cached("-o0", "-o1", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(stats(p)["trimmed"], 0)
+        self.assertRegex(p.stderr.decode(), r"entries, \S+ \S+ of 1\.0 GiB\n")
+        total = stats(p)["bytes"]
+        small = dict(env, PYCOMPILE_REPRO_CACHE_MAX_SIZE="%dK"
+                     % (total // 2048))
+        self.clean()
+        p = self.run_cached("-o0", "-o1", "-f", env=small)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        s = stats(p)
+        self.assertGreater(s["trimmed"], 0)
+        self.assertLessEqual(s["bytes"], total // 2)
+        # the option wins over the variable; 0: no limit
+        self.clean()
+        p = self.run_cached("-o0", "-o1", "-f", "--cache-max-size", "0",
+                            env=small)
+        s = stats(p)
+        self.assertEqual(s["trimmed"], 0)
+        self.assertNotIn(b" of ", p.stderr)
+        self.assertGreater(s["bytes"], total // 2)
+        # stated alone too
+        p = tool(["--cache-stats", "--cache-dir", self.cache], self.top,
+                 env=small)
+        self.assertIn(b" of %d.0 KiB\n" % (total // 2048), p.stderr)
+        # a value that is no size is a usage error naming the variable
+        bad = dict(env, PYCOMPILE_REPRO_CACHE_MAX_SIZE="lots")
+        p = self.run_cached(env=bad)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"PYCOMPILE_REPRO_CACHE_MAX_SIZE: invalid cache size "
+                      b"'lots'", p.stderr)
+
+    def test_a_copy_elsewhere_hits_only_with_the_same_recorded_name(self):
+        """README: the recorded name is part of the key."""
+        p = self.run_cached()
+        copy = os.path.join(self.top, "copy", "json")
+        shutil.copytree(self.tree, copy,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        p = tool(HASH + ["-q", "--cache-dir", self.cache, "--cache-stats",
+                         os.path.join("copy", "json")], self.top)
+        self.assertEqual(stats(p)["hits"], 0)
+        for where in (self.tree, copy):
+            shutil.rmtree(os.path.join(where, "__pycache__"), True)
+            p = tool(HASH + ["-q", "--cache-dir", self.cache,
+                             "--cache-stats", "-d", "json", where], self.top)
+        self.assertEqual(stats(p)["hits"], self.n)
+
 
 if __name__ == "__main__":
     main()

@@ -233,7 +233,7 @@ class TestCheck(Base):
         self.assertEqual(p.returncode, 1)
         report = json.loads(p.stdout)
         self.assertEqual(report["format"], "pycompile-repro-check")
-        self.assertEqual(report["format_version"], 2)
+        self.assertEqual(report["format_version"], 3)
         self.assertEqual(report["canonical_form"], 2)
         self.assertEqual([x["series"] for x in report["pythons"]], [PYVER])
         files = report["files"]

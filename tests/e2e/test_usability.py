@@ -4,6 +4,7 @@ typos, spellings, what --help states, where summaries go, what -q does to
 --check, --wheel into a new directory, the listing on a terminal, and the
 cache alone.  Runs under /usr/bin/python3.X, the interpreter of the
 server under test (PYVER)."""
+import json
 import os
 import re
 import sys
@@ -61,6 +62,29 @@ class TestSmallThings(Base):
             with self.subTest(opt=opt):
                 self.assertEqual(len(re.findall(
                     r"(?m)^  (?:-\w, )?" + opt + r"\b", usage)), 1)
+
+    def test_readme_table_lists_every_option(self):
+        """README's option table names every option --help names (it
+        left out --remove, which the Debian addon and prerm use)."""
+        readme = os.path.join(common.HERE, "..", "..", "README.md")
+        if not os.path.exists(readme):
+            self.skipTest("no README.md beside the tests")
+        with open(readme, encoding="utf-8") as f:
+            text = f.read()
+        table = text[text.index("| option | meaning |"):]
+        table = table[:table.index("\n\n")]
+        # the first column of each row
+        firsts = " ".join(row.split(" | ")[0]
+                          for row in table.splitlines()[2:])
+        in_table = set(re.findall(r"(?<![\w-])(--?[\w][\w-]*)", firsts))
+        usage = tool(["--help"], self.top).stdout.decode()
+        in_help = set()
+        for short, long_ in re.findall(
+                r"(?m)^  (-\w)?(?:, )?(--[a-z-]+)?", usage):
+            in_help |= {o for o in (short, long_) if o}
+        in_help |= set(re.findall(r"also spelt (--[a-z-]+)", usage))
+        self.assertIn("--remove", in_help)
+        self.assertEqual(sorted(in_help - in_table), [])
 
 
 class TestStreams(Base):
@@ -128,6 +152,185 @@ class TestCheckQuiet(Base):
         p = tool(["--check", "-qq", "pkg"], self.top)
         self.assertEqual(p.returncode, 2)
         self.assertIn(b"unreadable", p.stdout)
+
+
+class TestCheckMissingOperand(Base):
+    """--check of a name that does not exist (a typo in a CI path) says
+    what compiling says, "NAME: cannot open: ...", and exits 2 (the check
+    could not look), never a made-up .pyc "missing" or "source-error"
+    (exit 1: "you forgot to build")."""
+
+    NAMES = ("srcc", "nodir/", "nope.py")
+
+    def setUp(self):
+        super().setUp()
+        self.write("src.py")
+        self.assertEqual(tool(["-q", "src.py"], self.top).returncode, 0)
+
+    def test_text_json_and_quiet(self):
+        for name in self.NAMES:
+            with self.subTest(name=name):
+                said = ("pycompile-repro: %s: cannot open: No such file or "
+                        "directory\n" % name).encode()
+                # compiling says it so (exit 1: a file failed, as py_compile)
+                p = tool([name], self.top)
+                self.assertEqual(p.returncode, 1)
+                self.assertIn(said, p.stderr)
+                # checking: the same words, exit 2, and the good file is
+                # still checked
+                p = tool(["--check", "src.py", name], self.top)
+                self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+                self.assertIn(said, p.stderr)
+                self.assertNotIn(b"__pycache__", p.stdout + p.stderr)
+                self.assertNotIn(b"source-error", p.stdout + p.stderr)
+                self.assertEqual(p.stdout, b"")
+                self.assertIn(b"checked 2 .pyc: 1 identical, 0 differ, "
+                              b"1 error in ", p.stderr)
+                # -qq: still said, it is why the status is 2
+                p = tool(["--check", "-qq", name], self.top)
+                self.assertEqual(p.returncode, 2)
+                self.assertIn(said, p.stderr)
+                # JSON: one record naming the source, no .pyc
+                p = tool(["--check", "--format", "json", "src.py", name],
+                         self.top)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                report = json.loads(p.stdout)
+                self.assertEqual(report["files"][1], {
+                    "source": name, "pyc": None, "python": None,
+                    "level": -1, "status": "error", "class": "unreadable",
+                    "detail": "cannot open: No such file or directory"})
+                self.assertEqual(report["files"][0]["status"], "ok")
+                self.assertEqual(report["totals"]["errors"], 1)
+                self.assertEqual(report["totals"]["by_class"]["unreadable"],
+                                 1)
+
+    def test_in_a_tar_check_too(self):
+        env = {"SOURCE_DATE_EPOCH": "1700000000"}
+        p = tool(["--tar", "t.tar", "src.py"], self.top, extra_env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = tool(["--check", "--tar", "t.tar", "src.py"], self.top,
+                 extra_env=env)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        p = tool(["--check", "--tar", "t.tar", "src.py", "nope.py"],
+                 self.top, extra_env=env)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn(b"pycompile-repro: ./nope.py: cannot open: No such "
+                      b"file or directory\n", p.stderr)
+        p = tool(["--check", "--tar", "t.tar", "--format", "json", "src.py",
+                  "nope.py"], self.top, extra_env=env)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        bad = [f for f in json.loads(p.stdout)["files"]
+               if f["status"] != "ok"]
+        self.assertEqual(bad, [{
+            "source": "./nope.py", "pyc": None, "python": None, "level": -1,
+            "status": "error", "class": "unreadable",
+            "detail": "cannot open: No such file or directory"}])
+        # a source that does not compile fails a tar check (exit 0 before)
+        self.write("bad.py", "def f(:\n")
+        p = tool(["--check", "--tar", "t.tar", "src.py", "bad.py"],
+                 self.top, extra_env=env)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn(b"pycompile-repro: ./bad.py: ", p.stderr)
+
+
+class TestPycachePrefix(Base):
+    """PYTHONPYCACHEPREFIX (sys.pycache_prefix) is honoured as importlib
+    honours it: the .pyc go to PREFIX + the source's absolute directory +
+    NAME.TAG[.opt-N].pyc, the paths compileall and py_compile write
+    (before: ignored, __pycache__ written where that Python never looks);
+    said once; not used, and said, where the .pyc are for elsewhere
+    (archives, -b, --package)."""
+
+    def setUp(self):
+        super().setUp()
+        self.write("pkg/__init__.py")
+        self.write("pkg/sub/m.py", "def f():\n    return 'x'\n")
+        self.write("one.py", "y = 2\n")
+        self.write("two.py", "z = 3\n")
+        self.ops = ["pkg", "./one.py", os.path.join(self.top, "two.py")]
+
+    def files_below(self, root):
+        out = {}
+        for d, _dirs, fs in os.walk(root):
+            for f in fs:
+                p = os.path.join(d, f)
+                with open(p, "rb") as fh:
+                    out[os.path.relpath(p, root)] = fh.read()
+        return out
+
+    def test_written_where_compileall_writes_them(self):
+        import shutil
+        import subprocess
+        for prefix in ("pfx", os.path.join(self.top, "abs pfx", "x")):
+            with self.subTest(prefix=prefix):
+                for d, dirs, _fs in os.walk(self.top):
+                    if "__pycache__" in dirs:
+                        shutil.rmtree(os.path.join(d, "__pycache__"))
+                root = os.path.join(self.top, prefix)
+                env = {"PYTHONPYCACHEPREFIX": prefix}
+                subprocess.run([sys.executable, "-m", "compileall", "-q",
+                                "-o", "0", "-o", "1"] + self.ops,
+                               cwd=self.top, check=True,
+                               env=dict(os.environ, **env))
+                theirs = self.files_below(root)
+                self.assertTrue(theirs)
+                shutil.rmtree(root)
+                p = tool(["-o", "0", "-o", "1"] + self.ops, self.top,
+                         extra_env=env)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn(b"PYTHONPYCACHEPREFIX", p.stderr)
+                ours = self.files_below(root)
+                self.assertEqual(sorted(ours), sorted(theirs))
+                self.assertEqual([f for f in self.files_below(self.top)
+                                  if "__pycache__" in f], [])
+                # the bytes are those of the same run into __pycache__
+                p = tool(["-q", "-o", "0", "-o", "1"] + self.ops, self.top)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                plain = {os.path.basename(k): v for k, v in
+                         self.files_below(self.top).items()
+                         if "__pycache__" in k}
+                self.assertEqual({os.path.basename(k): v
+                                  for k, v in ours.items()}, plain)
+                # up to date, checked, and removed, all in the prefix
+                p = tool(["-o", "0", "-o", "1"] + self.ops, self.top,
+                         extra_env=env)
+                self.assertIn(b" 0 compiled, ", p.stderr)
+                p = tool(["--check", "-o", "0", "-o", "1"] + self.ops,
+                         self.top, extra_env=env)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                p = tool(["-q", "--remove"] + self.ops, self.top,
+                         extra_env=env)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual([f for f in self.files_below(root)
+                                  if f.endswith(".pyc")], [])
+                p = tool(["--check"] + self.ops, self.top, extra_env=env)
+                self.assertEqual(p.returncode, 1)
+                self.assertIn(b": missing: ", p.stdout)
+                # -q: not said
+                p = tool(["-q", "pkg"], self.top, extra_env=env)
+                self.assertEqual(p.stderr, b"")
+                shutil.rmtree(root)
+
+    def test_not_used_where_the_pyc_are_for_elsewhere(self):
+        env = {"PYTHONPYCACHEPREFIX": "pfx", "SOURCE_DATE_EPOCH": "1"}
+        p = tool(["--tar", "t.tar", "pkg"], self.top, extra_env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"PYTHONPYCACHEPREFIX is set but not used", p.stderr)
+        import tarfile
+        with tarfile.open(os.path.join(self.top, "t.tar")) as t:
+            self.assertTrue(all("/__pycache__/" in n or not
+                                n.endswith(".pyc") for n in t.getnames()))
+        p = tool(["-b", "one.py"], self.top, extra_env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"PYTHONPYCACHEPREFIX is set but not used", p.stderr)
+        self.assertTrue(os.path.exists(os.path.join(self.top, "one.pyc")))
+        self.assertFalse(os.path.exists(os.path.join(self.top, "pfx")))
+        # empty: no prefix, as Python
+        p = tool(["one.py"], self.top,
+                 extra_env={"PYTHONPYCACHEPREFIX": ""})
+        self.assertEqual(p.stderr, b"")
+        self.assertTrue(os.path.exists(pycref.cache_path(
+            os.path.join(self.top, "one.py"))))
 
 
 def make_wheel(where, name="demo"):
@@ -250,11 +453,11 @@ class TestCacheAlone(Base):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stderr.decode(),
                          r"cache: 0 hits, 3 misses, 3 written, 0 damaged, "
-                         r"0 trimmed; 3 entries, \d+\.\d KiB\n")
+                         r"0 trimmed; 3 entries, \d+\.\d KiB of 1\.0 GiB\n")
         p = tool(["--cache-stats", "--cache-dir", cache], self.top)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stderr.decode(), r"^pycompile-repro: cache \S+: "
-                         r"3 entries, \d+\.\d KiB\n$")
+                         r"3 entries, \d+\.\d KiB of 1\.0 GiB\n$")
         # the variable names it too
         env = dict(os.environ, PYCOMPILE_REPRO_CACHE_DIR=cache)
         p = tool(["--cache-stats"], self.top, env=env)

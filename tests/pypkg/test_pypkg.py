@@ -396,6 +396,12 @@ class TestCheckAndCanonicalize(Base):
         self.assertEqual(status["plain.py"], "missing")
         self.assertEqual(status["pkg/mod.py"], "stale")
         self.assertEqual(status["consts.py"], "ok")
+        # a name that is not there: one record naming it, no .pyc made up
+        nope = os.path.join(a, "nope.py")
+        recs = pycompile_repro.check([os.path.join(a, "consts.py"), nope])
+        self.assertEqual(recs[-1], pycompile_repro.CheckRecord(
+            nope, None, None, -1, "unreadable",
+            "cannot open: No such file or directory"))
 
     def test_canonicalize_stdlib_output(self):
         a = self.tree("a")

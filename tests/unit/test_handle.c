@@ -47,6 +47,7 @@ Test(handle, null_is_an_error_everywhere)
     cr_expect_eq(pcr_set_max_depth(NULL, 1), PCR_ENV);
     cr_expect_eq(pcr_set_exclude(NULL, "x"), PCR_ENV);
     cr_expect_eq(pcr_set_symlink_limit(NULL, "/"), PCR_ENV);
+    cr_expect_eq(pcr_set_pycache_prefix(NULL, "/p"), PCR_ENV);
     cr_expect_eq(pcr_add_operand(NULL, "a.py"), PCR_ENV);
     cr_expect_eq(pcr_add_file(NULL, "a.py", NULL, NULL), PCR_ENV);
     cr_expect_eq(pcr_add_restriction(NULL, "/"), PCR_ENV);

@@ -32,6 +32,41 @@ Test(paths, cache_from_source)
     free(t);
 }
 
+/* importlib.util.cache_from_source with sys.pycache_prefix set: the
+ * values CPython 3.11 gives (PYTHONPYCACHEPREFIX=... python3.11 -c ...) */
+static void
+check_prefix(const char *prefix, const char *cwd, const char *src, int level,
+             const char *want)
+{
+    char *got = pcr_prefix_cache_path(prefix, cwd, src, "cpython-311", level);
+    cr_assert_not_null(got);
+    cr_expect_str_eq(got, want, "cache_from_source(%s) in %s, prefix %s", src,
+                     cwd, prefix);
+    free(got);
+}
+
+Test(paths, cache_from_source_with_a_prefix)
+{
+    check_prefix("rel", "/tmp/a2t", "src.py", 0,
+                 "rel/tmp/a2t/src.cpython-311.pyc");
+    check_prefix("rel", "/tmp/a2t", "./d/../src.py", 1,
+                 "rel/tmp/a2t/./d/../src.cpython-311.opt-1.pyc");
+    check_prefix("rel", "/tmp/a2t", "/abs//x/y.py", 0,
+                 "rel/abs//x/y.cpython-311.pyc");
+    check_prefix("//x//", "/tmp/a2t", "src.py", 0,
+                 "//x/tmp/a2t/src.cpython-311.pyc");
+    /* a file in "/": its head is "", which importlib takes as relative */
+    check_prefix("rel", "/tmp/a2t", "/x.py", 0,
+                 "rel/tmp/a2t/x.cpython-311.pyc");
+    check_prefix("/p/", "/", "d/a.py", 2, "/p/d/a.cpython-311.opt-2.pyc");
+    check_prefix("/p/", "/tmp", "noext", 0, "/p/tmp/noextcpython-311.pyc");
+    check_prefix("/p/", "/tmp", ".hidden.py", 0,
+                 "/p/tmp/.hidden.cpython-311.pyc");
+    /* (CPython raises IndexError for a bare name in "/": the plain
+     * answer) */
+    check_prefix("/p/", "/", "a.py", 0, "/p/a.cpython-311.pyc");
+}
+
 static void
 check_name(const char *src, const char *rel, const char *d, const char *s,
            const char *p, const char *want)
