@@ -455,6 +455,9 @@ class TestCheckTarAmbiguous(Base):
                           ("gnu-long-name-and-pax", "tar"),
                           ("regular-named-like-a-directory", "tarfile"),
                           ("gnu-prefix-field", "tarfile")):
+            if (name, how) == ("regular-named-like-a-directory",
+                               "tarfile") and sys.version_info >= (3, 14):
+                continue  # 3.14's tarfile no longer takes that member
             with self.subTest(extracted=name, by=how):
                 path = os.path.join(self.top, name + ".tar")
                 self.assertEqual(self.extracted(path, how), z)

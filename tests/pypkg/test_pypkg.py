@@ -492,8 +492,15 @@ class TestInstaller(Base):
                       data="/usr")
         # the switch: installer.destinations imports compileall; one
         # assignment gives it ours
-        saved = installer.destinations.compileall
-        installer.destinations.compileall = compileall
+        # (installer 0.7 imports it at the top of destinations.py, newer
+        # ones inside the compile step: then the module itself is swapped)
+        swap_module = not hasattr(installer.destinations, "compileall")
+        saved = (sys.modules.get("compileall") if swap_module
+                 else installer.destinations.compileall)
+        if swap_module:
+            sys.modules["compileall"] = compileall
+        else:
+            installer.destinations.compileall = compileall
         try:
             dest = SchemeDictionaryDestination(
                 scheme, interpreter=sys.executable, script_kind="posix",
@@ -501,7 +508,13 @@ class TestInstaller(Base):
             with WheelFile.open(whl) as source:
                 installer.install(source, dest, {})
         finally:
-            installer.destinations.compileall = saved
+            if swap_module:
+                if saved is None:
+                    sys.modules.pop("compileall", None)
+                else:
+                    sys.modules["compileall"] = saved
+            else:
+                installer.destinations.compileall = saved
         site = destdir + prefix
         ours = clear_pycs(site)
         self.assertEqual(len(ours), 4, sorted(ours))
