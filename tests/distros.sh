@@ -171,6 +171,14 @@ in_chroot() { # command
         /bin/bash -c "$1"
 }
 
+# in_chroot, its output in $out and kept as $cache/$d.LOG.log, its
+# status in $rc
+in_chroot_logged() { # log command
+    in_chroot "$2" >"$out" 2>&1
+    rc=$?
+    cp "$out" "$cache/$d.$1.log"
+}
+
 # the totals line of a suite's output, added under a name
 total_of() { # name file rc
     t_counts "$2" "" "$3"
@@ -190,35 +198,23 @@ for d in $distros; do
     fi
     out=$(mktemp)
     if [[ " $suites_in " == *" $d "* ]]; then
-        in_chroot 'cd /src/pycompile-repro && make -j2 all unit >/tmp/build.log 2>&1 || { tail -n 30 /tmp/build.log; exit 1; }; make --no-print-directory test-suites' \
-            >"$out" 2>&1
-        rc=$?
-        cp "$out" "$cache/$d.suites.log"
+        in_chroot_logged suites 'cd /src/pycompile-repro && make -j2 all unit >/tmp/build.log 2>&1 || { tail -n 30 /tmp/build.log; exit 1; }; make --no-print-directory test-suites'
         grep -E '^[^ ].* [0-9]+ passed, [0-9]+ failed$|^parity: [0-9]+ source|^process-state: [a-z]' "$out" |
             grep -v '^[0-9]* passed' | sed "s/^/$d: /"
         total_of "$d: all suites" "$out" "$rc"
     fi
     # --check --all-packages on the system as the archive's packages left
     # it (before deb_system.sh installs anything of ours), then tampered
-    in_chroot 'bash /src/pycompile-repro/tests/packaging/tamper_check.sh /src/pycompile-repro' \
-        >"$out" 2>&1
-    rc=$?
-    cp "$out" "$cache/$d.tamper.log"
+    in_chroot_logged tamper 'bash /src/pycompile-repro/tests/packaging/tamper_check.sh /src/pycompile-repro'
     grep -E '^(FAIL|tamper-check): ' "$out" | sed "s/^/$d: /"
     total_of "$d: tamper check" "$out" "$rc"
     # a real Debian package with the addon, installed
-    in_chroot 'bash /src/pycompile-repro/tests/packaging/deb_system.sh /src/pycompile-repro' \
-        >"$out" 2>&1
-    rc=$?
-    cp "$out" "$cache/$d.deb-system.log"
+    in_chroot_logged deb-system 'bash /src/pycompile-repro/tests/packaging/deb_system.sh /src/pycompile-repro'
     grep -E '^(FAIL|deb-system): ' "$out" | sed "s/^/$d: /"
     total_of "$d: deb-system" "$out" "$rc"
     # make rpm passes rpmlint 2.x; the step on Debian's rpm (macro order)
     if [ "$d" = trixie ]; then
-        in_chroot 'cd /src/pycompile-repro && make -s all >/dev/null 2>&1 && python3 tests/packaging/test_packaging.py TestPackagesOfTheTool.test_make_rpm TestDebianRpm' \
-            >"$out" 2>&1
-        rc=$?
-        cp "$out" "$cache/$d.rpm.log"
+        in_chroot_logged rpm 'cd /src/pycompile-repro && make -s all >/dev/null 2>&1 && python3 tests/packaging/test_packaging.py TestPackagesOfTheTool.test_make_rpm TestDebianRpm'
         grep -E '^(FAIL|ERROR)' "$out" | sed "s/^/$d: /"
         t_counts "$out" e2e: "$rc"
         [ "$f" != 0 ] && tail -n 40 "$out"
@@ -227,20 +223,14 @@ for d in $distros; do
     # a real Bazel (sid's bazel-bootstrap, offline) running
     # pycompile-repro-bazel as rules_python runs its precompiler
     if [ "$d" = sid ]; then
-        in_chroot 'cd /src/pycompile-repro && bash tests/bazel/bazel_test.sh' \
-            >"$out" 2>&1
-        rc=$?
-        cp "$out" "$cache/$d.bazel.log"
+        in_chroot_logged bazel 'cd /src/pycompile-repro && bash tests/bazel/bazel_test.sh'
         grep -E '^bazel: [^:]* \([0-9.]+s\) |^bazel: [0-9.]+ s in all' "$out" |
             sed -E "s/^/$d: /; s/ +[0-9]+ passed, [0-9]+ failed$//"
         total_of "$d: bazel" "$out" "$rc"
     fi
     # RPM with two Python versions in one build root (sid has 3.13, 3.14)
     if [ "$d" = sid ]; then
-        in_chroot 'cd /src/pycompile-repro && make -s all >/dev/null 2>&1 && python3 tests/packaging/test_packaging.py TestRpm' \
-            >"$out" 2>&1
-        rc=$?
-        cp "$out" "$cache/$d.rpm.log"
+        in_chroot_logged rpm 'cd /src/pycompile-repro && make -s all >/dev/null 2>&1 && python3 tests/packaging/test_packaging.py TestRpm'
         grep -E '^(FAIL|ERROR)' "$out" | sed "s/^/$d: /"
         t_counts "$out" e2e: "$rc"
         [ "$f" != 0 ] && tail -n 40 "$out"

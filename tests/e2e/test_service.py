@@ -58,6 +58,16 @@ class Base(common.TempDirCase):
         return fake_servers.make(os.path.join(self.top, name or "srv"),
                                  fake_servers.real_server(BIN, PYVER), mode)
 
+    def mount_tmpfs(self, path):
+        """A small tmpfs on path, unmounted after the test (a test that
+        needs one to make a read-only file system is skipped without)."""
+        if shutil.which("mount") is None:
+            self.skipTest("no mount command here (a minimal chroot)")
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "pcr",
+                           path], capture_output=True).returncode:
+            self.skipTest("cannot mount a tmpfs here (not root?)")
+        self.addCleanup(subprocess.run, ["umount", "-l", path])
+
     def starts(self, log):
         if not os.path.exists(log):
             return 0
@@ -406,12 +416,7 @@ class TestCacheEveryRun(HandleBase):
 
     def test_the_read_only_warning_is_given_in_every_run(self):
         os.makedirs(self.cache)
-        if shutil.which("mount") is None:
-            self.skipTest("no mount command here (a minimal chroot)")
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "pcr",
-                           self.cache], capture_output=True).returncode:
-            self.skipTest("cannot mount a tmpfs here (not root?)")
-        self.addCleanup(subprocess.run, ["umount", "-l", self.cache])
+        self.mount_tmpfs(self.cache)
         os.chmod(self.cache, 0o700)
         self.assertEqual(self.run_once(), (dict(hits=0, misses=1, written=1,
                                                 errors=0), []))
@@ -672,12 +677,7 @@ class TestCacheTrust(Base):
 
     def test_a_read_only_cache_is_read_and_said(self):
         os.makedirs(self.cache)
-        if shutil.which("mount") is None:
-            self.skipTest("no mount command here (a minimal chroot)")
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "pcr",
-                           self.cache], capture_output=True).returncode:
-            self.skipTest("cannot mount a tmpfs here (not root?)")
-        self.addCleanup(subprocess.run, ["umount", "-l", self.cache])
+        self.mount_tmpfs(self.cache)
         os.chmod(self.cache, 0o755)
         self.assertEqual(self.compile().returncode, 0)
         self.assertEqual(len(self.entries()), 1)
