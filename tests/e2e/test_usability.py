@@ -268,8 +268,10 @@ class TestPycachePrefix(Base):
                         shutil.rmtree(os.path.join(d, "__pycache__"))
                 root = os.path.join(self.top, prefix)
                 env = {"PYTHONPYCACHEPREFIX": prefix}
-                subprocess.run([sys.executable, "-m", "compileall", "-q",
-                                "-o", "0", "-o", "1"] + self.ops,
+                # -B: compileall's own imports write nothing there (where
+                # the standard library has no .pyc yet, as in a chroot)
+                subprocess.run([sys.executable, "-B", "-m", "compileall",
+                                "-q", "-o", "0", "-o", "1"] + self.ops,
                                cwd=self.top, check=True,
                                env=dict(os.environ, **env))
                 theirs = self.files_below(root)
