@@ -28,6 +28,7 @@ command, then how many .pyc equal the pycompile-repro command line's.  With
 this project: fetch it yourself for a local comparison.
 """
 import argparse
+import itertools
 import json
 import os
 import re
@@ -202,21 +203,22 @@ def build(a):
                     TOP, "tests", "bazel", "check_pycs.py"), "reference",
                     ws, ref, "--tool", a.tool], check=True,
                     capture_output=True)
-            for fs in chosen:
-                for mode, strat in (("worker", "worker"),
-                                    ("one-shot", "local")):
-                    dt = bazel_build(ws, ob, flag_sets[fs] + [
-                        "--strategy=PyCompile=" + strat])
-                    cmp = subprocess.run(
-                        [sys.executable, os.path.join(
-                            TOP, "tests", "bazel", "check_pycs.py"),
-                         "compare", ws, ref, os.path.join(ws, "bazel-bin")],
-                        capture_output=True).stdout.decode().strip()
-                    print("%-28s %-9s %-8s %s  %s"
-                          % (name, mode, fs,
-                             "%7.1f s" % dt if dt else " failed",
-                             cmp.splitlines()[-1] if cmp else ""),
-                          flush=True)
+            modes = [m for m in (("worker", "worker"), ("one-shot", "local"))
+                     if m[0] in a.modes.split(",")]
+            for fs, (mode, strat), _ in itertools.product(
+                    chosen, modes, range(a.rounds)):
+                dt = bazel_build(ws, ob, flag_sets[fs] + [
+                    "--strategy=PyCompile=" + strat])
+                cmp = subprocess.run(
+                    [sys.executable, os.path.join(
+                        TOP, "tests", "bazel", "check_pycs.py"),
+                     "compare", ws, ref, os.path.join(ws, "bazel-bin")],
+                    capture_output=True).stdout.decode().strip()
+                print("%-28s %-9s %-8s %s  %s"
+                      % (name, mode, fs,
+                         "%7.1f s" % dt if dt else " failed",
+                         cmp.splitlines()[-1] if cmp else ""),
+                      flush=True)
     finally:
         for ws, ob in obs:
             subprocess.run(["bazel", "--output_base=" + ob, "shutdown"],
@@ -238,6 +240,10 @@ def main():
     bu.add_argument("--precompiler", required=True)
     bu.add_argument("--module", required=True)
     bu.add_argument("--tool", required=True, help="pycompile-repro")
+    bu.add_argument("--modes", default="worker,one-shot",
+                    help="worker, one-shot or both (comma-separated)")
+    bu.add_argument("--rounds", type=int, default=1,
+                    help="clean builds of each row")
     bu.add_argument("--rules-python", help="precompiler.py")
     bu.add_argument("--modules", type=int, default=2000)
     bu.add_argument("--python", default="%d.%d" % sys.version_info[:2])
