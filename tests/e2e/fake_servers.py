@@ -20,8 +20,12 @@ for m in MODES:
         with open(m.split(":", 1)[1], "a") as log:
             log.write("started seed=%%d\n" %% seed)
 UPGRADED = [m.split(":", 1)[1] for m in MODES if m.startswith("upgraded-if:")]
+# "gate:FILE": a source holding GATE is held (FILE.held is made) until FILE
+# exists, so that a test knows a compile is in flight for as long as it likes
+GATE = [m.split(":", 1)[1] for m in MODES if m.startswith("gate:")]
 LINGER = "linger" in MODES  # stays after its input ends
-MODE = [m for m in MODES if not m.startswith(("log-starts:", "upgraded-if:"))
+MODE = [m for m in MODES
+        if not m.startswith(("log-starts:", "upgraded-if:", "gate:"))
         and m != "linger"] or [""]
 MODE = MODE[0]
 if MODE == "no-hello":
@@ -75,6 +79,11 @@ while True:
         p += 4 + nlen
         slen = struct.unpack_from("<I", req, p)[0]
         src = req[p + 4:p + 4 + slen]
+        if GATE and b"GATE" in src:
+            import time
+            open(GATE[0] + ".held", "w").close()
+            while not os.path.exists(GATE[0]):
+                time.sleep(0.01)
         if MODE == "die-on" and b"DIE" in src:
             os.kill(os.getpid(), signal.SIGKILL)
         if MODE == "stall-on" and b"STALL" in src:

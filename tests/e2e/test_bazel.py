@@ -20,6 +20,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
+import fake_servers  # noqa: E402
 from common import BIN, PYVER, WRAPPER, main, readb, write  # noqa: E402
 
 BAZEL_BIN = os.path.abspath(os.environ.get(
@@ -73,11 +74,12 @@ def one_shot(args, cwd):
 class Worker:
     """pycompile-repro-bazel --persistent_worker, fed as Bazel feeds it."""
 
-    def __init__(self, cwd, startup=()):
+    def __init__(self, cwd, startup=(), env=None):
         self.proc = subprocess.Popen(
             WRAPPER + [BAZEL_BIN] + list(startup) + ["--persistent_worker"],
             cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE)
+            stderr=subprocess.PIPE,
+            env=None if env is None else dict(os.environ, **env))
         self.lines = queue.Queue()
         self.raw = []
         self.stderr = b""
@@ -178,8 +180,8 @@ class Base(common.TempDirCase):
         for w in self.workers:
             w.kill()
 
-    def worker(self, startup=()):
-        w = Worker(self.top, startup)
+    def worker(self, startup=(), env=None):
+        w = Worker(self.top, startup, env)
         self.workers.append(w)
         return w
 
@@ -533,27 +535,48 @@ class TestCancel(Base):
         self.assertEqual(w.response(), {"requestId": 2, "exitCode": 0})
         self.assertTrue(w.no_more())
 
+    def held_worker(self):
+        """A worker whose compile server holds a source with GATE in it
+        until self.release(): a request is in flight for as long as a test
+        needs, with no timing guess (which valgrind or a loaded machine
+        defeats)."""
+        self.gate = os.path.join(self.top, "go")
+        srv = fake_servers.make(os.path.join(self.top, "srv"),
+                                fake_servers.real_server(BIN, PYVER),
+                                "gate:" + self.gate)
+        w = self.worker(env={"PYCOMPILE_REPRO_SERVER_DIR": srv})
+        return w, self.src("held.py", "# GATE\nX = 1\n")
+
+    def until_held(self):
+        deadline = time.monotonic() + TIMEOUT
+        while not os.path.exists(self.gate + ".held"):
+            self.assertLess(time.monotonic(), deadline, "nothing was held")
+            time.sleep(0.01)
+
+    def release(self):
+        open(self.gate, "w").close()
+
     def test_a_queued_request_is_cancelled_and_never_written(self):
-        w = self.worker()
-        slow = self.src("slow.py", slow_source())
+        w, held = self.held_worker()
         s = self.src("a.py", module(1))
-        w.send(1, self.args(slow, slow, "slow.pyc"))
-        time.sleep(0.2 * SLOW)  # request 1 is compiling
+        w.send(1, self.args(held, held, "held.pyc"))
+        self.until_held()  # request 1 is compiling
         w.send(2, self.args(s, s, "a.pyc"))
         w.cancel(2)
-        first = w.response()
-        self.assertEqual(first, {"requestId": 2, "wasCancelled": True})
+        self.assertEqual(w.response(), {"requestId": 2, "wasCancelled": True})
+        self.release()
         self.assertEqual(w.response(), {"requestId": 1, "exitCode": 0})
         self.assertTrue(w.no_more())
         self.assertFalse(os.path.exists(os.path.join(self.top, "a.pyc")))
+        self.assertTrue(os.path.exists(os.path.join(self.top, "held.pyc")))
 
     def test_a_running_request_is_answered_once(self):
-        w = self.worker()
-        slow = self.src("slow.py", slow_source())
-        w.send(1, self.args(slow, slow, "slow.pyc"))
-        time.sleep(0.2 * SLOW)
+        w, held = self.held_worker()
+        w.send(1, self.args(held, held, "held.pyc"))
+        self.until_held()
         w.cancel(1)
         w.cancel(1)
+        self.release()
         r = w.response()
         self.assertEqual(r, {"requestId": 1, "wasCancelled": True})
         self.assertTrue(w.no_more())
