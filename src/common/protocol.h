@@ -38,7 +38,7 @@
 #include "common.h"
 #include "frame.h"
 
-#define PCR_PROTO_VERSION 1
+#define PCR_PROTO_VERSION 2
 
 enum {
     PCR_MSG_COMPILE = 'C',
@@ -61,6 +61,11 @@ typedef struct pcr_bytes {
 typedef struct pcr_msg_hello {
     uint32_t proto, magic, canonical_form;
     pcr_bytes version, build, tag;
+    /* the file its libpython was mapped from ("" if unknown), and that
+     * mapping's device and inode */
+    pcr_bytes lib;
+    uint32_t lib_major, lib_minor;
+    uint64_t lib_ino;
 } pcr_msg_hello;
 
 /* A request.  paths: REGEX only, npaths of them (the encoder reads

@@ -11,19 +11,28 @@
  * front end computes for these source bytes (3.11 and later; for older
  * series the key, which holds the source bytes, has to do).  Anything
  * else is a miss, counted as damaged, and the backend drops the entry.
+ *
+ * Beside the entries, in the same sealed form ("PCRS"), what a compile
+ * server's hello said (magic number, build, cache tag) under the identity
+ * of the files that made it: see pcr_cache_get_server.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* makedev */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "cache.h"
 #include "canonical.h"
 #include "lazy_libs.h"
+#include "marshal_format.h"
 #include "protocol.h"
 #include "source_hash.h"
 
 #define MAGIC "PCRC"
+#define SERVER_MAGIC "PCRS"
 #define FORMAT 2
 #define HEAD (4 + 4 + 32 + 32 + 8)
 
@@ -117,27 +126,66 @@ pcr_cache_make_key(const pcr_python *py, const char *record, int level,
     EVP_MD_CTX_free(ctx);
 }
 
+/* A sealed blob, as the backend stores it: kind (4) | u32 FORMAT | key
+ * (32) | SHA-256 of the payload (32) | u64 payload length | payload. */
+static size_t
+seal_begin(pcr_wbuf *w, const char kind[4], const pcr_cache_key *key)
+{
+    unsigned char zero[32 + 8] = {0};
+    pcr_wbuf_bytes(w, kind, 4);
+    pcr_wbuf_u32(w, FORMAT);
+    pcr_wbuf_bytes(w, key->sha, 32);
+    pcr_wbuf_bytes(w, zero, sizeof zero);
+    return w->len;
+}
+
+static void
+seal_end(pcr_wbuf *w)
+{
+    if (!w->failed) {
+        uint64_t n = (uint64_t)w->len - HEAD;
+        pcr_put_le32(w->data + 72, (uint32_t)n);
+        pcr_put_le32(w->data + 76, (uint32_t)(n >> 32));
+        sha256(w->data + HEAD, w->len - HEAD, w->data + 40);
+    }
+}
+
+/* Is blob a whole sealed blob of this kind and key?  Its payload then. */
+static const unsigned char *
+unseal(const pcr_buf *blob, const char kind[4], const pcr_cache_key *key,
+       size_t *len)
+{
+    const unsigned char *f = blob->data;
+    if (blob->len < HEAD || memcmp(f, kind, 4) != 0 ||
+        pcr_le32(f + 4) != FORMAT || memcmp(f + 8, key->sha, 32) != 0) {
+        return NULL;
+    }
+    uint64_t n = (uint64_t)pcr_le32(f + 72) | (uint64_t)pcr_le32(f + 76) << 32;
+    unsigned char sum[32];
+    if (n != blob->len - HEAD) {
+        return NULL;
+    }
+    sha256(f + HEAD, blob->len - HEAD, sum);
+    if (memcmp(sum, f + 40, 32) != 0) {
+        return NULL;
+    }
+    *len = blob->len - HEAD;
+    return f + HEAD;
+}
+
 /* Is blob the entry of key, whole, for these source bytes? */
 static int
 entry_holds(const pcr_buf *blob, const pcr_cache_key *key,
             const pcr_python *py, const unsigned char *src, size_t len)
 {
-    const unsigned char *f = blob->data;
-    if (blob->len < HEAD + 8 || memcmp(f, MAGIC, 4) != 0 ||
-        pcr_le32(f + 4) != FORMAT || memcmp(f + 8, key->sha, 32) != 0) {
-        return 0;
-    }
-    uint64_t n = (uint64_t)pcr_le32(f + 72) | (uint64_t)pcr_le32(f + 76) << 32;
-    if (n != blob->len - HEAD) {
-        return 0;
-    }
-    unsigned char sum[32], want[8];
-    sha256(f + HEAD, blob->len - HEAD, sum);
-    if (memcmp(sum, f + 40, 32) != 0) {
+    size_t n;
+    const unsigned char *p = unseal(blob, MAGIC, key, &n);
+    unsigned char want[8];
+    if (p == NULL || n < 8) {
         return 0;
     }
     return !pcr_source_hash(py->magic, src, len, want) ||
-           memcmp(want, f + HEAD, 8) == 0;
+           memcmp(want, p, 8) == 0;
 }
 
 int
@@ -175,28 +223,190 @@ pcr_cache_put(pcr_cache *c, const pcr_cache_key *key, const pcr_buf *body,
               const unsigned char hash[8])
 {
     pcr_wbuf w = {0};
-    unsigned char zero[32] = {0};
-    uint64_t n = 8 + (uint64_t)body->len;
-    pcr_wbuf_bytes(&w, MAGIC, 4);
-    pcr_wbuf_u32(&w, FORMAT);
-    pcr_wbuf_bytes(&w, key->sha, 32);
-    pcr_wbuf_bytes(&w, zero, 32);
-    pcr_wbuf_u32(&w, (uint32_t)n);
-    pcr_wbuf_u32(&w, (uint32_t)(n >> 32));
+    seal_begin(&w, MAGIC, key);
     pcr_wbuf_bytes(&w, hash, 8);
     pcr_wbuf_bytes(&w, body->data, body->len);
+    seal_end(&w);
     pcr_error err;
-    if (!w.failed) {
-        sha256(w.data + HEAD, w.len - HEAD, w.data + 40);
-        if (c->ops->put(c->self, key, w.data, w.len, &err) == PCR_OK) {
-            c->count[PCR_CACHE_WRITTEN]++;
-        } else {
-            c->count[PCR_CACHE_ERRORS]++;
-        }
+    if (!w.failed &&
+        c->ops->put(c->self, key, w.data, w.len, &err) == PCR_OK) {
+        c->count[PCR_CACHE_WRITTEN]++;
     } else {
         c->count[PCR_CACHE_ERRORS]++;
     }
     pcr_wbuf_free(&w);
+}
+
+/* ------------------------------------------------------- server facts */
+
+/* A file's identity: device, inode, size, modification and change times.
+ * All zero when there is no such file. */
+#define FILE_ID_WORDS 7
+static void
+file_id(const char *path, uint64_t id[FILE_ID_WORDS])
+{
+    struct stat st;
+    memset(id, 0, FILE_ID_WORDS * sizeof *id);
+    if (stat(path, &st) == 0) {
+        id[0] = (uint64_t)st.st_dev;
+        id[1] = (uint64_t)st.st_ino;
+        id[2] = (uint64_t)st.st_size;
+        id[3] = (uint64_t)st.st_mtim.tv_sec;
+        id[4] = (uint64_t)st.st_mtim.tv_nsec;
+        id[5] = (uint64_t)st.st_ctim.tv_sec;
+        id[6] = (uint64_t)st.st_ctim.tv_nsec;
+    }
+}
+
+static void
+put_u64s(pcr_wbuf *w, const uint64_t *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        pcr_wbuf_u32(w, (uint32_t)v[i]);
+        pcr_wbuf_u32(w, (uint32_t)(v[i] >> 32));
+    }
+}
+
+/* The record's key: the server's path and identity, and what decides
+ * which libpython the dynamic loader gives it (the variables it reads and
+ * its cache).  The libpython itself is checked on reading. */
+static void
+server_key(const pcr_python *py, pcr_cache_key *key)
+{
+    static const char *const vars[] = {"LD_LIBRARY_PATH", "LD_PRELOAD",
+                                       "LD_AUDIT"};
+    static const char *const files[] = {"/etc/ld.so.cache",
+                                        "/etc/ld.so.preload"};
+    pcr_wbuf w = {0};
+    uint64_t id[FILE_ID_WORDS];
+    pcr_wbuf_blob(&w, "pycompile-repro server 1", 24);
+    pcr_wbuf_blob(&w, py->path, strlen(py->path));
+    file_id(py->path, id);
+    put_u64s(&w, id, FILE_ID_WORDS);
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        pcr_wbuf_u32(&w, v != NULL);
+        pcr_wbuf_blob(&w, v ? v : "", v ? strlen(v) : 0);
+    }
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        file_id(files[i], id);
+        put_u64s(&w, id, FILE_ID_WORDS);
+    }
+    /* an unhashable key (no memory) is one no record is stored under */
+    sha256(w.failed ? (const void *)"" : w.data, w.failed ? 0 : w.len,
+           key->sha);
+    pcr_wbuf_free(&w);
+}
+
+static int
+take_str(pcr_rbuf *r, char *out, size_t size)
+{
+    size_t n;
+    const unsigned char *p = pcr_rbuf_blob(r, &n);
+    if (p == NULL || n == 0 || n >= size || memchr(p, 0, n) != NULL) {
+        return -1;
+    }
+    memcpy(out, p, n);
+    out[n] = 0;
+    return 0;
+}
+
+int
+pcr_cache_get_server(pcr_cache *c, pcr_python *py)
+{
+    pcr_cache_key key;
+    pcr_buf blob = {0};
+    server_key(py, &key);
+    if (!c->ops->get(c->self, &key, &blob)) {
+        return 0;
+    }
+    size_t n;
+    const unsigned char *p = unseal(&blob, SERVER_MAGIC, &key, &n);
+    pcr_rbuf r = {p, p ? p + n : NULL, 0};
+    char version[32], tag[16], *build = malloc(4097), *lib = malloc(4097);
+    uint32_t form = 0, magic = 0;
+    uint64_t had[FILE_ID_WORDS], now[FILE_ID_WORDS];
+    int ok = p != NULL && build != NULL && lib != NULL;
+    if (ok) {
+        form = pcr_rbuf_u32(&r);
+        magic = pcr_rbuf_u32(&r);
+        ok = take_str(&r, version, sizeof version) == 0 &&
+             take_str(&r, build, 4097) == 0 &&
+             take_str(&r, tag, sizeof tag) == 0 &&
+             take_str(&r, lib, 4097) == 0;
+        for (int i = 0; ok && i < FILE_ID_WORDS; i++) {
+            had[i] = pcr_rbuf_u32(&r);
+            had[i] |= (uint64_t)pcr_rbuf_u32(&r) << 32;
+        }
+        ok = ok && !r.bad && r.p == r.end;
+    }
+    const pcr_layout *L = ok ? pcr_layout_for_magic(magic) : NULL;
+    ok = ok && form == PCR_CANONICAL_FORM && strcmp(tag, py->tag) == 0 &&
+         L != NULL && strcmp(L->series, py->series) == 0;
+    if (ok) {
+        file_id(lib, now); /* the same libpython, still there */
+        ok = now[1] != 0 && memcmp(had, now, sizeof had) == 0;
+    }
+    if (ok) {
+        free(py->build);
+        free(py->lib);
+        py->build = build;
+        py->lib = lib;
+        build = lib = NULL;
+        py->magic = magic;
+        py->canonical_form = (int)form;
+        snprintf(py->version, sizeof py->version, "%s", version);
+        py->started = 1;
+        py->identified = 1;
+    } else if (p == NULL) {
+        c->ops->drop(c->self, &key);
+    }
+    free(build);
+    free(lib);
+    pcr_buf_free(&blob);
+    return ok;
+}
+
+void
+pcr_cache_put_server(pcr_cache *c, const pcr_python *py)
+{
+    uint64_t id[FILE_ID_WORDS];
+    if (!py->started || py->identified || py->lib == NULL ||
+        py->lib[0] != '/') {
+        return;
+    }
+    /* only while the path still names the file the server mapped */
+    file_id(py->lib, id);
+    if (id[1] == 0 ||
+        id[0] != (uint64_t)makedev(py->lib_major, py->lib_minor) ||
+        id[1] != py->lib_ino) {
+        return;
+    }
+    pcr_cache_key key;
+    server_key(py, &key);
+    pcr_wbuf w = {0};
+    seal_begin(&w, SERVER_MAGIC, &key);
+    pcr_wbuf_u32(&w, (uint32_t)py->canonical_form);
+    pcr_wbuf_u32(&w, py->magic);
+    pcr_wbuf_blob(&w, py->version, strlen(py->version));
+    pcr_wbuf_blob(&w, py->build, strlen(py->build));
+    pcr_wbuf_blob(&w, py->tag, strlen(py->tag));
+    pcr_wbuf_blob(&w, py->lib, strlen(py->lib));
+    put_u64s(&w, id, FILE_ID_WORDS);
+    seal_end(&w);
+    pcr_error err; /* not counted: the counters are the entries' */
+    if (!w.failed) {
+        (void)c->ops->put(c->self, &key, w.data, w.len, &err);
+    }
+    pcr_wbuf_free(&w);
+}
+
+void
+pcr_cache_drop_server(pcr_cache *c, const pcr_python *py)
+{
+    pcr_cache_key key;
+    server_key(py, &key);
+    c->ops->drop(c->self, &key);
 }
 
 void

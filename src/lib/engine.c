@@ -392,7 +392,7 @@ take_hello(pcr_engine *e, struct server *s, const unsigned char *p, size_t n,
         return PCR_ENV;
     }
     if (h.version.len == 0 || h.version.len >= sizeof py->version ||
-        h.build.len == 0 || h.build.len > 4096) {
+        h.build.len == 0 || h.build.len > 4096 || h.lib.len > 4096) {
         snprintf(why, size, "the compile server %s sent a malformed hello",
                  py->path);
         return PCR_ENV;
@@ -400,18 +400,40 @@ take_hello(pcr_engine *e, struct server *s, const unsigned char *p, size_t n,
     if (py->started &&
         (py->magic != h.magic || strlen(py->build) != h.build.len ||
          memcmp(py->build, h.build.data, h.build.len) != 0)) {
+        if (py->identified) {
+            /* what the cache said of these files was wrong: the run
+             * drops its record (run.c) */
+            py->identified = -1;
+            snprintf(why, size,
+                     "the compile server %s runs CPython %.*s, not the "
+                     "build the cache recorded for it (%s): run again",
+                     py->path, (int)(h.build.len > 200 ? 200 : h.build.len),
+                     (const char *)h.build.data, py->build);
+            return PCR_ENV;
+        }
         snprintf(why, size,
                  "the compile server %s now runs another CPython build than "
                  "its first server (%s): it was replaced while in use",
                  py->path, py->build);
         return PCR_ENV;
     }
-    if (!py->started) {
+    if (py->started) {
+        py->identified = 0; /* confirmed */
+    } else {
         char *build = strndup((const char *)h.build.data, h.build.len);
-        if (build == NULL) {
+        char *lib =
+            strndup(h.lib.data ? (const char *)h.lib.data : "", h.lib.len);
+        if (build == NULL || lib == NULL) {
+            free(build);
+            free(lib);
             snprintf(why, size, "out of memory");
             return PCR_ENV;
         }
+        free(py->lib);
+        py->lib = lib;
+        py->lib_major = h.lib_major;
+        py->lib_minor = h.lib_minor;
+        py->lib_ino = h.lib_ino;
         py->magic = h.magic;
         py->canonical_form = (int)h.canonical_form;
         snprintf(py->version, sizeof py->version, "%.*s", (int)h.version.len,
@@ -899,6 +921,7 @@ forget_versions_without_servers(pcr_engine *e)
         }
         if (!live) {
             e->py->v[py].started = 0;
+            e->py->v[py].identified = 0;
         }
     }
 }

@@ -532,8 +532,8 @@ PCR_API pcr_status
 pcr_set_server_dir(pcr *p, const char *dir)
 {
     NEED_HANDLE(p);
-    if (p->discovered && p->py.n > 0 && dir != NULL &&
-        p->server_dir != NULL && strcmp(dir, p->server_dir) == 0) {
+    if (p->discovered && p->py.n > 0 && dir != NULL && p->server_dir != NULL &&
+        strcmp(dir, p->server_dir) == 0) {
         return PCR_OK; /* the same: its servers stay warm */
     }
     pcr_status rc = set_str(p, &p->server_dir, dir);
@@ -668,7 +668,7 @@ pcr_python_start(pcr *p, int i)
     if (i < 0 || i >= p->py.n) {
         return pcr_fail(p, PCR_ENV, "no such compile server");
     }
-    if (p->py.v[i].started) {
+    if (p->py.v[i].started && !p->py.v[i].identified) {
         return PCR_OK;
     }
     pcr_engine *e = pcr_handle_engine(p);

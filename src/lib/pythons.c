@@ -128,6 +128,7 @@ pcr_pythons_clear(pcr_pythons *t)
     for (int i = 0; i < t->n; i++) {
         free(t->v[i].path);
         free(t->v[i].build);
+        free(t->v[i].lib);
     }
     free(t->v);
     free(t->dir);

@@ -22,12 +22,17 @@ typedef struct pcr_python {
     char series[8]; /* "3.13", from the server's name */
     char tag[16];   /* "cpython-313" (checked against its hello) */
     char *path;
-    /* from its hello (engine.c) */
+    /* from its hello (engine.c), or from the cache's record of an earlier
+     * hello of the same files (identified, until a hello confirms it) */
     int started;
+    int identified;
     uint32_t magic;
     int canonical_form;
     char version[32];
     char *build; /* sys.version: the exact build */
+    char *lib;   /* the libpython it mapped ("" unknown), and from where */
+    unsigned lib_major, lib_minor;
+    uint64_t lib_ino;
 } pcr_python;
 
 struct pcr_pythons {

@@ -338,6 +338,48 @@ exclude_jobs(pcr_runner *r, size_t from, size_t to)
     return rc;
 }
 
+/* With a cache, a version's facts (magic number, build) may come from the
+ * cache's record of its server's files instead of a hello, so that a run
+ * whose every source is a hit starts no interpreter (25 ms a version).
+ * Looked up once a run; a run that had to start the server records what
+ * it said (record_servers).  Not with --verify, which always compiles. */
+enum { KNOWN_UNTRIED, KNOWN_RECORD, KNOWN_MISSED, KNOWN_RUNNING };
+
+static int
+known_from_cache(pcr_runner *r, int py)
+{
+    if (r->cache == NULL || r->plan->rounds > 1) {
+        return 0;
+    }
+    if (r->known == NULL &&
+        (r->known = calloc((size_t)r->py->n + 1, 1)) == NULL) {
+        return 0;
+    }
+    pcr_python *v = &r->py->v[py];
+    if (r->known[py] == KNOWN_UNTRIED) {
+        r->known[py] = v->started                          ? KNOWN_RUNNING
+                       : pcr_cache_get_server(r->cache, v) ? KNOWN_RECORD
+                                                           : KNOWN_MISSED;
+    }
+    return r->known[py] == KNOWN_RECORD && v->identified == 1;
+}
+
+/* After the run: what the servers it started said, for the next run; a
+ * record a hello disagreed with, dropped. */
+static void
+record_servers(pcr_runner *r)
+{
+    for (int py = 0; r->known != NULL && py < r->py->n; py++) {
+        pcr_python *v = &r->py->v[py];
+        if (v->identified < 0) {
+            pcr_cache_drop_server(r->cache, v);
+        } else if (r->known[py] == KNOWN_MISSED && v->started &&
+                   !v->identified) {
+            pcr_cache_put_server(r->cache, v);
+        }
+    }
+}
+
 /* A source was found: start its versions' servers now, so that their
  * start-up (25 ms of an interpreter's initialisation) overlaps the rest of
  * the walk instead of following it. */
@@ -355,7 +397,9 @@ start_early(pcr_runner *r, const pcr_job *job)
         if (!r->early[py[k]]) {
             r->early[py[k]] = 1;
             r->nearly++;
-            pcr_engine_prestart(r->eng, py[k], r->start_rounds);
+            if (!known_from_cache(r, py[k])) {
+                pcr_engine_prestart(r->eng, py[k], r->start_rounds);
+            }
         }
     }
 }
@@ -504,7 +548,8 @@ pcr_run_tree(pcr_runner *r, const char *suffix, int into_pycache,
 pcr_status
 pcr_run_hello(pcr_runner *r, int py)
 {
-    if (r->py->v[py].started && pcr_engine_servers(r->eng) > 0) {
+    if (known_from_cache(r, py) ||
+        (r->py->v[py].started && pcr_engine_servers(r->eng) > 0)) {
         return PCR_OK;
     }
     return pcr_engine_hello(r->eng, py, &r->err);
@@ -589,6 +634,7 @@ run_verb(pcr *p, pcr_verb verb, pcr_callback cb, void *user)
         rc = v->fn(&r);
         pcr_engine_end(r.eng, rc == PCR_ENV);
         if (r.cache != NULL) {
+            record_servers(&r);
             pcr_cache_finish(r.cache, p->cache_want_totals);
             const char *w = pcr_cache_take_warning(r.cache);
             if (w != NULL) {
@@ -599,6 +645,7 @@ run_verb(pcr *p, pcr_verb verb, pcr_callback cb, void *user)
     free(r.ring);
     free(r.heap);
     free(r.early);
+    free(r.known);
     pcr_plan_free(&plan);
     if (rc != PCR_OK) {
         snprintf(p->err.msg, sizeof p->err.msg, "%s", r.err.msg);

@@ -55,8 +55,9 @@ struct pcr_runner {
     int start_rounds;     /* servers to start as sources appear (0: no) */
     unsigned char *early; /* per python: its servers were started */
     int nearly;
-    int failed;  /* some item failed or differs: PCR_FAIL */
-    int trouble; /* PCR_ENV seen */
+    unsigned char *known; /* per python: KNOWN_* (run.c) */
+    int failed;           /* some item failed or differs: PCR_FAIL */
+    int trouble;          /* PCR_ENV seen */
     pcr_error err;
 };
 

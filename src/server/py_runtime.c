@@ -183,3 +183,43 @@ srv_version(void)
 {
     return version;
 }
+
+/* The front end keeps what this hello says under the identity of this
+ * file (and the server's), so that a later run can know the build without
+ * starting an interpreter.  Which file the loader took is only known here;
+ * the mapping's device and inode let the front end see that the path
+ * still names that file. */
+void
+srv_libpython(srv_lib *lib)
+{
+    memset(lib, 0, sizeof *lib);
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (f == NULL) {
+        return;
+    }
+    uintptr_t at = (uintptr_t)(void *)Py_GetVersion;
+    char line[4096 + 128];
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi;
+        unsigned major, minor;
+        unsigned long long ino;
+        int off = 0;
+        if (sscanf(line, "%lx-%lx %*s %*s %x:%x %llu %n", &lo, &hi, &major,
+                   &minor, &ino, &off) < 5 ||
+            at < lo || at >= hi || off == 0 || line[off] != '/') {
+            continue;
+        }
+        size_t n = strcspn(line + off, "\n");
+        const char *gone = " (deleted)";
+        if (line[off + n] == '\n' && n < sizeof lib->path &&
+            !(n > strlen(gone) && memcmp(line + off + n - strlen(gone), gone,
+                                         strlen(gone)) == 0)) {
+            memcpy(lib->path, line + off, n);
+            lib->major = major;
+            lib->minor = minor;
+            lib->ino = ino;
+        }
+        break;
+    }
+    fclose(f);
+}

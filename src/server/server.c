@@ -53,12 +53,18 @@ static int
 send_hello(pcr_wbuf *w)
 {
     const char *v = srv_version(), *b = Py_GetVersion(), *t = srv_cache_tag();
+    srv_lib lib;
+    srv_libpython(&lib);
     pcr_msg_hello m = {PCR_PROTO_VERSION,
                        srv_magic(),
                        PCR_CANONICAL_FORM,
                        {(const unsigned char *)v, strlen(v)},
                        {(const unsigned char *)b, strlen(b)},
-                       {(const unsigned char *)t, strlen(t)}};
+                       {(const unsigned char *)t, strlen(t)},
+                       {(const unsigned char *)lib.path, strlen(lib.path)},
+                       lib.major,
+                       lib.minor,
+                       lib.ino};
     pcr_encode_hello(w, &m);
     return send_frame(w);
 }

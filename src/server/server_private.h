@@ -20,6 +20,15 @@ pcr_status srv_runtime_fini(pcr_error *err);
 uint32_t srv_magic(void);
 const char *srv_cache_tag(void);
 const char *srv_version(void); /* "3.13.5" */
+/* The file libpython is mapped from (the server's own when libpython is
+ * linked in statically), as /proc/self/maps says: path "" if unknown or
+ * deleted since. */
+typedef struct srv_lib {
+    char path[4096];
+    unsigned major, minor;
+    unsigned long long ino;
+} srv_lib;
+void srv_libpython(srv_lib *lib);
 /* py_memory.c: count allocations (all domains with the raw allocator of
  * leak-checked runs), before the interpreter starts.  Memory the
  * interpreter may allocate beyond what it held at start-up,

@@ -75,6 +75,18 @@ def readb(path):
         return f.read()
 
 
+def cache_entries(cache):
+    """A --cache-dir's entries of compiled code ("PCRC"), sorted: not its
+    records of what the servers said ("PCRS"), nor temporary files."""
+    out = []
+    for d, _, files in os.walk(cache):
+        for f in files:
+            path = os.path.join(d, f)
+            if not f.endswith(".tmp") and readb(path)[:4] == b"PCRC":
+                out.append(path)
+    return sorted(out)
+
+
 def write(path, data, mode=None):
     """Write data (str as UTF-8, or bytes) to path, making its parent
     directories; chmod it to mode if given; return path."""

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""The content-addressed cache (--cache-dir): hits compile nothing (one
-server per version starts, to say which exact CPython it is), damaged
+"""The content-addressed cache (--cache-dir): hits compile nothing and
+start no server (the cache keeps what a server's hello said under the
+identity of its files, the libpython it mapped included), damaged
 entries are misses, --verify never reads it,
 --check only when told to, processes share it, --cache-max-size trims the
 least recently used.  Runs under /usr/bin/python3.X of the server under
@@ -85,8 +86,8 @@ class TestCache(Base):
         s = stats(p)
         self.assertEqual((s["hits"], s["misses"]), (2 * self.n, 0))
         self.assertEqual(self.pycs(), first)
-        # one server, for its hello: which CPython build the entries are of
-        self.assertEqual(readb(log).count(b"started"), starts + 1)
+        # no server: the cache knows which CPython build the server is
+        self.assertEqual(readb(log).count(b"started"), starts)
         # the bytes are what compiling gives
         for f in os.listdir(self.tree):
             if f.endswith(".py"):
@@ -94,13 +95,88 @@ class TestCache(Base):
                 self.assertEqual(readb(pycref.cache_path(src)),
                                  pycref.expected_pyc(src, "json/" + f))
 
+    def warm(self, srv, log, env=None):
+        """Fill the cache through srv; the starts so far."""
+        for _ in range(2):
+            self.clean()
+            p = self.run_cached("--server-dir", srv, env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(stats(p)["hits"], self.n)
+        return readb(log).count(b"started")
+
+    def test_a_changed_server_file_is_asked_again(self):
+        log = os.path.join(self.top, "starts.log")
+        srv = fake_servers.make(os.path.join(self.top, "srv"),
+                                fake_servers.real_server(BIN, PYVER),
+                                "log-starts:" + log)
+        starts = self.warm(srv, log)
+        self.clean()
+        path = os.path.join(srv, "cpython-" + PYVER)
+        st = os.stat(path)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
+        p = self.run_cached("--server-dir", srv)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(stats(p)["hits"], self.n)
+        self.assertEqual(readb(log).count(b"started"), starts + 1)
+
+    def test_a_replaced_libpython_is_asked_again(self):
+        """The record names the libpython the server mapped: another file
+        there (an upgrade renames a new one in) makes the next run start
+        the server; so does another LD_LIBRARY_PATH."""
+        real = fake_servers.real_server(BIN, PYVER)
+        need = subprocess.run(["ldd", real], capture_output=True).stdout
+        lib = [w for w in need.decode().split()
+               if "/libpython%s" % PYVER in w]
+        if not lib:
+            self.skipTest("the server does not load a shared libpython")
+        d = os.path.join(self.top, "libdir")
+        os.mkdir(d)
+        copy = os.path.join(d, os.path.basename(lib[0]))
+        shutil.copy(lib[0], copy)
+        env = dict(os.environ, LD_LIBRARY_PATH=d)
+        log = os.path.join(self.top, "starts.log")
+        srv = fake_servers.make(os.path.join(self.top, "srv"), real,
+                                "log-starts:" + log)
+        starts = self.warm(srv, log)
+        self.assertEqual(self.warm(srv, log, env) - starts, 1)
+        starts = readb(log).count(b"started")
+        shutil.copy(lib[0], copy + ".new")
+        os.rename(copy + ".new", copy)  # as dpkg installs a file
+        self.clean()
+        p = self.run_cached("--server-dir", srv, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(stats(p)["hits"], self.n)
+        self.assertEqual(readb(log).count(b"started"), starts + 1)
+
+    def test_a_record_a_hello_disagrees_with_is_dropped(self):
+        """Should a server say another build than the cache recorded for
+        its files, the run stops (its hits may be of that other build)
+        and the record goes: the next run asks the server."""
+        log = os.path.join(self.top, "starts.log")
+        marker = os.path.join(self.top, "upgraded")
+        srv = fake_servers.make(os.path.join(self.top, "srv"),
+                                fake_servers.real_server(BIN, PYVER),
+                                "log-starts:%s+upgraded-if:%s" % (log, marker))
+        self.warm(srv, log)
+        open(marker, "w").close()
+        self.clean()
+        with open(os.path.join(self.tree, "new_module.py"), "w") as f:
+            f.write("x = 1\n")  # a miss: a server starts
+        p = self.run_cached("--server-dir", srv)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(b"not the build the cache recorded", p.stderr)
+        self.clean()
+        p = self.run_cached("--server-dir", srv)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        s = stats(p)  # another build: nothing of the old one is used
+        self.assertEqual((s["hits"], s["misses"]), (0, self.n + 1))
+
     def test_a_hit_is_not_written_again(self):
         """A hit only reads its entry (and marks it used): 0.2 stored it
         again, a temporary file and a rename per hit, "written" counting
         hits."""
         def inodes():
-            return {f: os.stat(os.path.join(d, f)).st_ino for d, _, fs in
-                    os.walk(os.path.join(self.cache, "v2")) for f in fs}
+            return {f: os.stat(f).st_ino for f in common.cache_entries(self.cache)}
         p = self.run_cached("-o0", "-o1")
         self.assertEqual(p.returncode, 0, p.stderr)
         before = inodes()
@@ -138,9 +214,7 @@ class TestCache(Base):
     def test_a_damaged_entry_is_a_miss_never_a_wrong_pyc(self):
         self.run_cached()
         want = self.pycs()
-        entries = [os.path.join(d, f) for d, _, fs in
-                   os.walk(os.path.join(self.cache, "v2")) for f in fs
-                   if len(f) == 62]
+        entries = common.cache_entries(self.cache)
         self.assertEqual(len(entries), self.n)
         for i, e in enumerate(entries):
             data = bytearray(readb(e))

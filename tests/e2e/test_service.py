@@ -564,11 +564,7 @@ class TestCacheTrust(Base):
         self.assertIn(b"1 hits", p.stderr)
 
     def entries(self):
-        out = []
-        for d, _, files in os.walk(self.cache):
-            out += [os.path.join(d, f) for f in files
-                    if not f.endswith(".tmp")]
-        return sorted(out)
+        return common.cache_entries(self.cache)
 
     def test_an_entry_under_another_key_is_damaged(self):
         self.write("pkg/n.py", "x = 'other'\n")

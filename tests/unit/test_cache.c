@@ -2,11 +2,19 @@
 /* Unit tests: the cache layer (cache.c) over a backend kept in memory, as
  * a second backend would plug in: a stored entry comes back; an entry
  * under another key, with a changed byte, or for other source bytes is
- * damaged, dropped, and a miss; counters. */
+ * damaged, dropped, and a miss; counters.  The records of what a server
+ * said hold only for the same server and libpython files. */
+#define _GNU_SOURCE /* mkdtemp, major, minor */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "cache.h"
+#include "canonical.h"
 #include "lazy_libs.h"
 #include "source_hash.h"
 #include "unit.h"
@@ -259,4 +267,177 @@ Test(cache, clear_removes_every_entry)
     cr_assert_eq(pcr_cache_counter_get(c, PCR_CACHE_TRIMMED), 2);
     cr_assert_not(lookup(c, &py, &k, SRC, sizeof SRC - 1));
     pcr_cache_free(c);
+}
+
+/* ----------------------------------------------- what the servers said */
+
+struct files {
+    char dir[64], server[96], lib[96];
+};
+
+static void
+write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A server and its libpython (as files), and py as a hello of them left
+ * it: its facts and the mapping of lib. */
+static pcr_python
+server_files(struct files *fs)
+{
+    strcpy(fs->dir, "/tmp/pcr-unit-XXXXXX");
+    cr_assert_not_null(mkdtemp(fs->dir));
+    snprintf(fs->server, sizeof fs->server, "%s/cpython-3.11", fs->dir);
+    snprintf(fs->lib, sizeof fs->lib, "%s/libpython3.11.so", fs->dir);
+    write_file(fs->server, "a server");
+    write_file(fs->lib, "a libpython");
+    pcr_python py = py311();
+    struct stat st;
+    cr_assert_eq(stat(fs->lib, &st), 0);
+    py.path = fs->server;
+    py.lib = fs->lib;
+    py.lib_major = major(st.st_dev);
+    py.lib_minor = minor(st.st_dev);
+    py.lib_ino = st.st_ino;
+    py.canonical_form = PCR_CANONICAL_FORM;
+    strcpy(py.version, "3.11.2");
+    py.started = 1;
+    return py;
+}
+
+static void
+remove_files(struct files *fs)
+{
+    unlink(fs->server);
+    unlink(fs->lib);
+    rmdir(fs->dir);
+}
+
+/* What a new run knows of the server: its name only. */
+static pcr_python
+unknown(const pcr_python *py)
+{
+    pcr_python q = py311();
+    q.path = py->path;
+    q.magic = 0;
+    q.build = NULL;
+    return q;
+}
+
+static void
+forget(pcr_python *q)
+{
+    free(q->build);
+    free(q->lib);
+}
+
+Test(cache, server_record_comes_back)
+{
+    struct mem m = {0};
+    struct files fs;
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = server_files(&fs), q = unknown(&py);
+    pcr_cache_put_server(c, &py);
+    cr_assert_eq(pcr_cache_get_server(c, &q), 1);
+    cr_assert(q.started && q.identified == 1);
+    cr_assert_eq(q.magic, MAGIC_311);
+    cr_assert_str_eq(q.build, py.build);
+    cr_assert_str_eq(q.version, "3.11.2");
+    cr_assert_str_eq(q.lib, fs.lib);
+    cr_assert_eq(q.canonical_form, PCR_CANONICAL_FORM);
+    forget(&q);
+    /* not counted among the entries' hits and writes */
+    cr_assert_eq(pcr_cache_counter_get(c, PCR_CACHE_WRITTEN), 0);
+    cr_assert_eq(pcr_cache_counter_get(c, PCR_CACHE_HITS), 0);
+    /* a hello that disagreed: dropped */
+    pcr_cache_drop_server(c, &py);
+    q = unknown(&py);
+    cr_assert_eq(pcr_cache_get_server(c, &q), 0);
+    cr_assert(!q.started && q.build == NULL);
+    pcr_cache_free(c);
+    remove_files(&fs);
+}
+
+Test(cache, server_record_needs_the_same_server_file)
+{
+    struct mem m = {0};
+    struct files fs;
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = server_files(&fs), q = unknown(&py);
+    pcr_cache_put_server(c, &py);
+    struct timeval tv[2] = {{1000000000, 0}, {1000000000, 0}};
+    cr_assert_eq(utimes(fs.server, tv), 0); /* another server binary */
+    cr_assert_eq(pcr_cache_get_server(c, &q), 0);
+    cr_assert(!q.started);
+    pcr_cache_free(c);
+    remove_files(&fs);
+}
+
+Test(cache, server_record_needs_the_same_libpython)
+{
+    struct mem m = {0};
+    struct files fs;
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = server_files(&fs), q = unknown(&py);
+    pcr_cache_put_server(c, &py);
+    /* an upgrade renames a new file in: another inode */
+    char next[128];
+    snprintf(next, sizeof next, "%s.new", fs.lib);
+    write_file(next, "a libpython");
+    cr_assert_eq(rename(next, fs.lib), 0);
+    cr_assert_eq(pcr_cache_get_server(c, &q), 0);
+    cr_assert(!q.started);
+    pcr_cache_free(c);
+    remove_files(&fs);
+}
+
+Test(cache, server_record_only_of_the_mapped_file)
+{
+    struct mem m = {0};
+    struct files fs;
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = server_files(&fs), q = unknown(&py);
+    py.lib_ino++; /* replaced between the server's start and now */
+    pcr_cache_put_server(c, &py);
+    cr_assert_eq(pcr_cache_get_server(c, &q), 0);
+    py.lib_ino--;
+    py.identified = 1; /* facts from a record: not recorded again */
+    pcr_cache_put_server(c, &py);
+    cr_assert_eq(pcr_cache_get_server(c, &q), 0);
+    pcr_cache_free(c);
+    remove_files(&fs);
+}
+
+Test(cache, damaged_server_record_is_dropped)
+{
+    struct mem m = {0};
+    struct files fs;
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = server_files(&fs), q = unknown(&py);
+    pcr_cache_put_server(c, &py);
+    cr_assert(m.used[0]);
+    m.blob[0].data[m.blob[0].len - 20] ^= 1;
+    cr_assert_eq(pcr_cache_get_server(c, &q), 0);
+    cr_assert(!q.started);
+    cr_assert_eq(m.drops, 1);
+    pcr_cache_free(c);
+    remove_files(&fs);
+}
+
+Test(cache, server_record_of_another_series_is_not_taken)
+{
+    struct mem m = {0};
+    struct files fs;
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = server_files(&fs), q = unknown(&py);
+    pcr_cache_put_server(c, &py);
+    strcpy(q.tag, "cpython-312"); /* the name says another version */
+    strcpy(q.series, "3.12");
+    cr_assert_eq(pcr_cache_get_server(c, &q), 0);
+    pcr_cache_free(c);
+    remove_files(&fs);
 }

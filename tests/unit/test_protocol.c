@@ -51,12 +51,17 @@ bytes_are(pcr_bytes b, const char *s)
 
 Test(protocol, hello_roundtrip_and_cuts)
 {
-    pcr_msg_hello h = {PCR_PROTO_VERSION,
-                       MAGIC_311,
-                       2,
-                       {(const unsigned char *)"3.11.2", 6},
-                       {(const unsigned char *)"3.11.2 (main)", 13},
-                       {(const unsigned char *)"cpython-311", 11}};
+    pcr_msg_hello h = {
+        PCR_PROTO_VERSION,
+        MAGIC_311,
+        2,
+        {(const unsigned char *)"3.11.2", 6},
+        {(const unsigned char *)"3.11.2 (main)", 13},
+        {(const unsigned char *)"cpython-311", 11},
+        {(const unsigned char *)"/usr/lib/libpython3.11.so", 25},
+        254,
+        1,
+        0x123456789ull};
     pcr_wbuf w = {0};
     pcr_encode_hello(&w, &h);
     size_t n;
@@ -71,6 +76,10 @@ Test(protocol, hello_roundtrip_and_cuts)
     cr_assert(bytes_are(back.version, "3.11.2"));
     cr_assert(bytes_are(back.build, "3.11.2 (main)"));
     cr_assert(bytes_are(back.tag, "cpython-311"));
+    cr_assert(bytes_are(back.lib, "/usr/lib/libpython3.11.so"));
+    cr_assert_eq(back.lib_major, 254);
+    cr_assert_eq(back.lib_minor, 1);
+    cr_assert_eq(back.lib_ino, 0x123456789ull);
     EVERY_CUT_REFUSED(p, n, pcr_decode_hello(pp, nn, &back));
     pcr_wbuf_free(&w);
 }
