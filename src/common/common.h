@@ -73,4 +73,12 @@ pcr_put_le32(unsigned char *p, uint32_t v)
 int pcr_sort(void *base, size_t n, size_t size,
              int (*cmp)(const void *a, const void *b, void *ctx), void *ctx);
 
+/* A file's identity (file_id.c): device, inode, size, modification and
+ * change times.  pcr_file_id: 0, or -1 and all zero when there is no such
+ * file. */
+#define PCR_FILE_ID_WORDS 7
+struct stat;
+void pcr_file_id_of(const struct stat *st, uint64_t id[PCR_FILE_ID_WORDS]);
+int pcr_file_id(const char *path, uint64_t id[PCR_FILE_ID_WORDS]);
+
 #endif

@@ -32,10 +32,10 @@ pcr_encode_hello(pcr_wbuf *w, const pcr_msg_hello *m)
     pcr_wbuf_blob(w, m->build.data, m->build.len);
     pcr_wbuf_blob(w, m->tag.data, m->tag.len);
     pcr_wbuf_blob(w, m->lib.data, m->lib.len);
-    pcr_wbuf_u32(w, m->lib_major);
-    pcr_wbuf_u32(w, m->lib_minor);
-    pcr_wbuf_u32(w, (uint32_t)m->lib_ino);
-    pcr_wbuf_u32(w, (uint32_t)(m->lib_ino >> 32));
+    for (int i = 0; i < PCR_FILE_ID_WORDS; i++) {
+        pcr_wbuf_u32(w, (uint32_t)m->lib_id[i]);
+        pcr_wbuf_u32(w, (uint32_t)(m->lib_id[i] >> 32));
+    }
     pcr_wbuf_end_frame(w, f);
 }
 
@@ -50,10 +50,10 @@ pcr_decode_hello(const unsigned char *p, size_t n, pcr_msg_hello *m)
     m->build = blob(&r);
     m->tag = blob(&r);
     m->lib = blob(&r);
-    m->lib_major = pcr_rbuf_u32(&r);
-    m->lib_minor = pcr_rbuf_u32(&r);
-    m->lib_ino = pcr_rbuf_u32(&r);
-    m->lib_ino |= (uint64_t)pcr_rbuf_u32(&r) << 32;
+    for (int i = 0; i < PCR_FILE_ID_WORDS; i++) {
+        m->lib_id[i] = pcr_rbuf_u32(&r);
+        m->lib_id[i] |= (uint64_t)pcr_rbuf_u32(&r) << 32;
+    }
     return whole(&r);
 }
 

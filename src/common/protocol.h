@@ -62,10 +62,10 @@ typedef struct pcr_msg_hello {
     uint32_t proto, magic, canonical_form;
     pcr_bytes version, build, tag;
     /* the file its libpython was mapped from ("" if unknown), and that
-     * mapping's device and inode */
+     * file's identity (pcr_file_id) when the server started, taken only
+     * when the path still named the file mapped */
     pcr_bytes lib;
-    uint32_t lib_major, lib_minor;
-    uint64_t lib_ino;
+    uint64_t lib_id[PCR_FILE_ID_WORDS];
 } pcr_msg_hello;
 
 /* A request.  paths: REGEX only, npaths of them (the encoder reads

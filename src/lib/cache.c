@@ -17,12 +17,9 @@
  * of the files that made it: see pcr_cache_get_server.
  */
 #define _POSIX_C_SOURCE 200809L
-#define _DEFAULT_SOURCE /* makedev */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include "cache.h"
 #include "canonical.h"
@@ -239,25 +236,6 @@ pcr_cache_put(pcr_cache *c, const pcr_cache_key *key, const pcr_buf *body,
 
 /* ------------------------------------------------------- server facts */
 
-/* A file's identity: device, inode, size, modification and change times.
- * All zero when there is no such file. */
-#define FILE_ID_WORDS 7
-static void
-file_id(const char *path, uint64_t id[FILE_ID_WORDS])
-{
-    struct stat st;
-    memset(id, 0, FILE_ID_WORDS * sizeof *id);
-    if (stat(path, &st) == 0) {
-        id[0] = (uint64_t)st.st_dev;
-        id[1] = (uint64_t)st.st_ino;
-        id[2] = (uint64_t)st.st_size;
-        id[3] = (uint64_t)st.st_mtim.tv_sec;
-        id[4] = (uint64_t)st.st_mtim.tv_nsec;
-        id[5] = (uint64_t)st.st_ctim.tv_sec;
-        id[6] = (uint64_t)st.st_ctim.tv_nsec;
-    }
-}
-
 static void
 put_u64s(pcr_wbuf *w, const uint64_t *v, int n)
 {
@@ -268,29 +246,46 @@ put_u64s(pcr_wbuf *w, const uint64_t *v, int n)
 }
 
 /* The record's key: the server's path and identity, and what decides
- * which libpython the dynamic loader gives it (the variables it reads and
- * its cache).  The libpython itself is checked on reading. */
+ * which libpython the dynamic loader gives it: the variables it reads, the
+ * directories of LD_LIBRARY_PATH (a library put in one changes its
+ * directory's times), its cache and preload list.  (A RUNPATH is the
+ * server's own: it is built without one.)  The libpython itself is checked
+ * on reading. */
 static void
 server_key(const pcr_python *py, pcr_cache_key *key)
 {
     static const char *const vars[] = {"LD_LIBRARY_PATH", "LD_PRELOAD",
-                                       "LD_AUDIT"};
+                                       "LD_AUDIT", "GLIBC_TUNABLES"};
     static const char *const files[] = {"/etc/ld.so.cache",
                                         "/etc/ld.so.preload"};
     pcr_wbuf w = {0};
-    uint64_t id[FILE_ID_WORDS];
-    pcr_wbuf_blob(&w, "pycompile-repro server 1", 24);
+    uint64_t id[PCR_FILE_ID_WORDS];
+    pcr_wbuf_blob(&w, "pycompile-repro server 2", 24);
     pcr_wbuf_blob(&w, py->path, strlen(py->path));
-    file_id(py->path, id);
-    put_u64s(&w, id, FILE_ID_WORDS);
+    pcr_file_id(py->path, id);
+    put_u64s(&w, id, PCR_FILE_ID_WORDS);
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
         const char *v = getenv(vars[i]);
         pcr_wbuf_u32(&w, v != NULL);
         pcr_wbuf_blob(&w, v ? v : "", v ? strlen(v) : 0);
     }
+    const char *dirs = getenv("LD_LIBRARY_PATH");
+    while (dirs != NULL && *dirs) {
+        size_t n = strcspn(dirs, ":;");
+        char dir[4096];
+        if (n > 0 && n < sizeof dir) {
+            memcpy(dir, dirs, n);
+            dir[n] = 0;
+            pcr_file_id(dir, id);
+            put_u64s(&w, id, PCR_FILE_ID_WORDS);
+        } else if (n >= sizeof dir) {
+            w.failed = 1; /* no record under a directory not looked at */
+        }
+        dirs += n + (dirs[n] != 0);
+    }
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        file_id(files[i], id);
-        put_u64s(&w, id, FILE_ID_WORDS);
+        pcr_file_id(files[i], id);
+        put_u64s(&w, id, PCR_FILE_ID_WORDS);
     }
     /* an unhashable key (no memory) is one no record is stored under */
     sha256(w.failed ? (const void *)"" : w.data, w.failed ? 0 : w.len,
@@ -312,20 +307,19 @@ take_str(pcr_rbuf *r, char *out, size_t size)
 }
 
 int
-pcr_cache_get_server(pcr_cache *c, pcr_python *py)
+pcr_cache_get_server(pcr_cache *c, pcr_python *py, pcr_cache_key *key)
 {
-    pcr_cache_key key;
     pcr_buf blob = {0};
-    server_key(py, &key);
-    if (!c->ops->get(c->self, &key, &blob)) {
+    server_key(py, key);
+    if (!c->ops->get(c->self, key, &blob)) {
         return 0;
     }
     size_t n;
-    const unsigned char *p = unseal(&blob, SERVER_MAGIC, &key, &n);
+    const unsigned char *p = unseal(&blob, SERVER_MAGIC, key, &n);
     pcr_rbuf r = {p, p ? p + n : NULL, 0};
     char version[32], tag[16], *build = malloc(4097), *lib = malloc(4097);
     uint32_t form = 0, magic = 0;
-    uint64_t had[FILE_ID_WORDS], now[FILE_ID_WORDS];
+    uint64_t had[PCR_FILE_ID_WORDS], now[PCR_FILE_ID_WORDS];
     int ok = p != NULL && build != NULL && lib != NULL;
     if (ok) {
         form = pcr_rbuf_u32(&r);
@@ -334,7 +328,7 @@ pcr_cache_get_server(pcr_cache *c, pcr_python *py)
              take_str(&r, build, 4097) == 0 &&
              take_str(&r, tag, sizeof tag) == 0 &&
              take_str(&r, lib, 4097) == 0;
-        for (int i = 0; ok && i < FILE_ID_WORDS; i++) {
+        for (int i = 0; ok && i < PCR_FILE_ID_WORDS; i++) {
             had[i] = pcr_rbuf_u32(&r);
             had[i] |= (uint64_t)pcr_rbuf_u32(&r) << 32;
         }
@@ -342,10 +336,10 @@ pcr_cache_get_server(pcr_cache *c, pcr_python *py)
     }
     const pcr_layout *L = ok ? pcr_layout_for_magic(magic) : NULL;
     ok = ok && form == PCR_CANONICAL_FORM && strcmp(tag, py->tag) == 0 &&
-         L != NULL && strcmp(L->series, py->series) == 0;
+         L != NULL && strcmp(L->series, py->series) == 0 && lib[0] == '/';
     if (ok) {
-        file_id(lib, now); /* the same libpython, still there */
-        ok = now[1] != 0 && memcmp(had, now, sizeof had) == 0;
+        /* the same libpython, still there */
+        ok = pcr_file_id(lib, now) == 0 && memcmp(had, now, sizeof had) == 0;
     }
     if (ok) {
         free(py->build);
@@ -353,13 +347,14 @@ pcr_cache_get_server(pcr_cache *c, pcr_python *py)
         py->build = build;
         py->lib = lib;
         build = lib = NULL;
+        memcpy(py->lib_id, had, sizeof had);
         py->magic = magic;
         py->canonical_form = (int)form;
         snprintf(py->version, sizeof py->version, "%s", version);
         py->started = 1;
         py->identified = 1;
     } else if (p == NULL) {
-        c->ops->drop(c->self, &key);
+        c->ops->drop(c->self, key);
     }
     free(build);
     free(lib);
@@ -368,45 +363,45 @@ pcr_cache_get_server(pcr_cache *c, pcr_python *py)
 }
 
 void
-pcr_cache_put_server(pcr_cache *c, const pcr_python *py)
+pcr_cache_put_server(pcr_cache *c, const pcr_python *py,
+                     const pcr_cache_key *key)
 {
-    uint64_t id[FILE_ID_WORDS];
+    uint64_t id[PCR_FILE_ID_WORDS], none[PCR_FILE_ID_WORDS] = {0};
     if (!py->started || py->identified || py->lib == NULL ||
-        py->lib[0] != '/') {
+        py->lib[0] != '/' || memcmp(py->lib_id, none, sizeof none) == 0) {
+        return; /* no hello, or the server could not name its libpython */
+    }
+    /* The server's files and the loader's settings as they were when the
+     * server was started (the key was taken then), and the libpython as
+     * it was at its hello: else what the hello said may not be theirs. */
+    pcr_cache_key now;
+    server_key(py, &now);
+    if (memcmp(now.sha, key->sha, sizeof now.sha) != 0 ||
+        pcr_file_id(py->lib, id) != 0 ||
+        memcmp(id, py->lib_id, sizeof id) != 0) {
         return;
     }
-    /* only while the path still names the file the server mapped */
-    file_id(py->lib, id);
-    if (id[1] == 0 ||
-        id[0] != (uint64_t)makedev(py->lib_major, py->lib_minor) ||
-        id[1] != py->lib_ino) {
-        return;
-    }
-    pcr_cache_key key;
-    server_key(py, &key);
     pcr_wbuf w = {0};
-    seal_begin(&w, SERVER_MAGIC, &key);
+    seal_begin(&w, SERVER_MAGIC, key);
     pcr_wbuf_u32(&w, (uint32_t)py->canonical_form);
     pcr_wbuf_u32(&w, py->magic);
     pcr_wbuf_blob(&w, py->version, strlen(py->version));
     pcr_wbuf_blob(&w, py->build, strlen(py->build));
     pcr_wbuf_blob(&w, py->tag, strlen(py->tag));
     pcr_wbuf_blob(&w, py->lib, strlen(py->lib));
-    put_u64s(&w, id, FILE_ID_WORDS);
+    put_u64s(&w, id, PCR_FILE_ID_WORDS);
     seal_end(&w);
     pcr_error err; /* not counted: the counters are the entries' */
     if (!w.failed) {
-        (void)c->ops->put(c->self, &key, w.data, w.len, &err);
+        (void)c->ops->put(c->self, key, w.data, w.len, &err);
     }
     pcr_wbuf_free(&w);
 }
 
 void
-pcr_cache_drop_server(pcr_cache *c, const pcr_python *py)
+pcr_cache_drop_server(pcr_cache *c, const pcr_cache_key *key)
 {
-    pcr_cache_key key;
-    server_key(py, &key);
-    c->ops->drop(c->self, &key);
+    c->ops->drop(c->self, key);
 }
 
 void

@@ -72,17 +72,19 @@ int pcr_cache_get(pcr_cache *c, const pcr_cache_key *key, const pcr_python *py,
 void pcr_cache_put(pcr_cache *c, const pcr_cache_key *key, const pcr_buf *body,
                    const unsigned char hash[8]);
 /* What a compile server's hello said, kept under the identity of its
- * files (its path, inode, size and times; the loader's variables and
- * cache), so that a run whose every source is in the cache starts no
- * interpreter (cache.c).  The record names the libpython the server
- * mapped, with that file's identity, and holds only while the same file
- * is there: an upgraded libpython under the same server is a miss.
- * get: 1 and py's facts filled (py->identified set; a later hello must
- * agree), 0 when unknown.  put: after a real hello, only while the path
- * still names the file the server mapped.  drop: a hello disagreed. */
-int pcr_cache_get_server(pcr_cache *c, pcr_python *py);
-void pcr_cache_put_server(pcr_cache *c, const pcr_python *py);
-void pcr_cache_drop_server(pcr_cache *c, const pcr_python *py);
+ * files (its path, inode, size and times; the loader's variables, library
+ * directories and cache), so that a run whose every source is in the cache
+ * starts no interpreter (cache.c).  The record names the libpython the
+ * server mapped, with that file's identity, and holds only while the same
+ * file is there: an upgraded libpython under the same server is a miss.
+ * get: the key (kept for put and drop); 1 and py's facts filled
+ * (py->identified set: a later hello must agree), 0 when unknown.  put:
+ * after a real hello, only while the key and the libpython are what they
+ * were when the server started.  drop: a hello disagreed. */
+int pcr_cache_get_server(pcr_cache *c, pcr_python *py, pcr_cache_key *key);
+void pcr_cache_put_server(pcr_cache *c, const pcr_python *py,
+                          const pcr_cache_key *key);
+void pcr_cache_drop_server(pcr_cache *c, const pcr_cache_key *key);
 /* After a run: trimmed to the maximum size, and counted when asked. */
 void pcr_cache_finish(pcr_cache *c, int want_totals);
 /* Counters: reset when a run starts. */

@@ -352,6 +352,24 @@ server_cannot_start(pcr_engine *e, struct server *s, const char *why)
     fail_pool(e, pl, why);
 }
 
+/* The cache's record of a version was wrong (take_hello): every server of
+ * that version goes, and every request for it fails, in every pool, so
+ * that nothing compiled or looked up under the recorded facts is stored
+ * or delivered in this run. */
+static void
+fail_version(pcr_engine *e, int py, const char *why)
+{
+    for (int i = 0; i < e->npools; i++) {
+        struct pool *pl = e->pools[i];
+        while (pl->py == py && pl->nsrv > 0) {
+            server_cannot_start(e, pl->srv[pl->nsrv - 1], why);
+        }
+        if (pl->py == py) {
+            fail_pool(e, pl, why);
+        }
+    }
+}
+
 /* --------------------------------------------------------- frames in */
 
 static pcr_status
@@ -400,15 +418,20 @@ take_hello(pcr_engine *e, struct server *s, const unsigned char *p, size_t n,
     if (py->started &&
         (py->magic != h.magic || strlen(py->build) != h.build.len ||
          memcmp(py->build, h.build.data, h.build.len) != 0)) {
-        if (py->identified) {
-            /* what the cache said of these files was wrong: the run
-             * drops its record (run.c) */
-            py->identified = -1;
+        if (py->identified > 0) {
+            /* What the cache said of these files was wrong.  The version
+             * fails in this run (fail_version: its servers with it), the
+             * record is dropped (run.c), and the recorded facts are
+             * forgotten now, so that nothing trusts them: not a sibling's
+             * hello, not pcr_run_hello, not the next run on this handle. */
             snprintf(why, size,
                      "the compile server %s runs CPython %.*s, not the "
-                     "build the cache recorded for it (%s): run again",
+                     "build the cache recorded for it (%s); the record is "
+                     "dropped: run again with --force",
                      py->path, (int)(h.build.len > 200 ? 200 : h.build.len),
                      (const char *)h.build.data, py->build);
+            py->identified = -1;
+            py->started = 0;
             return PCR_ENV;
         }
         snprintf(why, size,
@@ -418,7 +441,9 @@ take_hello(pcr_engine *e, struct server *s, const unsigned char *p, size_t n,
         return PCR_ENV;
     }
     if (py->started) {
-        py->identified = 0; /* confirmed */
+        if (py->identified > 0) {
+            py->identified = 0; /* the record, confirmed */
+        }
     } else {
         char *build = strndup((const char *)h.build.data, h.build.len);
         char *lib =
@@ -431,9 +456,7 @@ take_hello(pcr_engine *e, struct server *s, const unsigned char *p, size_t n,
         }
         free(py->lib);
         py->lib = lib;
-        py->lib_major = h.lib_major;
-        py->lib_minor = h.lib_minor;
-        py->lib_ino = h.lib_ino;
+        memcpy(py->lib_id, h.lib_id, sizeof py->lib_id);
         py->magic = h.magic;
         py->canonical_form = (int)h.canonical_form;
         snprintf(py->version, sizeof py->version, "%.*s", (int)h.version.len,
@@ -575,7 +598,11 @@ take_frames(pcr_engine *e, struct server *s)
         s->inpos += 4 + (size_t)len;
         if (f[0] == PCR_MSG_HELLO && s->state == SRV_STARTING) {
             if (take_hello(e, s, f + 1, len - 1, why, sizeof why) != PCR_OK) {
+                int py = s->pool->py;
                 server_cannot_start(e, s, why);
+                if (e->py->v[py].identified < 0) {
+                    fail_version(e, py, why);
+                }
                 return -1;
             }
             s->since = now();

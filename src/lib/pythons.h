@@ -30,9 +30,8 @@ typedef struct pcr_python {
     int canonical_form;
     char version[32];
     char *build; /* sys.version: the exact build */
-    char *lib;   /* the libpython it mapped ("" unknown), and from where */
-    unsigned lib_major, lib_minor;
-    uint64_t lib_ino;
+    char *lib;   /* the libpython it mapped ("" unknown), and that file's */
+    uint64_t lib_id[PCR_FILE_ID_WORDS]; /* identity at the hello */
 } pcr_python;
 
 struct pcr_pythons {

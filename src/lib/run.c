@@ -341,8 +341,10 @@ exclude_jobs(pcr_runner *r, size_t from, size_t to)
 /* With a cache, a version's facts (magic number, build) may come from the
  * cache's record of its server's files instead of a hello, so that a run
  * whose every source is a hit starts no interpreter (25 ms a version).
- * Looked up once a run; a run that had to start the server records what
- * it said (record_servers).  Not with --verify, which always compiles. */
+ * Looked up once a run, before the version's servers start: the record's
+ * key is taken then, and a run that had to start them records what they
+ * said under it (record_servers).  Not with --verify, which always
+ * compiles. */
 enum { KNOWN_UNTRIED, KNOWN_RECORD, KNOWN_MISSED, KNOWN_RUNNING };
 
 static int
@@ -352,30 +354,35 @@ known_from_cache(pcr_runner *r, int py)
         return 0;
     }
     if (r->known == NULL &&
-        (r->known = calloc((size_t)r->py->n + 1, 1)) == NULL) {
+        (r->known = calloc((size_t)r->py->n + 1, sizeof *r->known)) == NULL) {
         return 0;
     }
     pcr_python *v = &r->py->v[py];
-    if (r->known[py] == KNOWN_UNTRIED) {
-        r->known[py] = v->started                          ? KNOWN_RUNNING
-                       : pcr_cache_get_server(r->cache, v) ? KNOWN_RECORD
-                                                           : KNOWN_MISSED;
+    pcr_known *k = &r->known[py];
+    if (k->state == KNOWN_UNTRIED) {
+        k->state = v->started                                   ? KNOWN_RUNNING
+                   : pcr_cache_get_server(r->cache, v, &k->key) ? KNOWN_RECORD
+                                                                : KNOWN_MISSED;
     }
-    return r->known[py] == KNOWN_RECORD && v->identified == 1;
+    return k->state == KNOWN_RECORD && v->identified == 1;
 }
 
 /* After the run: what the servers it started said, for the next run; a
- * record a hello disagreed with, dropped. */
+ * record a hello disagreed with, dropped (and the version's facts with
+ * it: the next run asks its servers). */
 static void
 record_servers(pcr_runner *r)
 {
     for (int py = 0; r->known != NULL && py < r->py->n; py++) {
         pcr_python *v = &r->py->v[py];
+        const pcr_known *k = &r->known[py];
         if (v->identified < 0) {
-            pcr_cache_drop_server(r->cache, v);
-        } else if (r->known[py] == KNOWN_MISSED && v->started &&
-                   !v->identified) {
-            pcr_cache_put_server(r->cache, v);
+            if (k->state == KNOWN_RECORD) {
+                pcr_cache_drop_server(r->cache, &k->key);
+            }
+            v->identified = 0;
+        } else if (k->state == KNOWN_MISSED && v->started && !v->identified) {
+            pcr_cache_put_server(r->cache, v, &k->key);
         }
     }
 }

@@ -12,6 +12,7 @@
 #error "a private header of libpycompile-repro: use pycompile_repro.h"
 #endif
 
+#include "cache.h"
 #include "engine.h"
 #include "handle.h"
 #include "plan.h"
@@ -30,6 +31,11 @@ typedef struct pcr_verb_ops {
 } pcr_verb_ops;
 
 typedef struct pcr_slot pcr_slot;
+/* What run.c knows of a version from the cache's record of its server. */
+typedef struct pcr_known {
+    unsigned char state; /* KNOWN_* (run.c) */
+    pcr_cache_key key;   /* the record's, taken before its servers start */
+} pcr_known;
 typedef struct pcr_step pcr_step;
 
 struct pcr_runner {
@@ -55,9 +61,9 @@ struct pcr_runner {
     int start_rounds;     /* servers to start as sources appear (0: no) */
     unsigned char *early; /* per python: its servers were started */
     int nearly;
-    unsigned char *known; /* per python: KNOWN_* (run.c) */
-    int failed;           /* some item failed or differs: PCR_FAIL */
-    int trouble;          /* PCR_ENV seen */
+    pcr_known *known; /* per python: from the cache? (run.c) */
+    int failed;       /* some item failed or differs: PCR_FAIL */
+    int trouble;      /* PCR_ENV seen */
     pcr_error err;
 };
 

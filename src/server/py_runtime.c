@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "marshal_format.h" /* pcr_layout_for_magic */
 
@@ -186,9 +187,11 @@ srv_version(void)
 
 /* The front end keeps what this hello says under the identity of this
  * file (and the server's), so that a later run can know the build without
- * starting an interpreter.  Which file the loader took is only known here;
- * the mapping's device and inode let the front end see that the path
- * still names that file. */
+ * starting an interpreter.  Which file the loader took is only known here.
+ * The path's identity is taken by stat, and only when its inode is the
+ * mapping's: the mapping holds the file, so no other file can have that
+ * inode on its file system meanwhile.  (The device is not compared: on
+ * btrfs and some overlayfs the mapping names another device than stat.) */
 void
 srv_libpython(srv_lib *lib)
 {
@@ -201,11 +204,10 @@ srv_libpython(srv_lib *lib)
     char line[4096 + 128];
     while (fgets(line, sizeof line, f) != NULL) {
         unsigned long lo, hi;
-        unsigned major, minor;
         unsigned long long ino;
         int off = 0;
-        if (sscanf(line, "%lx-%lx %*s %*s %x:%x %llu %n", &lo, &hi, &major,
-                   &minor, &ino, &off) < 5 ||
+        if (sscanf(line, "%lx-%lx %*s %*s %*x:%*x %llu %n", &lo, &hi, &ino,
+                   &off) < 3 ||
             at < lo || at >= hi || off == 0 || line[off] != '/') {
             continue;
         }
@@ -215,9 +217,13 @@ srv_libpython(srv_lib *lib)
             !(n > strlen(gone) && memcmp(line + off + n - strlen(gone), gone,
                                          strlen(gone)) == 0)) {
             memcpy(lib->path, line + off, n);
-            lib->major = major;
-            lib->minor = minor;
-            lib->ino = ino;
+            struct stat st;
+            if (stat(lib->path, &st) == 0 && (uint64_t)st.st_ino == ino &&
+                S_ISREG(st.st_mode)) {
+                pcr_file_id_of(&st, lib->id);
+            } else {
+                lib->path[0] = 0;
+            }
         }
         break;
     }

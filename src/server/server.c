@@ -62,9 +62,8 @@ send_hello(pcr_wbuf *w)
                        {(const unsigned char *)b, strlen(b)},
                        {(const unsigned char *)t, strlen(t)},
                        {(const unsigned char *)lib.path, strlen(lib.path)},
-                       lib.major,
-                       lib.minor,
-                       lib.ino};
+                       {0}};
+    memcpy(m.lib_id, lib.id, sizeof m.lib_id);
     pcr_encode_hello(w, &m);
     return send_frame(w);
 }

@@ -21,12 +21,12 @@ uint32_t srv_magic(void);
 const char *srv_cache_tag(void);
 const char *srv_version(void); /* "3.13.5" */
 /* The file libpython is mapped from (the server's own when libpython is
- * linked in statically), as /proc/self/maps says: path "" if unknown or
- * deleted since. */
+ * linked in statically), as /proc/self/maps says, and its identity
+ * (pcr_file_id) now: path "" if unknown, deleted since, or no longer the
+ * file mapped. */
 typedef struct srv_lib {
     char path[4096];
-    unsigned major, minor;
-    unsigned long long ino;
+    uint64_t id[PCR_FILE_ID_WORDS];
 } srv_lib;
 void srv_libpython(srv_lib *lib);
 /* py_memory.c: count allocations (all domains with the raw allocator of

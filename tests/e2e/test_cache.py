@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -150,26 +151,43 @@ class TestCache(Base):
 
     def test_a_record_a_hello_disagrees_with_is_dropped(self):
         """Should a server say another build than the cache recorded for
-        its files, the run stops (its hits may be of that other build)
-        and the record goes: the next run asks the server."""
-        log = os.path.join(self.top, "starts.log")
-        marker = os.path.join(self.top, "upgraded")
-        srv = fake_servers.make(os.path.join(self.top, "srv"),
+        its files, the run stops (its hits may be of that other build), no
+        .pyc of that version is written from then on, whatever server says
+        so next (-j2: a sibling's hello), and the record goes: the next
+        run asks the server."""
+        for jobs in ("-j1", "-j2"):
+            with self.subTest(jobs=jobs):
+                self.disagreeing_hello(jobs)
+
+    def disagreeing_hello(self, jobs):
+        top = tempfile.mkdtemp(dir=self.top)
+        log = os.path.join(top, "starts.log")
+        marker = os.path.join(top, "upgraded")
+        srv = fake_servers.make(os.path.join(top, "srv"),
                                 fake_servers.real_server(BIN, PYVER),
                                 "log-starts:%s+upgraded-if:%s" % (log, marker))
+        shutil.rmtree(self.cache, True)
         self.warm(srv, log)
         open(marker, "w").close()
         self.clean()
-        with open(os.path.join(self.tree, "new_module.py"), "w") as f:
-            f.write("x = 1\n")  # a miss: a server starts
-        p = self.run_cached("--server-dir", srv)
+        news = [os.path.join(self.tree, "new_module%d.py" % i)
+                for i in range(4)]
+        for i, new in enumerate(news):  # misses: servers start
+            with open(new, "w") as f:
+                f.write("x = %d\n" % i)
+        p = self.run_cached("--server-dir", srv, jobs)
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn(b"not the build the cache recorded", p.stderr)
+        for new in news:
+            self.assertFalse(os.path.exists(pycref.cache_path(new)))
         self.clean()
-        p = self.run_cached("--server-dir", srv)
+        p = self.run_cached("--server-dir", srv, jobs)
         self.assertEqual(p.returncode, 0, p.stderr)
         s = stats(p)  # another build: nothing of the old one is used
-        self.assertEqual((s["hits"], s["misses"]), (0, self.n + 1))
+        self.assertEqual((s["hits"], s["misses"]), (0, self.n + len(news)))
+        for new in news:
+            self.assertTrue(os.path.exists(pycref.cache_path(new)))
+            os.unlink(new)
 
     def test_a_hit_is_not_written_again(self):
         """A hit only reads its entry (and marks it used): 0.2 stored it

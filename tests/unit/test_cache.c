@@ -273,6 +273,7 @@ Test(cache, clear_removes_every_entry)
 
 struct files {
     char dir[64], server[96], lib[96];
+    pcr_cache_key key;
 };
 
 static void
@@ -285,7 +286,8 @@ write_file(const char *path, const char *text)
 }
 
 /* A server and its libpython (as files), and py as a hello of them left
- * it: its facts and the mapping of lib. */
+ * it: its facts and lib's identity; fs->key, the record's key as a run
+ * took it before starting the server. */
 static pcr_python
 server_files(struct files *fs)
 {
@@ -296,13 +298,17 @@ server_files(struct files *fs)
     write_file(fs->server, "a server");
     write_file(fs->lib, "a libpython");
     pcr_python py = py311();
-    struct stat st;
-    cr_assert_eq(stat(fs->lib, &st), 0);
+    {
+        struct mem none = {0};
+        pcr_cache *c = pcr_cache_new(&MEM, &none, 0);
+        pcr_python q = py311();
+        q.path = fs->server;
+        cr_assert_eq(pcr_cache_get_server(c, &q, &fs->key), 0);
+        pcr_cache_free(c);
+    }
     py.path = fs->server;
     py.lib = fs->lib;
-    py.lib_major = major(st.st_dev);
-    py.lib_minor = minor(st.st_dev);
-    py.lib_ino = st.st_ino;
+    cr_assert_eq(pcr_file_id(fs->lib, py.lib_id), 0);
     py.canonical_form = PCR_CANONICAL_FORM;
     strcpy(py.version, "3.11.2");
     py.started = 1;
@@ -341,8 +347,9 @@ Test(cache, server_record_comes_back)
     struct files fs;
     pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
     pcr_python py = server_files(&fs), q = unknown(&py);
-    pcr_cache_put_server(c, &py);
-    cr_assert_eq(pcr_cache_get_server(c, &q), 1);
+    pcr_cache_key key;
+    pcr_cache_put_server(c, &py, &fs.key);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 1);
     cr_assert(q.started && q.identified == 1);
     cr_assert_eq(q.magic, MAGIC_311);
     cr_assert_str_eq(q.build, py.build);
@@ -354,9 +361,9 @@ Test(cache, server_record_comes_back)
     cr_assert_eq(pcr_cache_counter_get(c, PCR_CACHE_WRITTEN), 0);
     cr_assert_eq(pcr_cache_counter_get(c, PCR_CACHE_HITS), 0);
     /* a hello that disagreed: dropped */
-    pcr_cache_drop_server(c, &py);
+    pcr_cache_drop_server(c, &fs.key);
     q = unknown(&py);
-    cr_assert_eq(pcr_cache_get_server(c, &q), 0);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 0);
     cr_assert(!q.started && q.build == NULL);
     pcr_cache_free(c);
     remove_files(&fs);
@@ -368,10 +375,11 @@ Test(cache, server_record_needs_the_same_server_file)
     struct files fs;
     pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
     pcr_python py = server_files(&fs), q = unknown(&py);
-    pcr_cache_put_server(c, &py);
+    pcr_cache_key key;
+    pcr_cache_put_server(c, &py, &fs.key);
     struct timeval tv[2] = {{1000000000, 0}, {1000000000, 0}};
     cr_assert_eq(utimes(fs.server, tv), 0); /* another server binary */
-    cr_assert_eq(pcr_cache_get_server(c, &q), 0);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 0);
     cr_assert(!q.started);
     pcr_cache_free(c);
     remove_files(&fs);
@@ -383,31 +391,83 @@ Test(cache, server_record_needs_the_same_libpython)
     struct files fs;
     pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
     pcr_python py = server_files(&fs), q = unknown(&py);
-    pcr_cache_put_server(c, &py);
+    pcr_cache_key key;
+    pcr_cache_put_server(c, &py, &fs.key);
     /* an upgrade renames a new file in: another inode */
     char next[128];
     snprintf(next, sizeof next, "%s.new", fs.lib);
     write_file(next, "a libpython");
     cr_assert_eq(rename(next, fs.lib), 0);
-    cr_assert_eq(pcr_cache_get_server(c, &q), 0);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 0);
     cr_assert(!q.started);
     pcr_cache_free(c);
     remove_files(&fs);
 }
 
-Test(cache, server_record_only_of_the_mapped_file)
+Test(cache, server_record_only_of_the_files_as_they_were)
 {
     struct mem m = {0};
     struct files fs;
     pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
     pcr_python py = server_files(&fs), q = unknown(&py);
-    py.lib_ino++; /* replaced between the server's start and now */
-    pcr_cache_put_server(c, &py);
-    cr_assert_eq(pcr_cache_get_server(c, &q), 0);
-    py.lib_ino--;
-    py.identified = 1; /* facts from a record: not recorded again */
-    pcr_cache_put_server(c, &py);
-    cr_assert_eq(pcr_cache_get_server(c, &q), 0);
+    pcr_cache_key key;
+    /* the libpython replaced between the server's hello and the put */
+    py.lib_id[1]++;
+    pcr_cache_put_server(c, &py, &fs.key);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 0);
+    py.lib_id[1]--;
+    /* the server replaced between the lookup (before its start) and the
+     * put: the hello may be the old file's */
+    struct timeval tv[2] = {{1000000000, 0}, {1000000000, 0}};
+    pcr_cache_key old = fs.key;
+    cr_assert_eq(utimes(fs.server, tv), 0);
+    pcr_cache_put_server(c, &py, &old);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 0);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &fs.key), 0); /* new key */
+    /* facts from a record: not recorded again */
+    py.identified = 1;
+    pcr_cache_put_server(c, &py, &fs.key);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 0);
+    /* a server that could not name its libpython: no record */
+    py.identified = 0;
+    memset(py.lib_id, 0, sizeof py.lib_id);
+    pcr_cache_put_server(c, &py, &fs.key);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 0);
+    cr_assert(!m.used[0]);
+    pcr_cache_free(c);
+    remove_files(&fs);
+}
+
+Test(cache, server_record_key_follows_the_library_path)
+{
+    struct mem m = {0};
+    struct files fs;
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = server_files(&fs), q = unknown(&py);
+    pcr_cache_key key;
+    pcr_cache_put_server(c, &py, &fs.key);
+    char *was =
+        getenv("LD_LIBRARY_PATH") ? strdup(getenv("LD_LIBRARY_PATH")) : NULL;
+    /* a directory the loader searches first, and a library put in it */
+    cr_assert_eq(setenv("LD_LIBRARY_PATH", fs.dir, 1), 0);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 0);
+    pcr_cache_put_server(c, &py, &key);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 1);
+    forget(&q);
+    q = unknown(&py);
+    char extra[160];
+    snprintf(extra, sizeof extra, "%s/libpython3.11.so.1.0", fs.dir);
+    write_file(extra, "another libpython");
+    struct timeval tv[2] = {{1000000000, 0}, {1000000000, 0}};
+    cr_assert_eq(utimes(fs.dir, tv), 0); /* (same-second writes) */
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 0);
+    unlink(extra);
+    if (was != NULL) {
+        setenv("LD_LIBRARY_PATH", was, 1);
+    } else {
+        unsetenv("LD_LIBRARY_PATH");
+    }
+    free(was);
     pcr_cache_free(c);
     remove_files(&fs);
 }
@@ -418,10 +478,11 @@ Test(cache, damaged_server_record_is_dropped)
     struct files fs;
     pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
     pcr_python py = server_files(&fs), q = unknown(&py);
-    pcr_cache_put_server(c, &py);
+    pcr_cache_key key;
+    pcr_cache_put_server(c, &py, &fs.key);
     cr_assert(m.used[0]);
     m.blob[0].data[m.blob[0].len - 20] ^= 1;
-    cr_assert_eq(pcr_cache_get_server(c, &q), 0);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 0);
     cr_assert(!q.started);
     cr_assert_eq(m.drops, 1);
     pcr_cache_free(c);
@@ -434,10 +495,11 @@ Test(cache, server_record_of_another_series_is_not_taken)
     struct files fs;
     pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
     pcr_python py = server_files(&fs), q = unknown(&py);
-    pcr_cache_put_server(c, &py);
+    pcr_cache_key key;
+    pcr_cache_put_server(c, &py, &fs.key);
     strcpy(q.tag, "cpython-312"); /* the name says another version */
     strcpy(q.series, "3.12");
-    cr_assert_eq(pcr_cache_get_server(c, &q), 0);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 0);
     pcr_cache_free(c);
     remove_files(&fs);
 }

@@ -59,9 +59,7 @@ Test(protocol, hello_roundtrip_and_cuts)
         {(const unsigned char *)"3.11.2 (main)", 13},
         {(const unsigned char *)"cpython-311", 11},
         {(const unsigned char *)"/usr/lib/libpython3.11.so", 25},
-        254,
-        1,
-        0x123456789ull};
+        {254, 0x123456789ull, 7, 8, 9, 10, 0xfedcba9876543210ull}};
     pcr_wbuf w = {0};
     pcr_encode_hello(&w, &h);
     size_t n;
@@ -77,9 +75,10 @@ Test(protocol, hello_roundtrip_and_cuts)
     cr_assert(bytes_are(back.build, "3.11.2 (main)"));
     cr_assert(bytes_are(back.tag, "cpython-311"));
     cr_assert(bytes_are(back.lib, "/usr/lib/libpython3.11.so"));
-    cr_assert_eq(back.lib_major, 254);
-    cr_assert_eq(back.lib_minor, 1);
-    cr_assert_eq(back.lib_ino, 0x123456789ull);
+    cr_assert_eq(back.lib_id[0], 254);
+    cr_assert_eq(back.lib_id[1], 0x123456789ull);
+    cr_assert_eq(back.lib_id[5], 10);
+    cr_assert_eq(back.lib_id[6], 0xfedcba9876543210ull);
     EVERY_CUT_REFUSED(p, n, pcr_decode_hello(pp, nn, &back));
     pcr_wbuf_free(&w);
 }
