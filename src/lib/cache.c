@@ -245,52 +245,47 @@ put_u64s(pcr_wbuf *w, const uint64_t *v, int n)
     }
 }
 
-/* The record's key: the server's path and identity, and what decides
- * which libpython the dynamic loader gives it: the variables it reads, the
- * directories of LD_LIBRARY_PATH (a library put in one changes its
- * directory's times), its cache and preload list.  (A RUNPATH is the
- * server's own: it is built without one.)  The libpython itself is checked
- * on reading. */
-static void
+/* The record's key: the server's path and identity, and what else
+ * decides which libpython the dynamic loader gives it: its cache and
+ * preload list, and GLIBC_TUNABLES.  Where the loader is steered by the
+ * environment (LD_LIBRARY_PATH, LD_PRELOAD, LD_AUDIT) there is no record:
+ * their directories' subdirectories (glibc-hwcaps/...), an empty entry
+ * (the working directory) and $ORIGIN make the search too wide to key, so
+ * a server starts.  A server with a RUNPATH names no libpython in its
+ * hello (py_runtime.c), so it gets no record either.  The libpython itself
+ * is checked on reading.  0, or -1 (key zeroed): no record here. */
+static int
 server_key(const pcr_python *py, pcr_cache_key *key)
 {
-    static const char *const vars[] = {"LD_LIBRARY_PATH", "LD_PRELOAD",
-                                       "LD_AUDIT", "GLIBC_TUNABLES"};
+    static const char *const steer[] = {"LD_LIBRARY_PATH", "LD_PRELOAD",
+                                        "LD_AUDIT"};
     static const char *const files[] = {"/etc/ld.so.cache",
                                         "/etc/ld.so.preload"};
+    memset(key, 0, sizeof *key);
+    for (size_t i = 0; i < sizeof steer / sizeof *steer; i++) {
+        if (getenv(steer[i]) != NULL) {
+            return -1;
+        }
+    }
     pcr_wbuf w = {0};
     uint64_t id[PCR_FILE_ID_WORDS];
     pcr_wbuf_blob(&w, "pycompile-repro server 2", 24);
     pcr_wbuf_blob(&w, py->path, strlen(py->path));
     pcr_file_id(py->path, id);
     put_u64s(&w, id, PCR_FILE_ID_WORDS);
-    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
-        const char *v = getenv(vars[i]);
-        pcr_wbuf_u32(&w, v != NULL);
-        pcr_wbuf_blob(&w, v ? v : "", v ? strlen(v) : 0);
-    }
-    const char *dirs = getenv("LD_LIBRARY_PATH");
-    while (dirs != NULL && *dirs) {
-        size_t n = strcspn(dirs, ":;");
-        char dir[4096];
-        if (n > 0 && n < sizeof dir) {
-            memcpy(dir, dirs, n);
-            dir[n] = 0;
-            pcr_file_id(dir, id);
-            put_u64s(&w, id, PCR_FILE_ID_WORDS);
-        } else if (n >= sizeof dir) {
-            w.failed = 1; /* no record under a directory not looked at */
-        }
-        dirs += n + (dirs[n] != 0);
-    }
+    const char *t = getenv("GLIBC_TUNABLES");
+    pcr_wbuf_u32(&w, t != NULL);
+    pcr_wbuf_blob(&w, t ? t : "", t ? strlen(t) : 0);
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         pcr_file_id(files[i], id);
         put_u64s(&w, id, PCR_FILE_ID_WORDS);
     }
-    /* an unhashable key (no memory) is one no record is stored under */
-    sha256(w.failed ? (const void *)"" : w.data, w.failed ? 0 : w.len,
-           key->sha);
+    int ok = !w.failed;
+    if (ok) {
+        sha256(w.data, w.len, key->sha);
+    }
     pcr_wbuf_free(&w);
+    return ok ? 0 : -1;
 }
 
 static int
@@ -310,8 +305,7 @@ int
 pcr_cache_get_server(pcr_cache *c, pcr_python *py, pcr_cache_key *key)
 {
     pcr_buf blob = {0};
-    server_key(py, key);
-    if (!c->ops->get(c->self, key, &blob)) {
+    if (server_key(py, key) != 0 || !c->ops->get(c->self, key, &blob)) {
         return 0;
     }
     size_t n;
@@ -375,8 +369,8 @@ pcr_cache_put_server(pcr_cache *c, const pcr_python *py,
      * server was started (the key was taken then), and the libpython as
      * it was at its hello: else what the hello said may not be theirs. */
     pcr_cache_key now;
-    server_key(py, &now);
-    if (memcmp(now.sha, key->sha, sizeof now.sha) != 0 ||
+    if (server_key(py, &now) != 0 ||
+        memcmp(now.sha, key->sha, sizeof now.sha) != 0 ||
         pcr_file_id(py->lib, id) != 0 ||
         memcmp(id, py->lib_id, sizeof id) != 0) {
         return;

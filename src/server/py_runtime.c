@@ -20,6 +20,7 @@
  */
 #include "server_private.h" /* <Python.h> first: it sets _GNU_SOURCE */
 
+#include <link.h> /* _DYNAMIC */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,10 +193,27 @@ srv_version(void)
  * mapping's: the mapping holds the file, so no other file can have that
  * inode on its file system meanwhile.  (The device is not compared: on
  * btrfs and some overlayfs the mapping names another device than stat.) */
+/* A RUNPATH or RPATH in this program (a build against a Python in /opt,
+ * with -Wl,-rpath) is a search path the front end's record key does not
+ * cover: such a server names no libpython, and gets no record. */
+static int
+has_search_path(void)
+{
+    for (const ElfW(Dyn) *d = _DYNAMIC; d->d_tag != DT_NULL; d++) {
+        if (d->d_tag == DT_RUNPATH || d->d_tag == DT_RPATH) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void
 srv_libpython(srv_lib *lib)
 {
     memset(lib, 0, sizeof *lib);
+    if (has_search_path()) {
+        return;
+    }
     FILE *f = fopen("/proc/self/maps", "re");
     if (f == NULL) {
         return;

@@ -7,6 +7,7 @@ entries are misses, --verify never reads it,
 least recently used.  Runs under /usr/bin/python3.X of the server under
 test."""
 import functools
+import glob
 import os
 import shutil
 import subprocess
@@ -120,10 +121,11 @@ class TestCache(Base):
         self.assertEqual(stats(p)["hits"], self.n)
         self.assertEqual(readb(log).count(b"started"), starts + 1)
 
-    def test_a_replaced_libpython_is_asked_again(self):
-        """The record names the libpython the server mapped: another file
-        there (an upgrade renames a new one in) makes the next run start
-        the server; so does another LD_LIBRARY_PATH."""
+    def test_no_record_where_the_loader_is_steered(self):
+        """Under LD_LIBRARY_PATH (here a copy of libpython of its own), as
+        under LD_PRELOAD or LD_AUDIT, the search is too wide to key
+        (glibc-hwcaps subdirectories, an empty entry for the working
+        directory, $ORIGIN): every run asks the server."""
         real = fake_servers.real_server(BIN, PYVER)
         need = subprocess.run(["ldd", real], capture_output=True).stdout
         lib = [w for w in need.decode().split()
@@ -132,22 +134,48 @@ class TestCache(Base):
             self.skipTest("the server does not load a shared libpython")
         d = os.path.join(self.top, "libdir")
         os.mkdir(d)
-        copy = os.path.join(d, os.path.basename(lib[0]))
-        shutil.copy(lib[0], copy)
-        env = dict(os.environ, LD_LIBRARY_PATH=d)
+        shutil.copy(lib[0], os.path.join(d, os.path.basename(lib[0])))
         log = os.path.join(self.top, "starts.log")
         srv = fake_servers.make(os.path.join(self.top, "srv"), real,
                                 "log-starts:" + log)
-        starts = self.warm(srv, log)
-        self.assertEqual(self.warm(srv, log, env) - starts, 1)
+        for var, value in (("LD_LIBRARY_PATH", d),
+                           ("LD_LIBRARY_PATH", ":" + d),
+                           ("LD_PRELOAD", ""), ("LD_AUDIT", "")):
+            with self.subTest(var=var, value=value):
+                shutil.rmtree(self.cache, True)
+                env = dict(os.environ, **{var: value})
+                starts = readb(log).count(b"started") if os.path.exists(
+                    log) else 0
+                self.assertEqual(self.warm(srv, log, env) - starts, 2)
+        # and without: the second run starts none
+        shutil.rmtree(self.cache, True)
         starts = readb(log).count(b"started")
-        shutil.copy(lib[0], copy + ".new")
-        os.rename(copy + ".new", copy)  # as dpkg installs a file
-        self.clean()
-        p = self.run_cached("--server-dir", srv, env=env)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(stats(p)["hits"], self.n)
-        self.assertEqual(readb(log).count(b"started"), starts + 1)
+        self.assertEqual(self.warm(srv, log) - starts, 1)
+
+    def test_a_server_with_a_runpath_gets_no_record(self):
+        """A server linked with -Wl,-rpath (a Python in /opt) searches a
+        directory the record's key does not cover: it names no libpython
+        in its hello, and every run asks it."""
+        build = os.path.dirname(BIN)
+        objs = sorted(glob.glob(os.path.join(build, "server-" + PYVER,
+                                             "*.o")))
+        core = os.path.join(build, "libpcr-core.a")
+        cc = shutil.which("cc")
+        if not objs or not cc or not os.path.exists(core):
+            self.skipTest("no server objects or no C compiler here")
+        d = os.path.join(self.top, "rp")
+        os.makedirs(os.path.join(d, "lib"))
+        relinked = os.path.join(d, "cpython-" + PYVER)
+        p = subprocess.run([cc, "-o", relinked] + objs +
+                           [core, "-lpython" + PYVER, "-lm",
+                            "-Wl,-rpath," + os.path.join(d, "lib")],
+                           capture_output=True)
+        if p.returncode != 0:
+            self.skipTest("cannot link a server here: %s" % p.stderr[-300:])
+        log = os.path.join(self.top, "starts.log")
+        srv = fake_servers.make(os.path.join(self.top, "srv"), relinked,
+                                "log-starts:" + log)
+        self.assertEqual(self.warm(srv, log), 2)
 
     def test_a_record_a_hello_disagrees_with_is_dropped(self):
         """Should a server say another build than the cache recorded for

@@ -431,6 +431,66 @@ class TestCacheEveryRun(HandleBase):
             self.assertIn("read-only", warnings[0])
 
 
+class TestCacheRecordOnOneHandle(HandleBase):
+    """The cache's record of what a server is, on a long-lived handle: a
+    record a real hello disagreed with is trusted by no later run of the
+    handle (they ask the server)."""
+
+    COUNTERS = TestCacheEveryRun.COUNTERS
+
+    def setUp(self):
+        super().setUp()
+        lib = self.lib
+        lib.pcr_set_cache.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                      ctypes.c_uint64]
+        lib.pcr_cache_stat.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.pcr_cache_stat.restype = ctypes.c_uint64
+        self.log = os.path.join(self.top, "starts.log")
+        self.marker = os.path.join(self.top, "upgraded")
+        self.srv = self.fake("log-starts:%s+upgraded-if:%s"
+                             % (self.log, self.marker))
+        self.ok(lib.pcr_set_server_dir(self.p, self.srv.encode()))
+        self.ok(lib.pcr_set_invalidation(self.p, 1))  # checked-hash
+        self.src = self.write("m.py", "x = 'every run'\n")
+        self.ok(lib.pcr_add_operand(self.p, self.src.encode()))
+        self.cache = os.path.join(self.top, "cache")
+        self.ok(lib.pcr_set_cache(self.p, self.cache.encode(), 0))
+
+    def run_once(self):
+        """A run (the .pyc removed first): its cache counters."""
+        shutil.rmtree(os.path.join(self.top, "__pycache__"), True)
+        self.ok(self.lib.pcr_run(self.p, VERB_COMPILE, None, None))
+        return {n: self.lib.pcr_cache_stat(self.p, i)
+                for i, n in enumerate(self.COUNTERS)}
+
+    def test_a_record_found_wrong_is_not_trusted_again(self):
+        # another process fills the cache, and the record of the server
+        p = tool(HASH + ["--cache-dir", self.cache, "--server-dir", self.srv,
+                         self.src], self.top)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.starts(self.log), 1)
+        # this handle's first run: a hit, and no server (the record)
+        self.assertEqual(self.run_once()["hits"], 1)
+        self.assertEqual(self.starts(self.log), 1)
+        # the server now says another build; a miss makes it speak
+        open(self.marker, "w").close()
+        self.write("n.py", "y = 'a miss'\n")
+        self.ok(self.lib.pcr_add_operand(
+            self.p, os.path.join(self.top, "n.py").encode()))
+        shutil.rmtree(os.path.join(self.top, "__pycache__"), True)
+        rc = self.lib.pcr_run(self.p, VERB_COMPILE, None, None)
+        self.assertEqual(rc, PCR_ENV)  # (the CLI's test reads the message)
+        # the next runs of this handle ask the server: nothing of the old
+        # build is taken, and the new build's entries serve from then on
+        st = self.run_once()
+        self.assertEqual((st["hits"], st["misses"]), (0, 2))
+        self.assertEqual(self.starts(self.log), 3)
+        self.assertTrue(os.path.exists(pycref.cache_path(self.src)))
+        st = self.run_once()
+        self.assertEqual((st["hits"], st["misses"]), (2, 0))
+        self.assertEqual(self.starts(self.log), 3)
+
+
 class TestServersChecked(Base):
     """What a server sends is checked before it is used."""
 
