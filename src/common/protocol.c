@@ -36,6 +36,11 @@ pcr_encode_hello(pcr_wbuf *w, const pcr_msg_hello *m)
         pcr_wbuf_u32(w, (uint32_t)m->lib_id[i]);
         pcr_wbuf_u32(w, (uint32_t)(m->lib_id[i] >> 32));
     }
+    pcr_wbuf_blob(w, m->exe.data, m->exe.len);
+    for (int i = 0; i < PCR_FILE_ID_WORDS; i++) {
+        pcr_wbuf_u32(w, (uint32_t)m->exe_id[i]);
+        pcr_wbuf_u32(w, (uint32_t)(m->exe_id[i] >> 32));
+    }
     pcr_wbuf_end_frame(w, f);
 }
 
@@ -53,6 +58,11 @@ pcr_decode_hello(const unsigned char *p, size_t n, pcr_msg_hello *m)
     for (int i = 0; i < PCR_FILE_ID_WORDS; i++) {
         m->lib_id[i] = pcr_rbuf_u32(&r);
         m->lib_id[i] |= (uint64_t)pcr_rbuf_u32(&r) << 32;
+    }
+    m->exe = blob(&r);
+    for (int i = 0; i < PCR_FILE_ID_WORDS; i++) {
+        m->exe_id[i] = pcr_rbuf_u32(&r);
+        m->exe_id[i] |= (uint64_t)pcr_rbuf_u32(&r) << 32;
     }
     return whole(&r);
 }

@@ -66,6 +66,10 @@ typedef struct pcr_msg_hello {
      * when the path still named the file mapped */
     pcr_bytes lib;
     uint64_t lib_id[PCR_FILE_ID_WORDS];
+    /* the program running (/proc/self/exe: behind a wrapper, not the file
+     * started) and its identity; "" when lib is */
+    pcr_bytes exe;
+    uint64_t exe_id[PCR_FILE_ID_WORDS];
 } pcr_msg_hello;
 
 /* A request.  paths: REGEX only, npaths of them (the encoder reads

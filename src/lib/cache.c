@@ -269,7 +269,7 @@ server_key(const pcr_python *py, pcr_cache_key *key)
     }
     pcr_wbuf w = {0};
     uint64_t id[PCR_FILE_ID_WORDS];
-    pcr_wbuf_blob(&w, "pycompile-repro server 2", 24);
+    pcr_wbuf_blob(&w, "pycompile-repro server 3", 24);
     pcr_wbuf_blob(&w, py->path, strlen(py->path));
     pcr_file_id(py->path, id);
     put_u64s(&w, id, PCR_FILE_ID_WORDS);
@@ -301,6 +301,42 @@ take_str(pcr_rbuf *r, char *out, size_t size)
     return 0;
 }
 
+/* One file a record depends on: a path and its identity then.  "Still
+ * the same": the path (links followed) gives the same identity now. */
+typedef struct server_file {
+    char *path;
+    uint64_t id[PCR_FILE_ID_WORDS];
+} server_file;
+
+static int
+file_unchanged(const char *path, const uint64_t id[PCR_FILE_ID_WORDS])
+{
+    uint64_t now[PCR_FILE_ID_WORDS], none[PCR_FILE_ID_WORDS] = {0};
+    return path != NULL && path[0] == '/' &&
+           memcmp(id, none, sizeof none) != 0 && pcr_file_id(path, now) == 0 &&
+           memcmp(id, now, sizeof now) == 0;
+}
+
+static int
+take_file(pcr_rbuf *r, server_file *f)
+{
+    if ((f->path = malloc(4097)) == NULL || take_str(r, f->path, 4097) != 0) {
+        return -1;
+    }
+    for (int i = 0; i < PCR_FILE_ID_WORDS; i++) {
+        f->id[i] = pcr_rbuf_u32(r);
+        f->id[i] |= (uint64_t)pcr_rbuf_u32(r) << 32;
+    }
+    return r->bad ? -1 : 0;
+}
+
+static void
+put_file(pcr_wbuf *w, const char *path, const uint64_t id[PCR_FILE_ID_WORDS])
+{
+    pcr_wbuf_blob(w, path, strlen(path));
+    put_u64s(w, id, PCR_FILE_ID_WORDS);
+}
+
 int
 pcr_cache_get_server(pcr_cache *c, pcr_python *py, pcr_cache_key *key)
 {
@@ -311,37 +347,34 @@ pcr_cache_get_server(pcr_cache *c, pcr_python *py, pcr_cache_key *key)
     size_t n;
     const unsigned char *p = unseal(&blob, SERVER_MAGIC, key, &n);
     pcr_rbuf r = {p, p ? p + n : NULL, 0};
-    char version[32], tag[16], *build = malloc(4097), *lib = malloc(4097);
+    char version[32], tag[16], *build = malloc(4097);
+    server_file lib = {0}, exe = {0};
     uint32_t form = 0, magic = 0;
-    uint64_t had[PCR_FILE_ID_WORDS], now[PCR_FILE_ID_WORDS];
-    int ok = p != NULL && build != NULL && lib != NULL;
+    int ok = p != NULL && build != NULL;
     if (ok) {
         form = pcr_rbuf_u32(&r);
         magic = pcr_rbuf_u32(&r);
         ok = take_str(&r, version, sizeof version) == 0 &&
              take_str(&r, build, 4097) == 0 &&
-             take_str(&r, tag, sizeof tag) == 0 &&
-             take_str(&r, lib, 4097) == 0;
-        for (int i = 0; ok && i < PCR_FILE_ID_WORDS; i++) {
-            had[i] = pcr_rbuf_u32(&r);
-            had[i] |= (uint64_t)pcr_rbuf_u32(&r) << 32;
-        }
-        ok = ok && !r.bad && r.p == r.end;
+             take_str(&r, tag, sizeof tag) == 0 && take_file(&r, &lib) == 0 &&
+             take_file(&r, &exe) == 0 && !r.bad && r.p == r.end;
     }
     const pcr_layout *L = ok ? pcr_layout_for_magic(magic) : NULL;
     ok = ok && form == PCR_CANONICAL_FORM && strcmp(tag, py->tag) == 0 &&
-         L != NULL && strcmp(L->series, py->series) == 0 && lib[0] == '/';
-    if (ok) {
-        /* the same libpython, still there */
-        ok = pcr_file_id(lib, now) == 0 && memcmp(had, now, sizeof had) == 0;
-    }
+         L != NULL && strcmp(L->series, py->series) == 0 &&
+         /* the same libpython by the name the loader opened, and the same
+          * program behind the server's file, still there */
+         file_unchanged(lib.path, lib.id) && file_unchanged(exe.path, exe.id);
     if (ok) {
         free(py->build);
         free(py->lib);
+        free(py->exe);
         py->build = build;
-        py->lib = lib;
-        build = lib = NULL;
-        memcpy(py->lib_id, had, sizeof had);
+        py->lib = lib.path;
+        py->exe = exe.path;
+        build = lib.path = exe.path = NULL;
+        memcpy(py->lib_id, lib.id, sizeof lib.id);
+        memcpy(py->exe_id, exe.id, sizeof exe.id);
         py->magic = magic;
         py->canonical_form = (int)form;
         snprintf(py->version, sizeof py->version, "%s", version);
@@ -351,7 +384,8 @@ pcr_cache_get_server(pcr_cache *c, pcr_python *py, pcr_cache_key *key)
         c->ops->drop(c->self, key);
     }
     free(build);
-    free(lib);
+    free(lib.path);
+    free(exe.path);
     pcr_buf_free(&blob);
     return ok;
 }
@@ -360,19 +394,18 @@ void
 pcr_cache_put_server(pcr_cache *c, const pcr_python *py,
                      const pcr_cache_key *key)
 {
-    uint64_t id[PCR_FILE_ID_WORDS], none[PCR_FILE_ID_WORDS] = {0};
-    if (!py->started || py->identified || py->lib == NULL ||
-        py->lib[0] != '/' || memcmp(py->lib_id, none, sizeof none) == 0) {
-        return; /* no hello, or the server could not name its libpython */
+    if (!py->started || py->identified) {
+        return; /* no hello of its own */
     }
     /* The server's files and the loader's settings as they were when the
-     * server was started (the key was taken then), and the libpython as
-     * it was at its hello: else what the hello said may not be theirs. */
+     * server was started (the key was taken then), and the libpython and
+     * program as they were at its hello: else what the hello said may not
+     * be theirs.  A server that could not name them gets no record. */
     pcr_cache_key now;
     if (server_key(py, &now) != 0 ||
         memcmp(now.sha, key->sha, sizeof now.sha) != 0 ||
-        pcr_file_id(py->lib, id) != 0 ||
-        memcmp(id, py->lib_id, sizeof id) != 0) {
+        !file_unchanged(py->lib, py->lib_id) ||
+        !file_unchanged(py->exe, py->exe_id)) {
         return;
     }
     pcr_wbuf w = {0};
@@ -382,8 +415,8 @@ pcr_cache_put_server(pcr_cache *c, const pcr_python *py,
     pcr_wbuf_blob(&w, py->version, strlen(py->version));
     pcr_wbuf_blob(&w, py->build, strlen(py->build));
     pcr_wbuf_blob(&w, py->tag, strlen(py->tag));
-    pcr_wbuf_blob(&w, py->lib, strlen(py->lib));
-    put_u64s(&w, id, PCR_FILE_ID_WORDS);
+    put_file(&w, py->lib, py->lib_id);
+    put_file(&w, py->exe, py->exe_id);
     seal_end(&w);
     pcr_error err; /* not counted: the counters are the entries' */
     if (!w.failed) {

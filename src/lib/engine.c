@@ -410,7 +410,8 @@ take_hello(pcr_engine *e, struct server *s, const unsigned char *p, size_t n,
         return PCR_ENV;
     }
     if (h.version.len == 0 || h.version.len >= sizeof py->version ||
-        h.build.len == 0 || h.build.len > 4096 || h.lib.len > 4096) {
+        h.build.len == 0 || h.build.len > 4096 || h.lib.len > 4096 ||
+        h.exe.len > 4096) {
         snprintf(why, size, "the compile server %s sent a malformed hello",
                  py->path);
         return PCR_ENV;
@@ -448,15 +449,21 @@ take_hello(pcr_engine *e, struct server *s, const unsigned char *p, size_t n,
         char *build = strndup((const char *)h.build.data, h.build.len);
         char *lib =
             strndup(h.lib.data ? (const char *)h.lib.data : "", h.lib.len);
-        if (build == NULL || lib == NULL) {
+        char *exe =
+            strndup(h.exe.data ? (const char *)h.exe.data : "", h.exe.len);
+        if (build == NULL || lib == NULL || exe == NULL) {
             free(build);
             free(lib);
+            free(exe);
             snprintf(why, size, "out of memory");
             return PCR_ENV;
         }
         free(py->lib);
         py->lib = lib;
         memcpy(py->lib_id, h.lib_id, sizeof py->lib_id);
+        free(py->exe);
+        py->exe = exe;
+        memcpy(py->exe_id, h.exe_id, sizeof py->exe_id);
         py->magic = h.magic;
         py->canonical_form = (int)h.canonical_form;
         snprintf(py->version, sizeof py->version, "%.*s", (int)h.version.len,

@@ -129,6 +129,7 @@ pcr_pythons_clear(pcr_pythons *t)
         free(t->v[i].path);
         free(t->v[i].build);
         free(t->v[i].lib);
+        free(t->v[i].exe);
     }
     free(t->v);
     free(t->dir);

@@ -30,8 +30,10 @@ typedef struct pcr_python {
     int canonical_form;
     char version[32];
     char *build; /* sys.version: the exact build */
-    char *lib;   /* the libpython it mapped ("" unknown), and that file's */
-    uint64_t lib_id[PCR_FILE_ID_WORDS]; /* identity at the hello */
+    char *lib;   /* the libpython it loaded ("" unknown), and that file's */
+    uint64_t lib_id[PCR_FILE_ID_WORDS]; /* identity at the hello; */
+    char *exe;                          /* the program that ran, and its */
+    uint64_t exe_id[PCR_FILE_ID_WORDS];
 } pcr_python;
 
 struct pcr_pythons {

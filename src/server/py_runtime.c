@@ -20,11 +20,13 @@
  */
 #include "server_private.h" /* <Python.h> first: it sets _GNU_SOURCE */
 
-#include <link.h> /* _DYNAMIC */
+#include <dlfcn.h> /* dladdr */
+#include <link.h>  /* _DYNAMIC */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "marshal_format.h" /* pcr_layout_for_magic */
 
@@ -186,19 +188,20 @@ srv_version(void)
     return version;
 }
 
-/* The front end keeps what this hello says under the identity of this
- * file (and the server's), so that a later run can know the build without
- * starting an interpreter.  Which file the loader took is only known here.
- * The path's identity is taken by stat, and only when its inode is the
- * mapping's: the mapping holds the file, so no other file can have that
- * inode on its file system meanwhile.  (The device is not compared: on
- * btrfs and some overlayfs the mapping names another device than stat.) */
 /* A RUNPATH or RPATH in this program (a build against a Python in /opt,
- * with -Wl,-rpath) is a search path the front end's record key does not
- * cover: such a server names no libpython, and gets no record. */
+ * with -Wl,-rpath), or the loader's variables in its environment (a
+ * wrapper that sets them), make a search the front end's record key does
+ * not cover: such a server names no libpython, and gets no record. */
 static int
-has_search_path(void)
+loader_steered(void)
 {
+    static const char *const vars[] = {"LD_LIBRARY_PATH", "LD_PRELOAD",
+                                       "LD_AUDIT"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        if (getenv(vars[i]) != NULL) {
+            return 1;
+        }
+    }
     for (const ElfW(Dyn) *d = _DYNAMIC; d->d_tag != DT_NULL; d++) {
         if (d->d_tag == DT_RUNPATH || d->d_tag == DT_RPATH) {
             return 1;
@@ -207,18 +210,16 @@ has_search_path(void)
     return 0;
 }
 
-void
-srv_libpython(srv_lib *lib)
+/* The inode of the file mapped at address at (/proc/self/maps), and its
+ * path there (links resolved); 0 when unknown or deleted since. */
+static unsigned long long
+mapped_inode(uintptr_t at, char *path, size_t size)
 {
-    memset(lib, 0, sizeof *lib);
-    if (has_search_path()) {
-        return;
-    }
     FILE *f = fopen("/proc/self/maps", "re");
+    unsigned long long found = 0;
     if (f == NULL) {
-        return;
+        return 0;
     }
-    uintptr_t at = (uintptr_t)(void *)Py_GetVersion;
     char line[4096 + 128];
     while (fgets(line, sizeof line, f) != NULL) {
         unsigned long lo, hi;
@@ -231,19 +232,70 @@ srv_libpython(srv_lib *lib)
         }
         size_t n = strcspn(line + off, "\n");
         const char *gone = " (deleted)";
-        if (line[off + n] == '\n' && n < sizeof lib->path &&
+        if (line[off + n] == '\n' && n < size &&
             !(n > strlen(gone) && memcmp(line + off + n - strlen(gone), gone,
                                          strlen(gone)) == 0)) {
-            memcpy(lib->path, line + off, n);
-            struct stat st;
-            if (stat(lib->path, &st) == 0 && (uint64_t)st.st_ino == ino &&
-                S_ISREG(st.st_mode)) {
-                pcr_file_id_of(&st, lib->id);
-            } else {
-                lib->path[0] = 0;
-            }
+            memcpy(path, line + off, n);
+            path[n] = 0;
+            found = ino;
         }
         break;
     }
     fclose(f);
+    return found;
+}
+
+/* path's identity into id when path (links followed) is the regular file
+ * of inode ino: the mapping holds that file, so no other file can have its
+ * inode on its file system meanwhile.  (The device is not compared: on
+ * btrfs and some overlayfs a mapping names another device than stat.) */
+static int
+identify(const char *path, unsigned long long ino, uint64_t *id)
+{
+    struct stat st;
+    if (path[0] != '/' || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (unsigned long long)st.st_ino != ino) {
+        return -1;
+    }
+    pcr_file_id_of(&st, id);
+    return 0;
+}
+
+/* The front end keeps what this hello says under the identity of the
+ * server's file, so that a later run can know the build without starting
+ * an interpreter.  Which libpython the loader took is only known here: the
+ * name it opened (dladdr: a soname link re-pointed later changes what that
+ * name gives, which the front end checks by stat) and the program running
+ * (a wrapper's real server, also checked). */
+void
+srv_libpython(srv_lib *lib)
+{
+    memset(lib, 0, sizeof *lib);
+    if (loader_steered()) {
+        return;
+    }
+    char mapped[4096];
+    unsigned long long ino =
+        mapped_inode((uintptr_t)(void *)Py_GetVersion, mapped, sizeof mapped);
+    Dl_info info;
+    const char *name = mapped; /* libpython linked in statically */
+    if (dladdr((void *)Py_GetVersion, &info) != 0 && info.dli_fname != NULL &&
+        info.dli_fname[0] == '/' &&
+        strlen(info.dli_fname) < sizeof lib->path) {
+        name = info.dli_fname;
+    }
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    struct stat st;
+    if (ino == 0 || n <= 0 || identify(name, ino, lib->id) != 0) {
+        return;
+    }
+    exe[n] = 0;
+    if (stat(exe, &st) != 0 || !S_ISREG(st.st_mode)) {
+        memset(lib->id, 0, sizeof lib->id);
+        return;
+    }
+    snprintf(lib->path, sizeof lib->path, "%s", name);
+    memcpy(lib->exe, exe, (size_t)n + 1);
+    pcr_file_id_of(&st, lib->exe_id);
 }

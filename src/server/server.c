@@ -62,8 +62,11 @@ send_hello(pcr_wbuf *w)
                        {(const unsigned char *)b, strlen(b)},
                        {(const unsigned char *)t, strlen(t)},
                        {(const unsigned char *)lib.path, strlen(lib.path)},
+                       {0},
+                       {(const unsigned char *)lib.exe, strlen(lib.exe)},
                        {0}};
     memcpy(m.lib_id, lib.id, sizeof m.lib_id);
+    memcpy(m.exe_id, lib.exe_id, sizeof m.exe_id);
     pcr_encode_hello(w, &m);
     return send_frame(w);
 }

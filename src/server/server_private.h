@@ -20,13 +20,16 @@ pcr_status srv_runtime_fini(pcr_error *err);
 uint32_t srv_magic(void);
 const char *srv_cache_tag(void);
 const char *srv_version(void); /* "3.13.5" */
-/* The file libpython is mapped from (the server's own when libpython is
- * linked in statically), as /proc/self/maps says, and its identity
- * (pcr_file_id) now: path "" if unknown, deleted since, or no longer the
- * file mapped. */
+/* The name the loader opened libpython by (the server's own when
+ * libpython is linked in statically) and that file's identity
+ * (pcr_file_id), which must be the mapped file's; and the program's.
+ * path "" when unknown, deleted since, no longer the file mapped, or when
+ * a search path or the environment steers the loader (py_runtime.c). */
 typedef struct srv_lib {
     char path[4096];
     uint64_t id[PCR_FILE_ID_WORDS];
+    char exe[4096]; /* and the program running, "" with path */
+    uint64_t exe_id[PCR_FILE_ID_WORDS];
 } srv_lib;
 void srv_libpython(srv_lib *lib);
 /* py_memory.c: count allocations (all domains with the raw allocator of

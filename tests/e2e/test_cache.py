@@ -152,6 +152,41 @@ class TestCache(Base):
         starts = readb(log).count(b"started")
         self.assertEqual(self.warm(srv, log) - starts, 1)
 
+    def wrapper(self, body):
+        """A server directory whose cpython-X.Y is a shell script that logs
+        its start and runs body; (the directory, the log)."""
+        d = os.path.join(self.top, "wrap")
+        os.makedirs(d, exist_ok=True)
+        log = os.path.join(self.top, "wrap-starts.log")
+        path = os.path.join(d, "cpython-" + PYVER)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\necho started >> '%s'\n%s\n" % (log, body))
+        os.chmod(path, 0o755)
+        return d, log
+
+    def test_a_wrapper_is_followed_to_the_program_it_runs(self):
+        """A wrapper script as the server: the record holds only while the
+        program it ran is the same file (the hello names it: an upgrade of
+        that program behind an unchanged wrapper is a miss), and there is
+        none when the wrapper steers the loader itself."""
+        real = fake_servers.real_server(BIN, PYVER)
+        prog = os.path.join(self.top, "prog")
+        shutil.copy(real, prog)
+        srv, log = self.wrapper('exec "%s" "$@"' % prog)
+        self.assertEqual(self.warm(srv, log), 1)
+        shutil.copy(real, prog + ".new")
+        os.rename(prog + ".new", prog)  # as dpkg installs a file
+        self.clean()
+        p = self.run_cached("--server-dir", srv)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(stats(p)["hits"], self.n)
+        self.assertEqual(readb(log).count(b"started"), 2)
+        os.unlink(log)
+        shutil.rmtree(self.cache)
+        srv, log = self.wrapper('LD_LIBRARY_PATH=/nowhere exec "%s" "$@"'
+                                % real)
+        self.assertEqual(self.warm(srv, log), 2)
+
     def test_a_server_with_a_runpath_gets_no_record(self):
         """A server linked with -Wl,-rpath (a Python in /opt) searches a
         directory the record's key does not cover: it names no libpython

@@ -273,7 +273,7 @@ Test(cache, clear_removes_every_entry)
 /* ----------------------------------------------- what the servers said */
 
 struct files {
-    char dir[64], server[96], lib[96];
+    char dir[64], server[96], lib[96], exe[96];
     pcr_cache_key key;
 };
 
@@ -297,7 +297,9 @@ server_files(struct files *fs)
     snprintf(fs->server, sizeof fs->server, "%s/cpython-3.11", fs->dir);
     snprintf(fs->lib, sizeof fs->lib, "%s/libpython3.11.so", fs->dir);
     write_file(fs->server, "a server");
+    snprintf(fs->exe, sizeof fs->exe, "%s/real-server", fs->dir);
     write_file(fs->lib, "a libpython");
+    write_file(fs->exe, "the program a wrapper runs");
     pcr_python py = py311();
     {
         struct mem none = {0};
@@ -310,6 +312,8 @@ server_files(struct files *fs)
     py.path = fs->server;
     py.lib = fs->lib;
     cr_assert_eq(pcr_file_id(fs->lib, py.lib_id), 0);
+    py.exe = fs->exe;
+    cr_assert_eq(pcr_file_id(fs->exe, py.exe_id), 0);
     py.canonical_form = PCR_CANONICAL_FORM;
     strcpy(py.version, "3.11.2");
     py.started = 1;
@@ -321,6 +325,7 @@ remove_files(struct files *fs)
 {
     unlink(fs->server);
     unlink(fs->lib);
+    unlink(fs->exe);
     rmdir(fs->dir);
 }
 
@@ -340,6 +345,7 @@ forget(pcr_python *q)
 {
     free(q->build);
     free(q->lib);
+    free(q->exe);
 }
 
 Test(cache, server_record_comes_back)
@@ -475,6 +481,60 @@ Test(cache, no_server_record_where_the_loader_is_steered)
     unsetenv("GLIBC_TUNABLES");
     cr_assert_eq(pcr_cache_get_server(c, &q, &key), 1);
     forget(&q);
+    pcr_cache_free(c);
+    remove_files(&fs);
+}
+
+/* The libpython by the name the loader opened: a soname link re-pointed
+ * to another build (no ldconfig run, so ld.so.cache is unchanged) is a
+ * miss, though the file it named before is still there. */
+Test(cache, server_record_follows_a_relinked_libpython_name)
+{
+    struct mem m = {0};
+    struct files fs;
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = server_files(&fs), q = unknown(&py);
+    pcr_cache_key key;
+    char other[128], link[128];
+    snprintf(other, sizeof other, "%s/libpython-b.so", fs.dir);
+    snprintf(link, sizeof link, "%s/libpython3.11.so.1.0", fs.dir);
+    write_file(other, "another build");
+    cr_assert_eq(symlink(fs.lib, link), 0);
+    py.lib = link;
+    cr_assert_eq(pcr_file_id(link, py.lib_id), 0);
+    pcr_cache_put_server(c, &py, &fs.key);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 1);
+    forget(&q);
+    q = unknown(&py);
+    cr_assert_eq(unlink(link), 0);
+    cr_assert_eq(symlink(other, link), 0);
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 0);
+    cr_assert(!q.started);
+    unlink(link);
+    unlink(other);
+    pcr_cache_free(c);
+    remove_files(&fs);
+}
+
+/* Behind a wrapper (the server's file a script), the program it ran: a
+ * wrapper that now runs another program is a miss. */
+Test(cache, server_record_needs_the_same_program)
+{
+    struct mem m = {0};
+    struct files fs;
+    pcr_cache *c = pcr_cache_new(&MEM, &m, 0);
+    pcr_python py = server_files(&fs), q = unknown(&py);
+    pcr_cache_key key;
+    pcr_cache_put_server(c, &py, &fs.key);
+    struct timeval tv[2] = {{1000000000, 0}, {1000000000, 0}};
+    cr_assert_eq(utimes(fs.exe, tv), 0); /* another program there */
+    cr_assert_eq(pcr_cache_get_server(c, &q, &key), 0);
+    cr_assert(!q.started);
+    /* and a hello that could not name its program gives no record */
+    m = (struct mem){0};
+    memset(py.exe_id, 0, sizeof py.exe_id);
+    pcr_cache_put_server(c, &py, &fs.key);
+    cr_assert_eq(m.puts, 0);
     pcr_cache_free(c);
     remove_files(&fs);
 }

@@ -59,7 +59,9 @@ Test(protocol, hello_roundtrip_and_cuts)
         {(const unsigned char *)"3.11.2 (main)", 13},
         {(const unsigned char *)"cpython-311", 11},
         {(const unsigned char *)"/usr/lib/libpython3.11.so", 25},
-        {254, 0x123456789ull, 7, 8, 9, 10, 0xfedcba9876543210ull}};
+        {254, 0x123456789ull, 7, 8, 9, 10, 0xfedcba9876543210ull},
+        {(const unsigned char *)"/usr/bin/real", 13},
+        {1, 2, 3, 4, 5, 6, 7}};
     pcr_wbuf w = {0};
     pcr_encode_hello(&w, &h);
     size_t n;
@@ -79,6 +81,8 @@ Test(protocol, hello_roundtrip_and_cuts)
     cr_assert_eq(back.lib_id[1], 0x123456789ull);
     cr_assert_eq(back.lib_id[5], 10);
     cr_assert_eq(back.lib_id[6], 0xfedcba9876543210ull);
+    cr_assert(bytes_are(back.exe, "/usr/bin/real"));
+    cr_assert_eq(back.exe_id[6], 7);
     EVERY_CUT_REFUSED(p, n, pcr_decode_hello(pp, nn, &back));
     pcr_wbuf_free(&w);
 }
