@@ -437,6 +437,11 @@ refill(pcr_runner *r, int force)
             return PCR_ENV;
         }
         r->next++;
+        if (r->plan->exclude == NULL) {
+            /* at the first source, not after the window's whole walk:
+             * with -x, after the pattern has spoken (below) */
+            start_early(r, &s->job);
+        }
     }
     pcr_status rc = exclude_jobs(r, from, r->next);
     for (size_t i = from; i < r->next && rc == PCR_OK; i++) {
