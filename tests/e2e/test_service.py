@@ -43,11 +43,14 @@ def load():
                        ("pcr_add_file", [ctypes.c_char_p] * 3),
                        ("pcr_set_invalidation", [ctypes.c_int]),
                        ("pcr_reset", [ctypes.c_uint]),
+                       ("pcr_set_cache", [ctypes.c_char_p, ctypes.c_uint64]),
                        ("pcr_run", [ctypes.c_int, ctypes.c_void_p,
                                     ctypes.c_void_p])):
         f = getattr(lib, name)
         f.argtypes = [ctypes.c_void_p] + args
         f.restype = ctypes.c_int
+    lib.pcr_cache_stat.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.pcr_cache_stat.restype = ctypes.c_uint64
     return lib
 
 
@@ -335,10 +338,6 @@ class TestCacheEveryRun(HandleBase):
     def setUp(self):
         super().setUp()
         lib = self.lib
-        lib.pcr_set_cache.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
-                                      ctypes.c_uint64]
-        lib.pcr_cache_stat.argtypes = [ctypes.c_void_p, ctypes.c_int]
-        lib.pcr_cache_stat.restype = ctypes.c_uint64
         lib.pcr_event_kind.argtypes = [ctypes.c_void_p]
         lib.pcr_event_message.argtypes = [ctypes.c_void_p]
         lib.pcr_event_message.restype = ctypes.c_char_p
@@ -441,10 +440,6 @@ class TestCacheRecordOnOneHandle(HandleBase):
     def setUp(self):
         super().setUp()
         lib = self.lib
-        lib.pcr_set_cache.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
-                                      ctypes.c_uint64]
-        lib.pcr_cache_stat.argtypes = [ctypes.c_void_p, ctypes.c_int]
-        lib.pcr_cache_stat.restype = ctypes.c_uint64
         self.log = os.path.join(self.top, "starts.log")
         self.marker = os.path.join(self.top, "upgraded")
         self.srv = self.fake("log-starts:%s+upgraded-if:%s"
