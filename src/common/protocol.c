@@ -21,6 +21,25 @@ whole(const pcr_rbuf *r)
     return !r->bad && r->p == r->end ? 0 : -1;
 }
 
+/* A file's identity (pcr_file_id): its words, each as two u32. */
+static void
+put_file_id(pcr_wbuf *w, const uint64_t id[PCR_FILE_ID_WORDS])
+{
+    for (int i = 0; i < PCR_FILE_ID_WORDS; i++) {
+        pcr_wbuf_u32(w, (uint32_t)id[i]);
+        pcr_wbuf_u32(w, (uint32_t)(id[i] >> 32));
+    }
+}
+
+static void
+take_file_id(pcr_rbuf *r, uint64_t id[PCR_FILE_ID_WORDS])
+{
+    for (int i = 0; i < PCR_FILE_ID_WORDS; i++) {
+        id[i] = pcr_rbuf_u32(r);
+        id[i] |= (uint64_t)pcr_rbuf_u32(r) << 32;
+    }
+}
+
 void
 pcr_encode_hello(pcr_wbuf *w, const pcr_msg_hello *m)
 {
@@ -32,15 +51,9 @@ pcr_encode_hello(pcr_wbuf *w, const pcr_msg_hello *m)
     pcr_wbuf_blob(w, m->build.data, m->build.len);
     pcr_wbuf_blob(w, m->tag.data, m->tag.len);
     pcr_wbuf_blob(w, m->lib.data, m->lib.len);
-    for (int i = 0; i < PCR_FILE_ID_WORDS; i++) {
-        pcr_wbuf_u32(w, (uint32_t)m->lib_id[i]);
-        pcr_wbuf_u32(w, (uint32_t)(m->lib_id[i] >> 32));
-    }
+    put_file_id(w, m->lib_id);
     pcr_wbuf_blob(w, m->exe.data, m->exe.len);
-    for (int i = 0; i < PCR_FILE_ID_WORDS; i++) {
-        pcr_wbuf_u32(w, (uint32_t)m->exe_id[i]);
-        pcr_wbuf_u32(w, (uint32_t)(m->exe_id[i] >> 32));
-    }
+    put_file_id(w, m->exe_id);
     pcr_wbuf_end_frame(w, f);
 }
 
@@ -55,15 +68,9 @@ pcr_decode_hello(const unsigned char *p, size_t n, pcr_msg_hello *m)
     m->build = blob(&r);
     m->tag = blob(&r);
     m->lib = blob(&r);
-    for (int i = 0; i < PCR_FILE_ID_WORDS; i++) {
-        m->lib_id[i] = pcr_rbuf_u32(&r);
-        m->lib_id[i] |= (uint64_t)pcr_rbuf_u32(&r) << 32;
-    }
+    take_file_id(&r, m->lib_id);
     m->exe = blob(&r);
-    for (int i = 0; i < PCR_FILE_ID_WORDS; i++) {
-        m->exe_id[i] = pcr_rbuf_u32(&r);
-        m->exe_id[i] |= (uint64_t)pcr_rbuf_u32(&r) << 32;
-    }
+    take_file_id(&r, m->exe_id);
     return whole(&r);
 }
 
